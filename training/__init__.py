@@ -1,0 +1,1 @@
+"""fanpin.training — labels, out-of-time splits, calibrated LightGBM, baselines, MLflow registry."""
