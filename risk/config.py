@@ -23,6 +23,11 @@ tier_medium = 0.10            # at or above: 中, else 低
 key_env = "FANPIN_PSEUDONYM_KEY"
 key_file = ".fanpin/pseudonym.key"
 
+[rules]                       # department screening rules (DOMAIN.md)
+rural_income_by_year = { 2024 = 23119 }   # province's rural per-capita disposable income
+oop_share_formerly_poor = 0.5
+stay_oop_formerly_poor = 6000
+
 [review]
 store = "review.sqlite"
 audit_sample = 20
@@ -36,12 +41,13 @@ from __future__ import annotations
 import os
 import secrets
 import tomllib
-from dataclasses import dataclass, field, replace
+from dataclasses import MISSING, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from features.errors import ConfigError
 from features.lines import DEFAULT_LINE_BY_YEAR, MonitoringLines
+from features.rules import RuleParams
 
 
 @dataclass(frozen=True)
@@ -99,6 +105,7 @@ class FanpinConfig:
     warning: WarningConfig = field(default_factory=WarningConfig)
     privacy: PrivacyConfig = field(default_factory=PrivacyConfig)
     review: ReviewConfig = field(default_factory=ReviewConfig)
+    rules: RuleParams = field(default_factory=RuleParams)
 
     def with_warning(self, **changes: Any) -> FanpinConfig:
         """A copy with the operating point replaced (used by CLI options)."""
@@ -121,17 +128,17 @@ def load_config(path: str | Path | None = None) -> FanpinConfig:
 
 def config_from_dict(raw: dict[str, Any]) -> FanpinConfig:
     """Build the config from a parsed TOML mapping, checking each section before any work starts."""
-    unknown = set(raw) - {"lines", "model", "warning", "privacy", "review"}
+    sections = {"lines", "model", "warning", "privacy", "review", "rules"}
+    unknown = set(raw) - sections
     if unknown:
-        raise ConfigError(
-            f"unknown section(s) {sorted(unknown)}; expected lines, model, warning, privacy, review"
-        )
+        raise ConfigError(f"unknown section(s) {sorted(unknown)}; expected {sorted(sections)}")
     return FanpinConfig(
         lines=_lines(raw.get("lines", {})),
         model=_section("model", ModelConfig, raw.get("model", {})),
         warning=_warning(raw.get("warning", {})),
         privacy=_section("privacy", PrivacyConfig, raw.get("privacy", {})),
         review=_section("review", ReviewConfig, raw.get("review", {})),
+        rules=_rules(raw.get("rules", {})),
     )
 
 
@@ -146,11 +153,12 @@ def _section(name: str, cls: type, values: dict[str, Any]) -> Any:
         raise ConfigError(f"[{name}] {error}") from error
     for key, value in values.items():
         default = cls.__dataclass_fields__[key].default
-        if default is not None and value is not None and not isinstance(value, type(default)):
-            if not (isinstance(default, float) and isinstance(value, int)):
-                raise ConfigError(
-                    f"[{name}] {key} = {value!r}: expected a {type(default).__name__}"
-                )
+        if default is MISSING:
+            continue
+        wrong_type = not isinstance(value, type(default))
+        int_for_float = isinstance(default, float) and isinstance(value, int)
+        if default is not None and value is not None and wrong_type and not int_for_float:
+            raise ConfigError(f"[{name}] {key} = {value!r}: expected a {type(default).__name__}")
     if name == "model" and not (1 <= section.horizon <= 24 and 1 <= section.valid_months <= 12):
         raise ConfigError("[model] horizon must be 1–24 months and valid_months 1–12")
     return section
@@ -200,3 +208,17 @@ def _lines(values: dict[str, Any]) -> MonitoringLines:
     default = years(values.get("default", {}), "default") or dict(DEFAULT_LINE_BY_YEAR)
     counties = {str(c): years(t, f'counties."{c}"') for c, t in values.get("counties", {}).items()}
     return MonitoringLines(default=default, by_county=counties)
+
+
+def _rules(values: dict[str, Any]) -> RuleParams:
+    values = dict(values)
+    if "rural_income_by_year" in values:
+        table = values["rural_income_by_year"]
+        try:
+            values["rural_income_by_year"] = {int(y): float(v) for y, v in table.items()}
+        except (AttributeError, TypeError, ValueError) as error:
+            raise ConfigError(
+                "[rules] rural_income_by_year: expected year = yuan pairs, e.g. { 2024 = 23119 }"
+            ) from error
+    params: RuleParams = _section("rules", RuleParams, values)
+    return params
