@@ -41,7 +41,7 @@ from __future__ import annotations
 import os
 import secrets
 import tomllib
-from dataclasses import MISSING, dataclass, field, replace
+from dataclasses import MISSING, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
@@ -143,7 +143,8 @@ def config_from_dict(raw: dict[str, Any]) -> FanpinConfig:
 
 
 def _section(name: str, cls: type, values: dict[str, Any]) -> Any:
-    allowed = set(cls.__dataclass_fields__)
+    declared = {f.name: f for f in fields(cls)}
+    allowed = set(declared)
     unknown = set(values) - allowed
     if unknown:
         raise ConfigError(f"[{name}] unknown key(s) {sorted(unknown)}; allowed: {sorted(allowed)}")
@@ -152,7 +153,7 @@ def _section(name: str, cls: type, values: dict[str, Any]) -> Any:
     except TypeError as error:
         raise ConfigError(f"[{name}] {error}") from error
     for key, value in values.items():
-        default = cls.__dataclass_fields__[key].default
+        default = declared[key].default
         if default is MISSING:
             continue
         wrong_type = not isinstance(value, type(default))
