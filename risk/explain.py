@@ -1,0 +1,468 @@
+"""Explanations: exact TreeSHAP contributions turned into plain Chinese reasons.
+
+Contributions come from LightGBM's own TreeSHAP (``booster.predict(X, pred_contrib=True)``): exact
+Shapley values of the booster's raw score (log-odds), identical to ``shap.TreeExplainer`` and summing,
+with the base value, to the raw score. Reasons are the contributions that *raise* the risk, phrased from
+the feature catalogue with the household's own value and unit, one per cause group (so three windows of
+the same medical cost do not fill all three slots), tagged with the contract's risk type (因病, 因残, ...)
+and a suggested assistance measure, and pointing at the source records behind them.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+import pandas as pd
+
+from features.tables import Tables
+
+#: How many reasons the warning list shows per household.
+N_REASONS = 3
+
+#: Suggested assistance measure by risk type (DATA_CONTRACT.md ``risk_types``; DOMAIN.md).
+MEASURES: Mapping[str, str] = {
+    "因病": "医疗救助/健康帮扶",
+    "因残": "残疾人两项补贴/康复",
+    "因学": "教育资助",
+    "因自然灾害": "临时救助/防贫保",
+    "因意外事故": "临时救助/防贫保",
+    "因产业项目失败": "产业帮扶/小额信贷",
+    "因务工就业不稳": "就业帮扶/公益岗位",
+    "缺劳动力": "兜底保障/低保",
+    "因安全住房": "危房改造",
+    "因安全饮水": "饮水安全工程",
+    "其他": "入户核实/综合帮扶",
+}
+DEFAULT_MEASURE = MEASURES["其他"]
+
+#: Columns of ``explanations.parquet`` in order (the first seven are INTERFACE.md's).
+EXPLANATION_COLUMNS: tuple[str, ...] = (
+    "household_id",
+    "rank",
+    "feature",
+    "label_zh",
+    "value",
+    "contribution",
+    "reason_zh",
+    "value_text",
+    "unit",
+    "base_value",
+    "cause",
+    "risk_type",
+    "measure",
+    "reason_order",
+    "is_new",
+    "source_records",
+)
+
+_WINDOW = re.compile(r"_(\d+)m(?:_|$)")
+_DATE_COLUMN: Mapping[str, str] = {
+    "income": "month",
+    "medical": "settle_date",
+    "assistance": "month",
+    "events": "date",
+    "outcomes": "identified_month",
+}
+_MAX_ROWS_NAMED = 8
+
+
+class ReasonSpec(Protocol):
+    """What explanations need from a feature catalogue entry (``features.catalogue.FeatureSpec``)."""
+
+    name: str
+    label_zh: str
+    unit: str
+    source: str
+    reason_zh: str
+    risk_type: str
+    cause: str
+
+
+@dataclass(frozen=True)
+class Contributions:
+    """TreeSHAP output for some households.
+
+    Attributes
+    ----------
+    values
+        Log-odds contribution per household (index, as given) and feature (columns, model order).
+    base_value
+        The expected raw score (the same for every row of one model).
+    """
+
+    values: pd.DataFrame
+    base_value: float
+
+    def raw_score(self) -> pd.Series:
+        """Base value plus the contributions: the booster's raw score (additivity)."""
+        return self.values.sum(axis=1) + self.base_value
+
+
+def shap_contributions(booster: Any, features: pd.DataFrame) -> Contributions:
+    """Exact TreeSHAP contributions of a LightGBM booster (``pred_contrib=True``).
+
+    Parameters
+    ----------
+    booster
+        A ``lightgbm.Booster`` trained on columns named as ``features``'s (same order).
+    features
+        One row per household, the model's feature columns in the model's order.
+
+    Returns
+    -------
+    Contributions
+        Values indexed like `features`; base value from the booster's expected-value column.
+    """
+    if len(features) == 0:
+        return Contributions(pd.DataFrame(columns=features.columns, dtype=float), 0.0)
+    raw = np.asarray(booster.predict(features, pred_contrib=True), dtype=float)
+    n_features = features.shape[1]
+    if raw.shape[1] != n_features + 1:
+        raise ValueError(
+            f"expected {n_features + 1} contribution columns (binary model), got {raw.shape[1]}"
+        )
+    values = pd.DataFrame(raw[:, :n_features], index=features.index, columns=features.columns)
+    return Contributions(values, float(raw[0, n_features]))
+
+
+def default_catalogue() -> dict[str, ReasonSpec]:
+    """Feature name → catalogue entry, from ``features.catalogue.CATALOGUE``."""
+    from features.catalogue import CATALOGUE  # noqa: PLC0415 - keeps the import graph one-way
+
+    return {spec.name: spec for spec in CATALOGUE}
+
+
+def explain_households(
+    contributions: Contributions,
+    features: pd.DataFrame,
+    ranks: pd.Series,
+    *,
+    catalogue: Mapping[str, ReasonSpec],
+    tables: Tables | None = None,
+    as_of: pd.Period | None = None,
+    previous_reasons: pd.DataFrame | None = None,
+    n_reasons: int = N_REASONS,
+) -> pd.DataFrame:
+    """Long table of contributions and reasons: one row per household and non-zero contribution.
+
+    Parameters
+    ----------
+    contributions
+        From `shap_contributions`, indexed by household id.
+    features
+        The same households' feature values (index household id).
+    ranks
+        Household id → rank on the list (1 = highest risk); rows are ordered by it.
+    catalogue
+        Feature name → catalogue entry (labels, reason templates, risk types, cause groups).
+    tables, as_of
+        When given, each main reason names its source records (file and ``source_row``).
+    previous_reasons
+        Main reasons of the previous run (``household_id``, ``cause``), to mark new ones.
+    n_reasons
+        Main reasons per household.
+
+    Returns
+    -------
+    DataFrame with `EXPLANATION_COLUMNS`: contributions largest first within a household; the
+    main reasons have ``reason_order`` 1..n_reasons.
+    """
+    long = _long_contributions(contributions, features, ranks)
+    long = _attach_catalogue(long, catalogue)
+    long["reason_zh"] = _reason_sentences(long, catalogue)
+    long["reason_order"] = _reason_order(long, catalogue, n_reasons=n_reasons)
+    long["is_new"] = _is_new(long, previous_reasons)
+    long["source_records"] = ""
+    if tables is not None and as_of is not None:
+        long["source_records"] = source_records(
+            long, tables=tables, as_of=as_of, catalogue=catalogue
+        )
+    return long.loc[:, list(EXPLANATION_COLUMNS)].reset_index(drop=True)
+
+
+def _long_contributions(
+    contributions: Contributions, features: pd.DataFrame, ranks: pd.Series
+) -> pd.DataFrame:
+    values = contributions.values
+    ids = np.repeat(values.index.to_numpy(dtype=object), values.shape[1])
+    names = np.tile(values.columns.to_numpy(dtype=object), values.shape[0])
+    contribution = values.to_numpy(dtype=float).ravel()
+    raw_values = features.loc[values.index, list(values.columns)]
+    numeric, text = _value_columns(raw_values)
+    long = pd.DataFrame(
+        {
+            "household_id": ids,
+            "feature": names,
+            "value": numeric.ravel(),
+            "value_text": text.ravel(),
+            "contribution": contribution,
+        }
+    )
+    long = long.loc[long["contribution"] != 0.0]
+    long["rank"] = long["household_id"].map(ranks).astype("int64")
+    long["base_value"] = contributions.base_value
+    long["household_id"] = long["household_id"].astype(str)
+    return long.sort_values(
+        ["rank", "contribution", "feature"], ascending=[True, False, True], kind="mergesort"
+    )
+
+
+def _value_columns(frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    """Numeric values (NaN for categories) and their display text, both shaped like `frame`."""
+    numeric = np.full(frame.shape, np.nan)
+    text = np.empty(frame.shape, dtype=object)
+    for j, column in enumerate(frame.columns):
+        series = frame[column]
+        if isinstance(series.dtype, pd.CategoricalDtype) or series.dtype == object:
+            text[:, j] = series.astype(object).where(series.notna(), "").astype(str).to_numpy()
+        else:
+            floats = series.to_numpy(dtype=float, na_value=np.nan)
+            numeric[:, j] = floats
+            text[:, j] = [_display(v) for v in floats]
+    return numeric, text
+
+
+def _display(value: float) -> str:
+    if math.isnan(value):
+        return ""
+    if value == int(value):
+        return f"{int(value):,}"
+    return f"{value:,.2f}"
+
+
+def _attach_catalogue(long: pd.DataFrame, catalogue: Mapping[str, ReasonSpec]) -> pd.DataFrame:
+    def attribute(name: str, default: str = "") -> pd.Series:
+        table = {f: str(getattr(spec, name, "") or default) for f, spec in catalogue.items()}
+        return long["feature"].map(table).fillna(default)
+
+    long["label_zh"] = attribute("label_zh")
+    long["label_zh"] = long["label_zh"].where(long["label_zh"] != "", long["feature"])
+    long["unit"] = attribute("unit")
+    long["risk_type"] = attribute("risk_type")
+    long["cause"] = attribute("cause")
+    long["cause"] = long["cause"].where(long["cause"] != "", long["feature"])
+    long["measure"] = long["risk_type"].map(MEASURES).fillna(DEFAULT_MEASURE)
+    return long
+
+
+def _reason_sentences(long: pd.DataFrame, catalogue: Mapping[str, ReasonSpec]) -> pd.Series:
+    sentences = pd.Series("", index=long.index, dtype=object)
+    for feature, rows in long.groupby("feature", sort=False).groups.items():
+        spec = catalogue.get(str(feature))
+        block = long.loc[rows]
+        sentences.loc[rows] = [
+            reason_sentence(spec, value=value, text=text, feature=str(feature))
+            for value, text in zip(block["value"], block["value_text"], strict=True)
+        ]
+    return sentences.astype(str)
+
+
+def reason_sentence(spec: ReasonSpec | None, *, value: float, text: str, feature: str) -> str:
+    """One plain Chinese sentence with the household's own value and unit.
+
+    The catalogue template (e.g. ``"近12个月医疗自付{value:,.0f}元"``) is filled with the value; a
+    missing value says so; a template that does not fit the value falls back to "label：value unit".
+
+    Examples
+    --------
+    >>> from types import SimpleNamespace as S
+    >>> spec = S(label_zh="近12个月医疗自付", unit="元", reason_zh="近12个月医疗自付{value:,.0f}元")
+    >>> reason_sentence(spec, value=23400.0, text="23,400", feature="oop_medical_12m")
+    '近12个月医疗自付23,400元'
+    >>> reason_sentence(spec, value=float("nan"), text="", feature="oop_medical_12m")
+    '近12个月医疗自付：无记录'
+    """
+    label = str(getattr(spec, "label_zh", "") or feature)
+    unit = str(getattr(spec, "unit", "") or "")
+    template = str(getattr(spec, "reason_zh", "") or "")
+    is_text = bool(text) and (value is None or math.isnan(value))
+    if not is_text and (value is None or math.isnan(value)):
+        return f"{label}：无记录"
+    argument: Any = text if is_text else value
+    if template:
+        try:
+            return template.format(value=argument)
+        except (ValueError, KeyError, IndexError, TypeError):
+            pass
+    return f"{label}：{text}{unit}"
+
+
+def _reason_order(
+    long: pd.DataFrame, catalogue: Mapping[str, ReasonSpec], *, n_reasons: int
+) -> pd.Series:
+    """1..n for the largest risk-raising contributions, one per cause; NA for the other rows."""
+    eligible_features = {name for name, spec in catalogue.items() if _eligible(spec)}
+    eligible = (
+        (long["contribution"] > 0)
+        & long["feature"].isin(eligible_features)
+        & long["value_text"].ne("")
+    )
+    candidates = long.loc[eligible, ["household_id", "cause"]]
+    first_per_cause = candidates.loc[~candidates.duplicated(keep="first")]
+    order = first_per_cause.groupby("household_id", sort=False).cumcount() + 1
+    order = order.loc[order <= n_reasons]
+    return order.reindex(long.index).astype("Int64")
+
+
+def _eligible(spec: ReasonSpec) -> bool:
+    """A feature can be a reason when the catalogue phrases it and ties it to a risk type."""
+    return bool(getattr(spec, "reason_zh", "")) and bool(getattr(spec, "risk_type", ""))
+
+
+def _is_new(long: pd.DataFrame, previous_reasons: pd.DataFrame | None) -> pd.Series:
+    is_reason = long["reason_order"].notna().to_numpy(dtype=bool)
+    if previous_reasons is None or previous_reasons.empty:
+        return pd.Series(is_reason, index=long.index)
+    before = set(zip(previous_reasons["household_id"], previous_reasons["cause"], strict=True))
+    seen = np.array(
+        [(h, c) in before for h, c in zip(long["household_id"], long["cause"], strict=True)],
+        dtype=bool,
+    )
+    return pd.Series(is_reason & ~seen, index=long.index)
+
+
+def previous_main_reasons(run_dir: str | Path) -> pd.DataFrame | None:
+    """The main reasons (``household_id``, ``cause``) of an earlier run folder, if it has any."""
+    path = Path(run_dir) / "explanations.parquet"
+    if not path.is_file():
+        return None
+    previous = pd.read_parquet(path, columns=["household_id", "cause", "reason_order"])
+    return previous.loc[previous["reason_order"].notna(), ["household_id", "cause"]]
+
+
+def main_reasons(explanations: pd.DataFrame) -> pd.DataFrame:
+    """The main reasons only, one row per household and reason slot, ordered by rank and slot."""
+    reasons = explanations.loc[explanations["reason_order"].notna()]
+    return reasons.sort_values(["rank", "reason_order"], kind="mergesort")
+
+
+# --- source records -----------------------------------------------------------------------------
+
+_SOURCE_TABLES: tuple[str, ...] = (
+    "medical",
+    "disability",
+    "employment",
+    "assistance",
+    "events",
+    "income",
+    "outcomes",
+    "members",
+    "households",
+)
+
+
+def source_records(
+    long: pd.DataFrame,
+    *,
+    tables: Tables,
+    as_of: pd.Period,
+    catalogue: Mapping[str, ReasonSpec],
+) -> pd.Series:
+    """For each main reason, the file and rows (``source_row``) of the records behind it.
+
+    A reason on a windowed feature (``..._12m``) names the household's records of the feature's
+    source table dated in the window (spells overlapping it); other features name all of the
+    household's records of that table up to `as_of`. Other rows get an empty string.
+    """
+    result = pd.Series("", index=long.index, dtype=object)
+    reasons = long.loc[long["reason_order"].notna(), ["household_id", "feature"]]
+    sources = reasons["feature"].map(lambda f: _source_table(catalogue.get(f), tables))
+    for table in sorted(set(sources.dropna())):
+        picked = reasons.loc[sources == table]
+        records = _dated_records(table, tables, households=set(picked["household_id"]))
+        if records is None or records.empty:
+            continue
+        positions = records.groupby("household_id", sort=False).indices
+        start, end = records["start"].to_numpy(), records["end"].to_numpy()
+        rows = records["source_row"].to_numpy()
+        file_name = tables.files.get(table, table)
+        for index, household, feature in zip(
+            picked.index, picked["household_id"], picked["feature"], strict=True
+        ):
+            mine = positions.get(household)
+            if mine is None:
+                continue
+            window = _window_months(feature)
+            first = as_of.ordinal - window + 1 if window else np.iinfo(np.int64).min
+            hit = mine[(start[mine] <= as_of.ordinal) & (end[mine] >= first)]
+            result.loc[index] = _name_rows(file_name, [int(r) for r in rows[hit]])
+    return result.astype(str)
+
+
+def _source_table(spec: ReasonSpec | None, tables: Tables) -> str | None:
+    source = str(getattr(spec, "source", "") or "")
+    for table in _SOURCE_TABLES:
+        if table in source:
+            return table if getattr(tables, table, None) is not None else None
+    return None
+
+
+def _window_months(feature: str) -> int | None:
+    match = _WINDOW.search(feature)
+    return int(match.group(1)) if match else None
+
+
+def _dated_records(table: str, tables: Tables, *, households: set[str]) -> pd.DataFrame | None:
+    """``household_id, start, end, source_row`` of a table's records for some households."""
+    frame = getattr(tables, table)
+    if frame is None or "source_row" not in frame.columns:
+        return None
+    if "household_id" not in frame.columns:
+        owners = tables.members[["person_id", "household_id"]]
+        frame = frame.merge(owners, on="person_id", how="inner")
+    frame = frame.loc[frame["household_id"].astype(str).isin(households)]
+    start, end = _record_months(table, frame)
+    records = pd.DataFrame(
+        {
+            "household_id": frame["household_id"].astype(str).to_numpy(),
+            "start": start,
+            "end": end,
+            "source_row": frame["source_row"].to_numpy(dtype=np.int64),
+        }
+    )
+    return records.sort_values("source_row", kind="mergesort").reset_index(drop=True)
+
+
+def _record_months(table: str, frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    """Ordinal first and last month of each record (undated records span all time)."""
+    low, high = np.iinfo(np.int64).min, np.iinfo(np.int64).max
+    if table == "employment":
+        start = _month_ordinals(frame["start_month"], default=low)
+        return start, _month_ordinals(frame["end_month"], default=high)
+    if table == "disability":
+        return _month_ordinals(frame["certified_date"], default=low), np.full(len(frame), high)
+    column = _DATE_COLUMN.get(table)
+    if column is None or column not in frame.columns:
+        return np.full(len(frame), low), np.full(len(frame), high)
+    months = _month_ordinals(frame[column], default=low)
+    return months, months
+
+
+def _month_ordinals(series: pd.Series, *, default: int) -> np.ndarray:
+    """Period ordinals of months or dates; `default` where missing."""
+    if not isinstance(series.dtype, pd.PeriodDtype):
+        series = pd.to_datetime(series).dt.to_period("M")
+    ordinals = np.asarray(series.array.asi8, dtype=np.int64).copy()
+    ordinals[series.isna().to_numpy()] = default
+    return ordinals
+
+
+def _name_rows(file_name: str, rows: Sequence[int]) -> str:
+    if not rows:
+        return ""
+    shown = "、".join(str(row) for row in rows[:_MAX_ROWS_NAMED])
+    more = f"等{len(rows)}条" if len(rows) > _MAX_ROWS_NAMED else ""
+    return f"{file_name} 第{shown}行{more}"
+
+
+def top_features(explanations: pd.DataFrame, *, household_id: str, n: int = 10) -> pd.DataFrame:
+    """The `n` largest contributions (by size) of one household, for a waterfall plot."""
+    mine = explanations.loc[explanations["household_id"] == household_id]
+    order = mine["contribution"].abs().sort_values(ascending=False, kind="mergesort").index
+    return mine.loc[order[:n]]
