@@ -1,0 +1,437 @@
+"""Reading a data directory into normalised `Tables` (docs/architecture.md, "In-memory tables").
+
+`load_directory` finds one file per contract table (`.csv` in UTF-8/UTF-8-BOM/GB18030, `.xlsx` first
+sheet, `.parquet`), maps English or Chinese headers to contract columns, parses every value by its
+kind, pseudonymises ID-like person ids, applies every rule of DATA_CONTRACT.md and returns the tables
+with a `ValidationReport`. `validate_directory` does the same without raising for data problems.
+
+Everything about columns, labels and allowed values comes from `features.contract`.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from features.contract import CONTRACT, TableSpec, header_key, table_for_stem
+from features.errors import DataContractError
+from features.parsing import parse_column
+from features.pseudonym import pseudonymise_ids
+from features.tables import Tables
+from features.validation import (
+    ROW,
+    Issue,
+    ValidationReport,
+    check_duplicate_headers,
+    check_elimination_order,
+    check_exit_year,
+    check_member_households,
+    check_nonnegative,
+    check_one_file_per_table,
+    check_one_head,
+    check_out_of_pocket,
+    check_required_columns,
+    check_required_tables,
+    check_required_values,
+    check_spell_order,
+    check_unique_key,
+    check_value_forms,
+    drop_exact_duplicates,
+    drop_unknown_references,
+    make_issue,
+    months_covered,
+    report_missing_optional_tables,
+    report_unknown_columns,
+    report_unknown_files,
+)
+
+__all__ = ["LoadResult", "Tables", "ValidationReport", "load_directory", "validate_directory"]
+
+log = logging.getLogger(__name__)
+
+EXTENSIONS = (".csv", ".xlsx", ".parquet")
+#: Encodings tried, strictly, in order: UTF-8 (a BOM is removed), then GB18030 (a superset of GBK).
+CSV_ENCODINGS = ("utf-8-sig", "gb18030")
+#: The user counts the header as row 1, so the first data row is row 2 (CSV and the first sheet).
+FIRST_DATA_ROW = 2
+
+
+@dataclass(frozen=True)
+class LoadResult:
+    """Loaded tables and the report of how they were checked."""
+
+    tables: Tables
+    report: ValidationReport
+
+
+def load_directory(path: str | Path, *, pseudonym_key: bytes) -> LoadResult:
+    """Load and validate a data directory.
+
+    Parameters
+    ----------
+    path
+        The directory holding one file per contract table.
+    pseudonym_key
+        Secret key for the keyed hash of ID-like person ids (from configuration; never logged).
+
+    Returns
+    -------
+    LoadResult
+        `.tables` (normalised `Tables`) and `.report` (warnings included).
+
+    Raises
+    ------
+    DataContractError
+        When the directory is not usable; the message lists every error with file, rows, column,
+        values and the expected form.
+    """
+    tables, report = _load(Path(path), key=pseudonym_key)
+    if tables is None or not report.ok:
+        raise DataContractError(report.error_text())
+    return LoadResult(tables=tables, report=report)
+
+
+def validate_directory(path: str | Path, *, pseudonym_key: bytes) -> ValidationReport:
+    """Check a data directory against the contract; never raises for problems in the data.
+
+    Parameters
+    ----------
+    path
+        The directory to check.
+    pseudonym_key
+        Secret key for the keyed hash of ID-like person ids.
+
+    Returns
+    -------
+    ValidationReport
+        `.ok` is True when the directory is usable (warnings allowed).
+    """
+    return _load(Path(path), key=pseudonym_key)[1]
+
+
+# --- the pipeline ------------------------------------------------------------------------------
+
+
+@dataclass
+class _Table:
+    """One table while it is being loaded."""
+
+    spec: TableSpec
+    file: str
+    frame: pd.DataFrame
+    usable: bool = True
+
+
+@dataclass
+class _Run:
+    directory: Path
+    issues: list[Issue] = field(default_factory=list)
+    tables: dict[str, _Table] = field(default_factory=dict)
+
+
+def _load(directory: Path, *, key: bytes) -> tuple[Tables | None, ValidationReport]:
+    run = _Run(directory)
+    if not directory.is_dir():
+        run.issues.append(make_issue("error", "directory", zh=f"目录不存在 {directory}",
+                                     en=f"no such directory: {directory}"))  # fmt: skip
+        return None, _report(run)
+    files, named = _discover(run)
+    run.issues += check_required_tables(named)
+    run.issues += report_missing_optional_tables(named)
+    for name, file in files.items():
+        table = _read_table(run, CONTRACT[name], directory / file)
+        if table is not None:
+            run.tables[name] = table
+    _fill_grade_from_card(run)
+    _align_card_numbers(run)
+    _pseudonymise(run, key=key)
+    _check_rows(run)
+    _check_references(run)
+    export_month = _export_month(run)
+    report = _report(run, export_month=export_month)
+    log.info("validated %s: %d error(s), %d warning(s)", directory.name, len(report.errors),
+             len(report.warnings))  # fmt: skip
+    if not report.ok or export_month is None:
+        return None, report
+    return _tables(run, export_month), report
+
+
+def _report(run: _Run, *, export_month: pd.Period | None = None) -> ValidationReport:
+    coverage = {}
+    for name, table in run.tables.items():
+        cov = months_covered(table.frame, table.spec) if table.usable else None
+        if cov is not None:
+            coverage[name] = cov
+    missing = tuple(i.table for i in run.issues if i.rule == "optional_table" and i.table)
+    return ValidationReport(
+        directory=str(run.directory),
+        issues=tuple(run.issues),
+        rows={n: len(t.frame) for n, t in run.tables.items()},
+        files={n: t.file for n, t in run.tables.items()},
+        coverage=coverage,
+        missing_tables=missing,
+        export_month=export_month,
+    )
+
+
+def _tables(run: _Run, export_month: pd.Period) -> Tables:
+    frames = {n: t.frame.reset_index(drop=True) for n, t in run.tables.items()}
+    return Tables(
+        **frames,  # type: ignore[arg-type]
+        export_month=export_month,
+        files={n: t.file for n, t in run.tables.items()},
+    )
+
+
+# --- files -------------------------------------------------------------------------------------
+
+
+def _discover(run: _Run) -> tuple[dict[str, str], set[str]]:
+    """Table → its one file, and every table some file names.
+
+    Two files for one table are an error, unknown files a warning.
+    """
+    candidates: dict[str, list[str]] = {}
+    unknown = []
+    for entry in sorted(run.directory.iterdir()):
+        if entry.is_dir() or entry.name.startswith((".", "~$")):
+            continue  # `_truth/`, hidden files and Excel lock files are not data
+        table = table_for_stem(entry.stem) if entry.suffix.lower() in EXTENSIONS else None
+        if table is None:
+            unknown.append(entry.name)
+        else:
+            candidates.setdefault(table, []).append(entry.name)
+    run.issues += check_one_file_per_table(candidates)
+    run.issues += report_unknown_files(unknown)
+    files = {t: names[0] for t, names in candidates.items() if len(names) == 1}
+    return files, set(candidates)
+
+
+def _read_raw(path: Path) -> pd.DataFrame:
+    """The file's first sheet as read: CSV as strings, XLSX as cells, Parquet as stored."""
+    suffix = path.suffix.lower()
+    if suffix == ".csv":
+        return _read_csv(path)
+    if suffix == ".xlsx":
+        return pd.read_excel(path, sheet_name=0, dtype=object, engine="openpyxl")
+    return pd.read_parquet(path)
+
+
+def _read_csv(path: Path) -> pd.DataFrame:
+    content = path.read_bytes()
+    for encoding in CSV_ENCODINGS:
+        try:
+            content.decode(encoding)
+        except UnicodeDecodeError:
+            continue
+        return pd.read_csv(io.BytesIO(content), encoding=encoding, dtype=str,
+                           keep_default_na=False, skip_blank_lines=False)  # fmt: skip
+    raise DataContractError(
+        f"[{path.name}] 无法识别文件编码 cannot decode the file: it is neither UTF-8 (with or without "
+        "BOM) nor GB18030/GBK; 请另存为 UTF-8 或 GB18030 save it as UTF-8 or GB18030 and try again"
+    )
+
+
+def _read_table(run: _Run, spec: TableSpec, path: Path) -> _Table | None:
+    try:
+        raw = _read_raw(path)
+    except DataContractError as error:
+        run.issues.append(make_issue("error", "encoding", table=spec.name, file=path.name,
+                                     zh=str(error), en="unreadable file"))  # fmt: skip
+        return None
+    except Exception as error:  # noqa: BLE001 - any reader failure is reported against the file
+        run.issues.append(
+            make_issue("error", "unreadable", table=spec.name, file=path.name,
+                       zh="无法读取文件", en=f"cannot read the file ({type(error).__name__}: {error})",
+                       fix="请检查文件是否损坏或被加密 check the file is not damaged or protected")
+        )  # fmt: skip
+        return None
+    raw = _normalise_headers(run, spec, raw, file=path.name)
+    if raw is None:
+        return _Table(spec, path.name, pd.DataFrame(columns=[*spec.column_names, ROW]), False)
+    return _Table(spec, path.name, _parse_table(run, spec, raw, file=path.name))
+
+
+def _normalise_headers(
+    run: _Run, spec: TableSpec, raw: pd.DataFrame, *, file: str
+) -> pd.DataFrame | None:
+    """Rename headers to contract names; None when a required column is missing or doubled."""
+    accepted = spec.header_map()
+    names: dict[str, list[str]] = {}
+    unknown = []
+    for header in raw.columns:
+        name = accepted.get(header_key(str(header)))
+        if name is None:
+            unknown.append(str(header))
+        else:
+            names.setdefault(name, []).append(str(header))
+    clashes = {n: h for n, h in names.items() if len(h) > 1}
+    missing = check_required_columns(spec, names, file=file)
+    run.issues += report_unknown_columns(spec, unknown, file=file)
+    run.issues += check_duplicate_headers(spec, clashes, file=file)
+    run.issues += missing
+    if clashes or missing:
+        return None
+    renamed = raw.loc[:, [h[0] for h in names.values()]]
+    renamed.columns = list(names)
+    renamed[ROW] = np.arange(FIRST_DATA_ROW, FIRST_DATA_ROW + len(renamed), dtype=np.int64)
+    return renamed.loc[~_blank_rows(renamed.drop(columns=ROW))]
+
+
+def _blank_rows(raw: pd.DataFrame) -> np.ndarray:
+    blank = np.ones(len(raw), dtype=bool)
+    for name in raw.columns:
+        column = raw[name]
+        is_blank = column.isna()
+        if column.dtype == object or pd.api.types.is_string_dtype(column.dtype):
+            is_blank |= column.astype("str").str.strip() == ""
+        blank &= is_blank.to_numpy(dtype=bool)
+        if not blank.any():
+            break
+    return blank
+
+
+# --- values ------------------------------------------------------------------------------------
+
+
+def _parse_table(run: _Run, spec: TableSpec, raw: pd.DataFrame, *, file: str) -> pd.DataFrame:
+    """Every contract column parsed by kind (absent optional columns all missing)."""
+    columns: dict[str, pd.Series] = {}
+    bad: dict[str, np.ndarray] = {}
+    empty: dict[str, np.ndarray] = {}
+    for column in spec.columns:
+        source = raw[column.name] if column.name in raw else pd.Series(np.nan, index=raw.index,
+                                                                       dtype=object)  # fmt: skip
+        parsed = parse_column(source, column)
+        columns[column.name] = parsed.values.set_axis(raw.index)
+        bad[column.name], empty[column.name] = parsed.bad, parsed.empty
+    frame = pd.DataFrame(columns, index=raw.index)
+    frame[ROW] = raw[ROW].to_numpy()
+    run.issues += check_value_forms(raw, spec, bad, file=file)
+    run.issues += check_required_values(frame, spec, empty, file=file)
+    run.issues += check_nonnegative(frame, spec, file=file)
+    return frame
+
+
+def _fill_grade_from_card(run: _Run) -> None:
+    """A missing disability grade is the last character of a 20-character card number."""
+    table = run.tables.get("disability")
+    if table is None or not table.usable:
+        return
+    frame = table.frame
+    ids = frame["person_id"].fillna("")
+    last = ids.str[-1:]
+    fill = frame["grade"].isna() & (ids.str.len() == 20) & last.isin(["1", "2", "3", "4"])
+    if fill.any():
+        grade = frame["grade"].copy()
+        grade[fill] = pd.to_numeric(last[fill]).astype("Int64")
+        table.frame = frame.assign(grade=grade)
+
+
+def _align_card_numbers(run: _Run) -> None:
+    """Match a 20-character card number to its 18-character ID number in members, and back."""
+    members = run.tables.get("members")
+    if members is None or not members.usable:
+        return
+    known = members.frame["person_id"].dropna()
+    by_card = known[known.str.len() == 20]
+    card_of_id = pd.Series(by_card.to_numpy(), index=by_card.str[:18].to_numpy())
+    card_of_id = card_of_id[~card_of_id.index.duplicated(keep=False)]
+    for name, table in run.tables.items():
+        if name == "members" or not table.usable or "person_id" not in table.frame:
+            continue
+        ids = table.frame["person_id"]
+        unmatched = ids.notna() & ~ids.isin(known)
+        if not unmatched.any():
+            continue
+        as_id = ids.str[:18].where(unmatched & (ids.str.len() == 20))
+        as_id = as_id.where(as_id.isin(known))
+        as_card = ids.where(unmatched & (ids.str.len() == 18)).map(card_of_id)
+        aligned = as_id.fillna(as_card).fillna(ids)
+        table.frame = table.frame.assign(person_id=aligned.astype("str"))
+
+
+def _pseudonymise(run: _Run, *, key: bytes) -> None:
+    for table in run.tables.values():
+        if "person_id" in table.frame:
+            ids = pseudonymise_ids(table.frame["person_id"], key=key)
+            table.frame = table.frame.assign(person_id=ids)
+
+
+# --- rules over rows and tables ----------------------------------------------------------------
+
+
+def _check_rows(run: _Run) -> None:
+    for table in run.tables.values():
+        if not table.usable:
+            continue
+        table.frame, issues = drop_exact_duplicates(table.frame, table.spec, file=table.file)
+        run.issues += issues
+        run.issues += check_unique_key(table.frame, table.spec, file=table.file)
+    within = {
+        "households": check_exit_year,
+        "medical": check_out_of_pocket,
+        "outcomes": check_elimination_order,
+        "employment": check_spell_order,
+    }
+    for name, rule in within.items():
+        found = run.tables.get(name)
+        if found is not None and found.usable:
+            run.issues += rule(found.frame, file=found.file)
+
+
+def _check_references(run: _Run) -> None:
+    households, members = run.tables.get("households"), run.tables.get("members")
+    if households is None or members is None or not (households.usable and members.usable):
+        return
+    run.issues += check_member_households(members.frame, households.frame, file=members.file)
+    run.issues += check_one_head(members.frame, households.frame, members_file=members.file,
+                                 households_file=households.file)  # fmt: skip
+    known = {
+        "person_id": members.frame["person_id"],
+        "household_id": households.frame["household_id"],
+    }
+    for name, table in run.tables.items():
+        if name in ("households", "members") or not table.usable:
+            continue
+        for column in ("household_id", "person_id"):
+            if column in table.frame:
+                table.frame, issues = drop_unknown_references(
+                    table.frame, table.spec, column=column, known=known[column], file=table.file
+                )
+                run.issues += issues
+
+
+def _export_month(run: _Run) -> pd.Period | None:
+    """The latest month of any dated record (the month the snapshot tables describe)."""
+    latest: list[pd.Period] = []
+    for table in run.tables.values():
+        if table.spec.time_column is None or not table.usable:
+            continue
+        for column in table.spec.columns_of_kind("month", "date"):
+            values = table.frame[column.name].dropna()
+            if not values.empty:
+                top = values.max()
+                latest.append(top if isinstance(top, pd.Period) else pd.Period(top, freq="M"))
+    if latest:
+        return max(latest)
+    members = run.tables.get("members")
+    births = members.frame["birth_date"].dropna() if members is not None else pd.Series([])
+    if births.empty:
+        if run.tables.get("households") is not None and members is not None:
+            run.issues.append(make_issue(
+                "error", "export_month", zh="无法确定导出月份: 没有任何带日期的记录",
+                en="cannot tell the export month: no dated record in any table",
+                fix="请提供至少一张带日期的表 add at least one dated table (income, medical, …)",
+            ))  # fmt: skip
+        return None
+    run.issues.append(make_issue(
+        "warning", "export_month", zh="没有带日期的表, 导出月份取最晚的出生日期",
+        en="no dated table: the export month is taken from the latest birth date",
+    ))  # fmt: skip
+    return pd.Period(births.max(), freq="M")
