@@ -1,0 +1,1125 @@
+"""The feature catalogue: every feature declared once (name, 中文名, unit, source, reason template).
+
+Explanations, the Excel legend, the report and the README table all read `CATALOGUE`; `build_features`
+returns exactly these columns in this order (a test checks both ways).
+
+Windows: "last k months" (近k个月) are the months m with as_of − k < m ≤ as_of, the as-of month included.
+Only records dated on or before the as-of month are read (DATA_CONTRACT.md, "Time"). The time-varying
+snapshot fields of `households`/`members` (健康状况, 劳动技能, 在校生状况, 低保/特困 status, 危房, 安全饮水)
+feed no feature: they describe the export month only. Illness comes from claims, disability from
+certificates, work from spells, 低保/特困 from payments; school stage is inferred from birth dates.
+`dangerous_house` and `safe_water` therefore have no feature at all: no dated table records when a house
+became dangerous or water safe, and the snapshot would leak the export month into earlier months.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+#: The contract's 致贫返贫风险 values a feature can point to.
+RISK_TYPES: tuple[str, ...] = (
+    "因病",
+    "因残",
+    "因学",
+    "因务工就业不稳",
+    "缺劳动力",
+    "因自然灾害",
+    "因意外事故",
+    "因产业项目失败",
+    "因安全住房",
+    "因安全饮水",
+    "其他",
+)
+
+
+@dataclass(frozen=True)
+class FeatureSpec:
+    """One feature.
+
+    Attributes
+    ----------
+    name
+        Column name in the feature table.
+    label_zh
+        Chinese label shown to reviewers.
+    unit
+        Unit in Chinese (元, 元/人/年, 人, 个月, 次, 比例, …); "" for categories and flags.
+    source
+        Contract table(s) it is computed from, e.g. "medical" or "medical+income".
+    description
+        What it means exactly, in English (for developers and the docs).
+    reason_zh
+        Chinese sentence template; `reason_zh.format(value=v, unit=unit)` gives the reason text.
+    risk_type
+        The 致贫返贫风险 it points to, or None for neutral features.
+    kind
+        "numeric" (float64) or "categorical" (pandas category).
+    monotone
+        +1 where more never lowers risk, -1 where more never raises it, 0 otherwise.
+    cause
+        Group of features telling the same story; explanations show one reason per cause.
+    """
+
+    name: str
+    label_zh: str
+    unit: str
+    source: str
+    description: str
+    reason_zh: str
+    risk_type: str | None
+    kind: Literal["numeric", "categorical"] = "numeric"
+    monotone: Literal[-1, 0, 1] = 0
+    cause: str = ""
+
+    def reason(self, value: object) -> str:
+        """The reason sentence for one household's value."""
+        return self.reason_zh.format(value=value, unit=self.unit)
+
+
+def _spec(
+    name: str,
+    label_zh: str,
+    unit: str,
+    source: str,
+    description: str,
+    reason_zh: str,
+    risk_type: str | None = None,
+    *,
+    cause: str,
+    kind: Literal["numeric", "categorical"] = "numeric",
+    monotone: Literal[-1, 0, 1] = 0,
+) -> FeatureSpec:
+    return FeatureSpec(
+        name, label_zh, unit, source, description, reason_zh, risk_type, kind, monotone, cause
+    )
+
+
+_HOUSING = (
+    _spec(
+        "county",
+        "所在县",
+        "",
+        "households",
+        "County (stable field).",
+        "所在县为{value}",
+        cause="region",
+        kind="categorical",
+    ),
+    _spec(
+        "household_type",
+        "户类型",
+        "",
+        "households",
+        "脱贫户 or 一般农户 (stable field).",
+        "户类型为{value}",
+        cause="household_type",
+        kind="categorical",
+    ),
+    _spec(
+        "is_formerly_poor",
+        "是否脱贫户",
+        "",
+        "households",
+        "1 for 脱贫户, else 0 (stable field).",
+        "属于脱贫户",
+        cause="household_type",
+    ),
+    _spec(
+        "years_since_exit",
+        "脱贫年数",
+        "年",
+        "households",
+        "as-of year − exit_year; NaN for 一般农户 or an exit after the as-of year. exit_year is "
+        "stable. 危房/安全饮水 are snapshot fields and are not used (no history).",
+        "脱贫仅{value:.0f}年",
+        "其他",
+        cause="exit",
+    ),
+    _spec(
+        "relocated",
+        "是否易地扶贫搬迁",
+        "",
+        "households",
+        "1 if relocated under 易地扶贫搬迁 (completed by 2020, so treated as stable), 0 if not, "
+        "NaN unknown.",
+        "属于易地扶贫搬迁户",
+        "其他",
+        cause="relocation",
+    ),
+    _spec(
+        "cultivated_land_mu",
+        "耕地面积",
+        "亩",
+        "households",
+        "Cultivated land in mu (export snapshot; land holdings change rarely).",
+        "耕地{value:.1f}亩",
+        cause="land",
+    ),
+)
+
+_MEMBERS = (
+    _spec(
+        "household_size",
+        "家庭人口",
+        "人",
+        "members",
+        "Members born on or before the as-of month.",
+        "家庭人口{value:.0f}人",
+        cause="size",
+    ),
+    _spec(
+        "working_age_members",
+        "劳动年龄人口",
+        "人",
+        "members",
+        "Members aged 16–64 at the as-of month (age from birth month).",
+        "劳动年龄人口{value:.0f}人",
+        "缺劳动力",
+        monotone=-1,
+        cause="labour",
+    ),
+    _spec(
+        "able_working_age_members",
+        "有劳动能力的劳动年龄人口",
+        "人",
+        "members+medical+disability",
+        "Members aged 16–64 with no grade 1–2 disability certificate dated ≤ as-of and no "
+        "serious-illness claim (大病保险 paid, or an inpatient claim of ≥ 30,000 yuan) in the "
+        "last 12 months. Snapshot 健康状况/劳动技能 are not used.",
+        "有劳动能力的劳动年龄人口仅{value:.0f}人",
+        "缺劳动力",
+        monotone=-1,
+        cause="labour",
+    ),
+    _spec(
+        "elderly_members",
+        "65岁及以上老人",
+        "人",
+        "members",
+        "Members aged 65 or more.",
+        "家中有65岁及以上老人{value:.0f}人",
+        "缺劳动力",
+        cause="dependants",
+    ),
+    _spec(
+        "children_members",
+        "16岁以下儿童",
+        "人",
+        "members",
+        "Members under 16.",
+        "家中有16岁以下儿童{value:.0f}人",
+        cause="dependants",
+    ),
+    _spec(
+        "dependency_ratio",
+        "抚养比",
+        "比例",
+        "members",
+        "(members under 16 + members 65+) / max(working-age members, 1).",
+        "抚养比{value:.2f}",
+        "缺劳动力",
+        cause="dependants",
+    ),
+    _spec(
+        "preschool_children",
+        "学龄前儿童",
+        "人",
+        "members",
+        "Members aged 0–5 (from birth dates).",
+        "学龄前儿童{value:.0f}人",
+        cause="schooling",
+    ),
+    _spec(
+        "primary_school_age_children",
+        "小学学龄儿童",
+        "人",
+        "members",
+        "Members aged 6–11 (from birth dates; snapshot 在校生状况 not used).",
+        "小学学龄儿童{value:.0f}人",
+        "因学",
+        cause="schooling",
+    ),
+    _spec(
+        "junior_secondary_age_children",
+        "初中学龄儿童",
+        "人",
+        "members",
+        "Members aged 12–14 (from birth dates).",
+        "初中学龄儿童{value:.0f}人",
+        "因学",
+        cause="schooling",
+    ),
+    _spec(
+        "senior_secondary_age_members",
+        "高中学龄人口",
+        "人",
+        "members",
+        "Members aged 15–17 (from birth dates; 高中/中职 is where schooling costs start).",
+        "高中学龄人口{value:.0f}人",
+        "因学",
+        cause="schooling",
+    ),
+    _spec(
+        "college_age_members",
+        "大学学龄人口",
+        "人",
+        "members",
+        "Members aged 18–22 (from birth dates).",
+        "大学学龄人口{value:.0f}人",
+        "因学",
+        cause="schooling",
+    ),
+    _spec(
+        "elderly_only_household",
+        "纯老年户",
+        "",
+        "members",
+        "1 if every member is 65 or older, else 0.",
+        "家中仅有65岁及以上老人",
+        "缺劳动力",
+        cause="labour",
+    ),
+    _spec(
+        "single_elderly_household",
+        "独居老人户",
+        "",
+        "members",
+        "1 if the household is one member aged 65 or older, else 0.",
+        "独居老人户",
+        "缺劳动力",
+        cause="labour",
+    ),
+    _spec(
+        "head_age",
+        "户主年龄",
+        "岁",
+        "members",
+        "Age of the 户主 at the as-of month.",
+        "户主{value:.0f}岁",
+        cause="head",
+    ),
+    _spec(
+        "head_is_female",
+        "户主为女性",
+        "",
+        "members",
+        "1 if the 户主 is female, else 0.",
+        "户主为女性",
+        cause="head",
+    ),
+    _spec(
+        "head_education_level",
+        "户主文化程度",
+        "级",
+        "members",
+        "户主's education: 0 文盲或半文盲, 1 小学, 2 初中, 3 高中, 4 大专, 5 本科及以上; NaN unknown.",
+        "户主文化程度偏低（{value:.0f}级）",
+        cause="head",
+    ),
+)
+
+_INCOME = (
+    _spec(
+        "income_per_capita_12m",
+        "近12个月人均纯收入",
+        "元/人/年",
+        "income+members",
+        "Trailing-12-month net income (wage + business − business_expense + property + "
+        "transfer) / household_size, annualised from the months observed (× 12 / months "
+        "observed); NaN when no income month observed.",
+        "近12个月人均纯收入{value:,.0f}元",
+        "其他",
+        monotone=-1,
+        cause="income_level",
+    ),
+    _spec(
+        "income_to_line_ratio_12m",
+        "人均纯收入与监测线之比",
+        "倍",
+        "income+members",
+        "income_per_capita_12m / monitoring line of the household's county and as-of year.",
+        "人均纯收入仅为监测线的{value:.2f}倍",
+        "其他",
+        monotone=-1,
+        cause="income_level",
+    ),
+    _spec(
+        "income_months_observed_12m",
+        "近12个月收入记录月数",
+        "个月",
+        "income",
+        "Months in the last 12 with an income row (0–12): a missing feed shows here, it is not "
+        "read as zero income.",
+        "近12个月仅有{value:.0f}个月收入记录",
+        cause="coverage",
+    ),
+    _spec(
+        "income_per_capita_3m",
+        "近3个月人均纯收入（年化）",
+        "元/人/年",
+        "income+members",
+        "As income_per_capita_12m over the last 3 months (annualised).",
+        "近3个月人均纯收入折合全年{value:,.0f}元",
+        "其他",
+        monotone=-1,
+        cause="income_level",
+    ),
+    _spec(
+        "income_to_line_ratio_3m",
+        "近3个月人均纯收入与监测线之比",
+        "倍",
+        "income+members",
+        "income_per_capita_3m / monitoring line.",
+        "近3个月收入折合仅为监测线的{value:.2f}倍",
+        "其他",
+        monotone=-1,
+        cause="income_level",
+    ),
+    _spec(
+        "income_months_observed_3m",
+        "近3个月收入记录月数",
+        "个月",
+        "income",
+        "Months in the last 3 with an income row (0–3).",
+        "近3个月仅有{value:.0f}个月收入记录",
+        cause="coverage",
+    ),
+    _spec(
+        "wage_share_12m",
+        "工资性收入占比",
+        "比例",
+        "income",
+        "Wage income / net income over the last 12 months; NaN when net income ≤ 0.",
+        "工资性收入占{value:.0%}",
+        cause="income_mix",
+    ),
+    _spec(
+        "business_share_12m",
+        "经营净收入占比",
+        "比例",
+        "income",
+        "(business − business_expense) / net income over the last 12 months.",
+        "经营净收入占{value:.0%}",
+        cause="income_mix",
+    ),
+    _spec(
+        "property_share_12m",
+        "财产性收入占比",
+        "比例",
+        "income",
+        "Property income / net income over the last 12 months.",
+        "财产性收入占{value:.0%}",
+        cause="income_mix",
+    ),
+    _spec(
+        "transfer_share_12m",
+        "转移性收入占比",
+        "比例",
+        "income",
+        "Transfer income (低保金, pensions, subsidies) / net income over the last 12 months.",
+        "转移性收入占{value:.0%}",
+        cause="income_mix",
+    ),
+    _spec(
+        "income_change_ratio_12m",
+        "人均纯收入同比变化",
+        "比例",
+        "income",
+        "Annualised net income of the last 12 months / that of the 12 months before − 1; NaN "
+        "when the earlier window has no month or a total ≤ 0.",
+        "收入同比变化{value:+.0%}",
+        "其他",
+        cause="income_drop",
+    ),
+    _spec(
+        "income_volatility_12m",
+        "月收入波动系数",
+        "比例",
+        "income",
+        "Coefficient of variation (std / |mean|) of monthly net income over the observed "
+        "months of the last 12; NaN with fewer than 2 months.",
+        "月收入波动系数{value:.2f}",
+        "因务工就业不稳",
+        cause="income_drop",
+    ),
+    _spec(
+        "net_income_last_month",
+        "当月家庭纯收入",
+        "元",
+        "income",
+        "Household net income in the as-of month; NaN when that month has no income row.",
+        "当月家庭纯收入{value:,.0f}元",
+        "其他",
+        cause="income_drop",
+    ),
+    _spec(
+        "wage_income_last_month",
+        "当月工资性收入",
+        "元",
+        "income",
+        "Household wage income in the as-of month; NaN when that month has no income row.",
+        "当月工资性收入{value:,.0f}元",
+        "因务工就业不稳",
+        cause="wage_loss",
+    ),
+    _spec(
+        "wage_income_change_12m",
+        "工资性收入同比变化",
+        "元/年",
+        "income",
+        "Annualised wage income of the last 12 months − that of the 12 months before "
+        "(household, yuan per year); NaN when either window has no month.",
+        "工资性收入同比减少{value:,.0f}元",
+        "因务工就业不稳",
+        cause="wage_loss",
+    ),
+)
+
+_MEDICAL = (
+    _spec(
+        "oop_medical_1m",
+        "当月医疗自付",
+        "元",
+        "medical",
+        "out_of_pocket of claims settled in the as-of month (household); NaN without a medical "
+        "table, 0 when present but no claims.",
+        "当月医疗自付{value:,.0f}元",
+        "因病",
+        monotone=1,
+        cause="medical_cost",
+    ),
+    _spec(
+        "oop_medical_3m",
+        "近3个月医疗自付",
+        "元",
+        "medical",
+        "out_of_pocket of claims settled in the last 3 months (household total).",
+        "近3个月医疗自付{value:,.0f}元",
+        "因病",
+        monotone=1,
+        cause="medical_cost",
+    ),
+    _spec(
+        "oop_medical_12m",
+        "近12个月医疗自付",
+        "元",
+        "medical",
+        "out_of_pocket of claims settled in the last 12 months (household total).",
+        "近12个月医疗自付{value:,.0f}元",
+        "因病",
+        monotone=1,
+        cause="medical_cost",
+    ),
+    _spec(
+        "oop_medical_per_capita_3m",
+        "近3个月人均医疗自付",
+        "元/人",
+        "medical+members",
+        "oop_medical_3m / household_size.",
+        "近3个月人均医疗自付{value:,.0f}元",
+        "因病",
+        monotone=1,
+        cause="medical_cost",
+    ),
+    _spec(
+        "oop_medical_per_capita_12m",
+        "近12个月人均医疗自付",
+        "元/人",
+        "medical+members",
+        "oop_medical_12m / household_size.",
+        "近12个月人均医疗自付{value:,.0f}元",
+        "因病",
+        monotone=1,
+        cause="medical_cost",
+    ),
+    _spec(
+        "oop_to_income_12m",
+        "医疗自付占收入比",
+        "比例",
+        "medical+income",
+        "oop_medical_12m / (income_per_capita_12m × household_size); NaN when income is "
+        "unknown or ≤ 0.",
+        "近12个月医疗自付相当于家庭收入的{value:.0%}",
+        "因病",
+        cause="medical_cost",
+    ),
+    _spec(
+        "max_inpatient_oop_12m",
+        "单次住院最高自付",
+        "元",
+        "medical",
+        "Largest single 住院 claim's out_of_pocket in the last 12 months (0 if none).",
+        "近12个月单次住院自付最高{value:,.0f}元",
+        "因病",
+        monotone=1,
+        cause="medical_cost",
+    ),
+    _spec(
+        "inpatient_stays_3m",
+        "近3个月住院次数",
+        "次",
+        "medical",
+        "Count of 住院 claims in the last 3 months.",
+        "近3个月住院{value:.0f}次",
+        "因病",
+        monotone=1,
+        cause="illness",
+    ),
+    _spec(
+        "inpatient_stays_12m",
+        "近12个月住院次数",
+        "次",
+        "medical",
+        "Count of 住院 claims in the last 12 months.",
+        "近12个月住院{value:.0f}次",
+        "因病",
+        monotone=1,
+        cause="illness",
+    ),
+    _spec(
+        "inpatient_members_12m",
+        "近12个月住院人数",
+        "人",
+        "medical",
+        "Members with at least one 住院 claim in the last 12 months.",
+        "近12个月有{value:.0f}人住院",
+        "因病",
+        monotone=1,
+        cause="illness",
+    ),
+    _spec(
+        "chronic_outpatient_members_12m",
+        "慢特病门诊人数",
+        "人",
+        "medical",
+        "Members with at least one 门诊慢特病 claim in the last 12 months (chronic illness, "
+        "from claims, not the snapshot 健康状况).",
+        "有{value:.0f}人患慢性病（门诊慢特病）",
+        "因病",
+        monotone=1,
+        cause="illness",
+    ),
+    _spec(
+        "seriously_ill_members_12m",
+        "大病人数",
+        "人",
+        "medical",
+        "Members with a serious-illness claim (大病保险 paid, or 住院 total ≥ 30,000 yuan) in the "
+        "last 12 months.",
+        "有{value:.0f}人患大病",
+        "因病",
+        monotone=1,
+        cause="illness",
+    ),
+    _spec(
+        "medical_total_cost_12m",
+        "近12个月医疗总费用",
+        "元",
+        "medical",
+        "total_cost of claims settled in the last 12 months (household).",
+        "近12个月医疗总费用{value:,.0f}元",
+        "因病",
+        cause="medical_cost",
+    ),
+    _spec(
+        "medical_feed_months_12m",
+        "医保数据覆盖月数",
+        "个月",
+        "medical",
+        "Months in the last 12 in which the household's county has any claim (coverage of the "
+        "医保 feed).",
+        "医保数据近12个月仅覆盖{value:.0f}个月",
+        cause="coverage",
+    ),
+)
+
+_DISABILITY = (
+    _spec(
+        "disabled_members",
+        "残疾人数",
+        "人",
+        "disability",
+        "Members with a disability certificate dated ≤ as-of.",
+        "家中有{value:.0f}名残疾人",
+        "因残",
+        monotone=1,
+        cause="disability",
+    ),
+    _spec(
+        "severe_disabled_members",
+        "重度残疾人数",
+        "人",
+        "disability",
+        "Members with a grade 1–2 certificate dated ≤ as-of.",
+        "家中有{value:.0f}名重度残疾人",
+        "因残",
+        monotone=1,
+        cause="disability",
+    ),
+    _spec(
+        "max_disability_severity",
+        "最重残疾程度",
+        "级",
+        "disability",
+        "5 − the most severe grade certified ≤ as-of (4 = 一级, 1 = 四级, 0 = none).",
+        "家中有{value:.0f}级严重程度的残疾（4为一级）",
+        "因残",
+        monotone=1,
+        cause="disability",
+    ),
+    _spec(
+        "months_since_disability_certified",
+        "距最近办证月数",
+        "个月",
+        "disability",
+        "Months since the latest certificate dated ≤ as-of; NaN if none.",
+        "{value:.0f}个月前新办残疾证",
+        "因残",
+        cause="disability",
+    ),
+    _spec(
+        "disability_certified_12m",
+        "近12个月新办残疾证",
+        "人",
+        "disability",
+        "Certificates dated in the last 12 months.",
+        "近12个月新办残疾证{value:.0f}人",
+        "因残",
+        monotone=1,
+        cause="disability",
+    ),
+)
+
+_EMPLOYMENT = (
+    _spec(
+        "members_working_now",
+        "当月务工人数",
+        "人",
+        "employment",
+        "Members with a spell covering the as-of month (start ≤ as-of, end empty or ≥ as-of; "
+        "an end after as-of is not yet known and counts as still working).",
+        "当月务工人数{value:.0f}人",
+        "因务工就业不稳",
+        monotone=-1,
+        cause="work",
+    ),
+    _spec(
+        "members_working_in_county",
+        "县内务工人数",
+        "人",
+        "employment",
+        "Members working now with a 县内 spell.",
+        "县内务工{value:.0f}人",
+        cause="work",
+    ),
+    _spec(
+        "members_working_in_province",
+        "省内县外务工人数",
+        "人",
+        "employment",
+        "Members working now with a 省内县外 spell.",
+        "省内县外务工{value:.0f}人",
+        cause="work",
+    ),
+    _spec(
+        "members_working_out_of_province",
+        "省外务工人数",
+        "人",
+        "employment",
+        "Members working now with a 省外 spell.",
+        "省外务工{value:.0f}人",
+        cause="work",
+    ),
+    _spec(
+        "monthly_wage_now",
+        "当月务工月收入",
+        "元",
+        "employment",
+        "Sum of monthly_income of the spells covering the as-of month.",
+        "当月务工月收入{value:,.0f}元",
+        "因务工就业不稳",
+        cause="work",
+    ),
+    _spec(
+        "spells_ended_3m",
+        "近3个月结束务工次数",
+        "次",
+        "employment",
+        "Spells whose end_month is in the last 3 months.",
+        "近3个月有{value:.0f}段务工结束",
+        "因务工就业不稳",
+        monotone=1,
+        cause="job_loss",
+    ),
+    _spec(
+        "spells_ended_6m",
+        "近6个月结束务工次数",
+        "次",
+        "employment",
+        "Spells whose end_month is in the last 6 months.",
+        "近6个月有{value:.0f}段务工结束",
+        "因务工就业不稳",
+        monotone=1,
+        cause="job_loss",
+    ),
+    _spec(
+        "short_spell_share_12m",
+        "短期务工占比",
+        "比例",
+        "employment",
+        "Among spells ended in the last 12 months, the share that lasted 3 months or less "
+        "(flexible, odd-job work); NaN when none ended.",
+        "近12个月结束的务工中{value:.0%}为短期零工",
+        "因务工就业不稳",
+        cause="job_loss",
+    ),
+    _spec(
+        "months_unemployed_3m",
+        "近3个月失业人月",
+        "人月",
+        "employment+members",
+        "Sum over able working-age members of months in the last 3 without a covering spell "
+        "(only months the county's employment feed covers).",
+        "近3个月劳动力失业{value:.0f}人月",
+        "因务工就业不稳",
+        monotone=1,
+        cause="job_loss",
+    ),
+    _spec(
+        "months_unemployed_6m",
+        "近6个月失业人月",
+        "人月",
+        "employment+members",
+        "As months_unemployed_3m over the last 6 months.",
+        "近6个月劳动力失业{value:.0f}人月",
+        "因务工就业不稳",
+        monotone=1,
+        cause="job_loss",
+    ),
+    _spec(
+        "employment_feed_months_6m",
+        "务工数据覆盖月数",
+        "个月",
+        "employment",
+        "Months in the last 6 on or after the first spell start in the household's county "
+        "(coverage of the 人社 feed).",
+        "务工数据近6个月仅覆盖{value:.0f}个月",
+        cause="coverage",
+    ),
+)
+
+_ASSISTANCE = (
+    _spec(
+        "assistance_amount_3m",
+        "近3个月帮扶救助金额",
+        "元",
+        "assistance",
+        "All assistance amounts in the last 3 months.",
+        "近3个月获帮扶救助{value:,.0f}元",
+        cause="assistance",
+    ),
+    _spec(
+        "assistance_amount_12m",
+        "近12个月帮扶救助金额",
+        "元",
+        "assistance",
+        "All assistance amounts in the last 12 months.",
+        "近12个月获帮扶救助{value:,.0f}元",
+        cause="assistance",
+    ),
+    _spec(
+        "dibao_months_12m",
+        "近12个月领取低保月数",
+        "个月",
+        "assistance",
+        "Months in the last 12 with a 低保金 payment (from payments, not the snapshot status).",
+        "近12个月领取低保{value:.0f}个月",
+        "其他",
+        cause="dibao",
+    ),
+    _spec(
+        "dibao_amount_12m",
+        "近12个月低保金",
+        "元",
+        "assistance",
+        "低保金 amounts in the last 12 months.",
+        "近12个月领取低保金{value:,.0f}元",
+        "其他",
+        cause="dibao",
+    ),
+    _spec(
+        "tekun_amount_12m",
+        "近12个月特困供养金",
+        "元",
+        "assistance",
+        "特困供养金 amounts in the last 12 months.",
+        "近12个月领取特困供养金{value:,.0f}元",
+        "缺劳动力",
+        cause="dibao",
+    ),
+    _spec(
+        "temporary_assistance_12m",
+        "近12个月临时救助",
+        "元",
+        "assistance",
+        "临时救助 amounts in the last 12 months (a known hardship).",
+        "近12个月获临时救助{value:,.0f}元",
+        "其他",
+        monotone=1,
+        cause="hardship_payment",
+    ),
+    _spec(
+        "fangpinbao_payout_12m",
+        "近12个月防贫保理赔",
+        "元",
+        "assistance",
+        "防贫保理赔 amounts in the last 12 months (the household crossed a near-poverty line).",
+        "近12个月获防贫保理赔{value:,.0f}元",
+        "其他",
+        monotone=1,
+        cause="hardship_payment",
+    ),
+    _spec(
+        "medical_assistance_12m",
+        "近12个月医疗救助",
+        "元",
+        "assistance",
+        "医疗救助 amounts in the last 12 months.",
+        "近12个月获医疗救助{value:,.0f}元",
+        "因病",
+        cause="medical_cost",
+    ),
+    _spec(
+        "months_since_assistance",
+        "距最近一次救助月数",
+        "个月",
+        "assistance",
+        "Months since the latest assistance payment dated ≤ as-of; NaN if none.",
+        "{value:.0f}个月前获得过帮扶救助",
+        cause="assistance",
+    ),
+    _spec(
+        "months_since_hardship_payment",
+        "距最近临时救助或防贫保理赔月数",
+        "个月",
+        "assistance",
+        "Months since the latest 临时救助 or 防贫保理赔 payment; NaN if none.",
+        "{value:.0f}个月前获临时救助或防贫保理赔",
+        "其他",
+        cause="hardship_payment",
+    ),
+    _spec(
+        "assistance_feed_months_12m",
+        "救助数据覆盖月数",
+        "个月",
+        "assistance",
+        "Months in the last 12 in which the household's county has any assistance row.",
+        "救助数据近12个月仅覆盖{value:.0f}个月",
+        cause="coverage",
+    ),
+)
+
+_EVENTS = (
+    _spec(
+        "events_3m",
+        "近3个月突发事件",
+        "次",
+        "events",
+        "Events dated in the last 3 months.",
+        "近3个月发生突发事件{value:.0f}次",
+        "其他",
+        monotone=1,
+        cause="shock",
+    ),
+    _spec(
+        "events_12m",
+        "近12个月突发事件",
+        "次",
+        "events",
+        "Events dated in the last 12 months.",
+        "近12个月发生突发事件{value:.0f}次",
+        "其他",
+        monotone=1,
+        cause="shock",
+    ),
+    _spec(
+        "event_loss_3m",
+        "近3个月事件损失",
+        "元",
+        "events",
+        "Summed loss_amount of events in the last 3 months.",
+        "近3个月突发事件损失{value:,.0f}元",
+        "其他",
+        monotone=1,
+        cause="shock",
+    ),
+    _spec(
+        "event_loss_12m",
+        "近12个月事件损失",
+        "元",
+        "events",
+        "Summed loss_amount of events in the last 12 months.",
+        "近12个月突发事件损失{value:,.0f}元",
+        "其他",
+        monotone=1,
+        cause="shock",
+    ),
+    _spec(
+        "disasters_12m",
+        "近12个月自然灾害",
+        "次",
+        "events",
+        "自然灾害 events in the last 12 months.",
+        "近12个月遭受自然灾害{value:.0f}次",
+        "因自然灾害",
+        monotone=1,
+        cause="disaster",
+    ),
+    _spec(
+        "accidents_12m",
+        "近12个月意外事故",
+        "次",
+        "events",
+        "意外事故 events in the last 12 months.",
+        "近12个月发生意外事故{value:.0f}次",
+        "因意外事故",
+        monotone=1,
+        cause="accident",
+    ),
+    _spec(
+        "business_failures_3m",
+        "近3个月产业项目失败",
+        "次",
+        "events",
+        "产业项目失败 events in the last 3 months.",
+        "近3个月产业项目失败{value:.0f}次",
+        "因产业项目失败",
+        monotone=1,
+        cause="business_failure",
+    ),
+    _spec(
+        "business_failures_12m",
+        "近12个月产业项目失败",
+        "次",
+        "events",
+        "产业项目失败 events in the last 12 months.",
+        "近12个月产业项目失败{value:.0f}次",
+        "因产业项目失败",
+        monotone=1,
+        cause="business_failure",
+    ),
+    _spec(
+        "member_deaths_12m",
+        "近12个月家庭成员死亡",
+        "人",
+        "events",
+        "家庭成员死亡 events in the last 12 months.",
+        "近12个月有{value:.0f}名家庭成员去世",
+        "缺劳动力",
+        monotone=1,
+        cause="death",
+    ),
+    _spec(
+        "working_age_deaths_12m",
+        "近12个月劳动年龄成员死亡",
+        "人",
+        "events+members",
+        "家庭成员死亡 events in the last 12 months naming a member aged 16–64 at the event.",
+        "近12个月有{value:.0f}名劳动年龄成员去世",
+        "缺劳动力",
+        monotone=1,
+        cause="death",
+    ),
+    _spec(
+        "house_damage_12m",
+        "近12个月房屋损毁",
+        "次",
+        "events",
+        "房屋损毁 events in the last 12 months (the dated housing evidence; the 危房 snapshot "
+        "is not used).",
+        "近12个月房屋损毁{value:.0f}次",
+        "因安全住房",
+        monotone=1,
+        cause="housing",
+    ),
+    _spec(
+        "job_loss_events_12m",
+        "近12个月失业事件",
+        "次",
+        "events",
+        "失业 events in the last 12 months.",
+        "近12个月发生失业事件{value:.0f}次",
+        "因务工就业不稳",
+        monotone=1,
+        cause="job_loss",
+    ),
+)
+
+_MONITORING = (
+    _spec(
+        "previous_monitoring_episodes",
+        "既往监测次数",
+        "次",
+        "outcomes",
+        "Monitoring episodes identified and eliminated on or before as-of.",
+        "曾{value:.0f}次被纳入监测并消除风险",
+        "其他",
+        cause="monitoring_history",
+    ),
+    _spec(
+        "months_since_risk_eliminated",
+        "距上次风险消除月数",
+        "个月",
+        "outcomes",
+        "Months since the latest eliminated_month ≤ as-of; NaN if never.",
+        "{value:.0f}个月前刚消除风险",
+        "其他",
+        cause="monitoring_history",
+    ),
+    _spec(
+        "monitored_now",
+        "当前处于监测中",
+        "",
+        "outcomes",
+        "1 if an episode was identified ≤ as-of and not eliminated ≤ as-of (such households are "
+        "excluded from the warning list and from training rows).",
+        "当前已在监测中",
+        cause="monitoring_history",
+    ),
+)
+
+CATALOGUE: tuple[FeatureSpec, ...] = (
+    *_HOUSING,
+    *_MEMBERS,
+    *_INCOME,
+    *_MEDICAL,
+    *_DISABILITY,
+    *_EMPLOYMENT,
+    *_ASSISTANCE,
+    *_EVENTS,
+    *_MONITORING,
+)
+
+_BY_NAME = {spec.name: spec for spec in CATALOGUE}
+
+
+def by_name(name: str) -> FeatureSpec:
+    """The spec of one feature.
+
+    Raises
+    ------
+    KeyError
+        Naming the feature and pointing at `feature_names()`.
+    """
+    try:
+        return _BY_NAME[name]
+    except KeyError:
+        raise KeyError(
+            f"{name!r} is not in the feature catalogue; see features.catalogue.feature_names()"
+        ) from None
+
+
+def feature_names() -> list[str]:
+    """Every feature name, in catalogue (= column) order."""
+    return [spec.name for spec in CATALOGUE]

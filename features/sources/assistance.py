@@ -1,0 +1,60 @@
+"""Assistance payments (帮扶救助): 低保/特困 from payments (not the snapshot status), hardship payouts."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from features.panel import Grid, county_coverage, month_codes
+from features.sources import all_missing
+from features.tables import Tables
+
+NAMES = (
+    "assistance_amount_3m",
+    "assistance_amount_12m",
+    "dibao_months_12m",
+    "dibao_amount_12m",
+    "tekun_amount_12m",
+    "temporary_assistance_12m",
+    "fangpinbao_payout_12m",
+    "medical_assistance_12m",
+    "months_since_assistance",
+    "months_since_hardship_payment",
+    "assistance_feed_months_12m",
+)
+
+_AMOUNT_BY_TYPE = {
+    "dibao_amount_12m": "低保金",
+    "tekun_amount_12m": "特困供养金",
+    "temporary_assistance_12m": "临时救助",
+    "fangpinbao_payout_12m": "防贫保理赔",
+    "medical_assistance_12m": "医疗救助",
+}
+HARDSHIP_TYPES = ("临时救助", "防贫保理赔")
+
+
+def features(grid: Grid, tables: Tables) -> dict[str, np.ndarray]:
+    """Assistance features, households × as-of months (NaN without an assistance table)."""
+    if tables.assistance is None:
+        return all_missing(grid, NAMES)
+    payments = tables.assistance
+    rows = grid.household_rows(payments["household_id"])
+    codes = month_codes(payments["month"])
+    kind = payments["type"].astype(str).to_numpy()
+    amount = payments["amount"].fillna(0.0).to_numpy(dtype=float)
+    n = grid.n_households
+    cells = grid.dense(rows, codes, n, amount)
+    out = {
+        "assistance_amount_3m": grid.window_sum(cells, 3),
+        "assistance_amount_12m": grid.window_sum(cells, 12),
+    }
+    dibao_rows = np.where(kind == "低保金", rows, -1)
+    out["dibao_months_12m"] = grid.window_sum((grid.dense(dibao_rows, codes, n) > 0) * 1.0, 12)
+    for name, wanted in _AMOUNT_BY_TYPE.items():
+        typed = np.where(kind == wanted, amount, np.nan)
+        out[name] = grid.window_sum(grid.dense(rows, codes, n, typed), 12)
+    since = grid.months[None, :]
+    out["months_since_assistance"] = since - grid.last_month(rows, codes, n)
+    hardship_rows = np.where(np.isin(kind, HARDSHIP_TYPES), rows, -1)
+    out["months_since_hardship_payment"] = since - grid.last_month(hardship_rows, codes, n)
+    out["assistance_feed_months_12m"] = county_coverage(grid, rows, codes, 12)
+    return {name: out[name] for name in NAMES}

@@ -1,0 +1,146 @@
+"""Household make-up from `members`: size, ages, working-age and able members, the head.
+
+Only stable fields are read (birth date, sex, relation, education of adults). Whether a member is able
+to work comes from dated evidence (disability certificates, serious-illness claims), never from the
+snapshot 健康状况 / 劳动技能; school stage is inferred from age, not from the snapshot 在校生状况.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from features.panel import Grid, month_codes
+from features.sources import flag
+from features.tables import Tables
+
+NAMES = (
+    "household_size",
+    "working_age_members",
+    "able_working_age_members",
+    "elderly_members",
+    "children_members",
+    "dependency_ratio",
+    "preschool_children",
+    "primary_school_age_children",
+    "junior_secondary_age_children",
+    "senior_secondary_age_members",
+    "college_age_members",
+    "elderly_only_household",
+    "single_elderly_household",
+    "head_age",
+    "head_is_female",
+    "head_education_level",
+)
+
+EDUCATION_LEVEL = {"文盲或半文盲": 0, "小学": 1, "初中": 2, "高中": 3, "大专": 4, "本科及以上": 5}
+#: A claim counts as serious illness when 大病保险 paid or an inpatient stay cost at least this much.
+SERIOUS_INPATIENT_COST = 30_000.0
+#: Disability grades that take a member out of the able workforce (1 = most severe).
+SEVERE_GRADES = (1, 2)
+
+_AGE_BANDS = {
+    "preschool_children": (0, 5),
+    "primary_school_age_children": (6, 11),
+    "junior_secondary_age_children": (12, 14),
+    "senior_secondary_age_members": (15, 17),
+    "college_age_members": (18, 22),
+}
+
+
+def features(grid: Grid, tables: Tables) -> dict[str, np.ndarray]:
+    """Household make-up, households × as-of months."""
+    age = grid.member_age_at_query
+    present = grid.member_present
+
+    def count(mask: np.ndarray) -> np.ndarray:
+        return grid.to_households(flag(mask & present))
+
+    size = grid.household_size
+    working = count((age >= 16) & (age <= 64))
+    elderly = count(age >= 65)
+    children = count(age < 16)
+    able = count(able_by_month(grid, tables)[:, grid.query_cols])
+    out = {
+        "household_size": size,
+        "working_age_members": working,
+        "able_working_age_members": able,
+        "elderly_members": elderly,
+        "children_members": children,
+        "dependency_ratio": (children + elderly) / np.maximum(working, 1.0),
+    }
+    for name, (low, high) in _AGE_BANDS.items():
+        out[name] = count((age >= low) & (age <= high))
+    out["elderly_only_household"] = flag((size > 0) & (elderly == size))
+    out["single_elderly_household"] = flag((size == 1) & (elderly == 1))
+    out.update(_head(grid))
+    return out
+
+
+def able_by_month(grid: Grid, tables: Tables) -> np.ndarray:
+    """Members × grid columns: aged 16–64, no grade 1–2 certificate so far, no serious claim in 12 months.
+
+    Without a disability or medical table that evidence is unknown and does not disqualify anyone.
+    """
+    age = grid.member_age(grid.col_months)
+    able = (age >= 16) & (age <= 64)
+    n_members = len(grid.members)
+    if tables.disability is not None:
+        certs = tables.disability
+        severe = certs["grade"].isin(SEVERE_GRADES).to_numpy(dtype=bool, na_value=False)
+        cells = grid.dense(
+            grid.person_rows(certs["person_id"][severe]),
+            month_codes(certs["certified_date"][severe]),
+            n_members,
+        )
+        able &= np.cumsum(cells, axis=1) == 0
+    if tables.medical is not None:
+        claims = tables.medical
+        serious = serious_claims(claims)
+        cells = grid.dense(
+            grid.person_rows(claims["person_id"][serious]),
+            month_codes(claims["settle_date"][serious]),
+            n_members,
+        )
+        running = np.cumsum(cells, axis=1)
+        running[:, 12:] -= running[:, :-12].copy()
+        able &= running == 0
+    return able
+
+
+def serious_claims(claims: pd.DataFrame) -> np.ndarray:
+    """Boolean mask of claims that mark serious illness (大病保险 paid, or a costly inpatient stay)."""
+    critical = claims["critical_illness_paid"].fillna(0.0).to_numpy(dtype=float) > 0
+    costly = (claims["visit_type"].astype(str) == "住院").to_numpy(dtype=bool) & (
+        claims["total_cost"].fillna(0.0).to_numpy(dtype=float) >= SERIOUS_INPATIENT_COST
+    )
+    return critical | costly
+
+
+def _head(grid: Grid) -> dict[str, np.ndarray]:
+    """Age, sex and education of the 户主 (NaN when the household has no head born by as-of)."""
+    members = grid.members
+    is_head = (members["relation"].astype(str) == "户主").to_numpy(dtype=bool)
+    rows = np.flatnonzero(is_head & (grid.member_household >= 0))
+    shape = (grid.n_households, len(grid.months))
+    out = {
+        name: np.full(shape, np.nan)
+        for name in ("head_age", "head_is_female", "head_education_level")
+    }
+    households = grid.member_household[rows]
+    age = grid.member_age_at_query[rows].astype(np.float64)
+    age = np.where(age >= 0, age, np.nan)
+    female = (members["sex"].astype(str).to_numpy()[rows] == "女").astype(np.float64)
+    education = (
+        members["education"]
+        .map(EDUCATION_LEVEL)
+        .astype("Float64")
+        .to_numpy(dtype=float, na_value=np.nan)[rows]
+        if "education" in members.columns
+        else np.full(len(rows), np.nan)
+    )
+    born = ~np.isnan(age)
+    out["head_age"][households] = age
+    out["head_is_female"][households] = np.where(born, female[:, None], np.nan)
+    out["head_education_level"][households] = np.where(born, education[:, None], np.nan)
+    return out

@@ -1,0 +1,129 @@
+"""Work from employment spells (务工): who works now and where, spells ended, unemployment among able members.
+
+A spell covers months start_month … end_month (both included); an empty end_month, or one after the
+as-of month (not yet known then), means still working. A working-age member with no covering spell is
+counted as not working only in months the county's employment feed covers (on or after its first spell).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from features.panel import NO_MONTH, Grid, month_codes, safe_divide
+from features.sources import all_missing
+from features.sources.demography import able_by_month
+from features.tables import Tables
+
+NAMES = (
+    "members_working_now",
+    "members_working_in_county",
+    "members_working_in_province",
+    "members_working_out_of_province",
+    "monthly_wage_now",
+    "spells_ended_3m",
+    "spells_ended_6m",
+    "short_spell_share_12m",
+    "months_unemployed_3m",
+    "months_unemployed_6m",
+    "employment_feed_months_6m",
+)
+
+_LOCATIONS = {
+    "members_working_in_county": "县内",
+    "members_working_in_province": "省内县外",
+    "members_working_out_of_province": "省外",
+}
+#: A spell this short (months, start and end included) is flexible, odd-job work.
+SHORT_SPELL_MONTHS = 3
+
+
+def features(grid: Grid, tables: Tables) -> dict[str, np.ndarray]:
+    """Employment features, households × as-of months (NaN without an employment table)."""
+    if tables.employment is None:
+        return all_missing(grid, NAMES)
+    spells = tables.employment
+    people = grid.person_rows(spells["person_id"])
+    start = month_codes(spells["start_month"])
+    end = month_codes(spells["end_month"])
+    known = (people >= 0) & (start != NO_MONTH) & (start <= grid.end)
+    people = np.where(known, people, -1)
+    rows = np.where(people >= 0, grid.member_household[np.maximum(people, 0)], -1)
+    location = spells["work_location"].astype(str).to_numpy()
+    wage = spells["monthly_income"].fillna(0.0).to_numpy(dtype=float)
+    out = _working_now(grid, people, rows, start, end, location, wage)
+    n = grid.n_households
+    ended = grid.dense(rows, end, n)
+    out["spells_ended_3m"] = grid.window_sum(ended, 3)
+    out["spells_ended_6m"] = grid.window_sum(ended, 6)
+    short = (end - start + 1 <= SHORT_SPELL_MONTHS) & (end != NO_MONTH)
+    short_ended = grid.dense(np.where(short, rows, -1), end, n)
+    out["short_spell_share_12m"] = safe_divide(
+        grid.window_sum(short_ended, 12), grid.window_sum(ended, 12)
+    )
+    feed = _feed_covered(grid, rows, start)
+    unemployed = _unemployed_cells(grid, tables, people, start, end, feed)
+    for months in (3, 6):
+        out[f"months_unemployed_{months}m"] = grid.to_households(
+            grid.window_sum(unemployed, months)
+        )
+    out["employment_feed_months_6m"] = grid.window_sum(feed.astype(np.float64), 6)
+    return out
+
+
+def _working_now(
+    grid: Grid,
+    people: np.ndarray,
+    rows: np.ndarray,
+    start: np.ndarray,
+    end: np.ndarray,
+    location: np.ndarray,
+    wage: np.ndarray,
+) -> dict[str, np.ndarray]:
+    """Members working in each as-of month (in all and by location) and their monthly wages."""
+    n_members, n_months = len(grid.members), len(grid.months)
+    names = ["members_working_now", *_LOCATIONS, "monthly_wage_now"]
+    out = {name: np.empty((grid.n_households, n_months)) for name in names}
+    for j, month in enumerate(grid.months):
+        covering = (people >= 0) & (start <= month) & ((end == NO_MONTH) | (end >= month))
+        selections = {"members_working_now": covering}
+        selections.update(
+            {name: covering & (location == where) for name, where in _LOCATIONS.items()}
+        )
+        for name, mask in selections.items():
+            working = np.bincount(people[mask], minlength=n_members) > 0
+            out[name][:, j] = grid.to_households(working[:, None].astype(np.float64))[:, 0]
+        out["monthly_wage_now"][:, j] = np.bincount(
+            rows[covering], wage[covering], minlength=grid.n_households
+        )
+    return out
+
+
+def _feed_covered(grid: Grid, rows: np.ndarray, start: np.ndarray) -> np.ndarray:
+    """Households × grid columns: the month is on or after the first spell start in the county."""
+    county = grid.households["county"].astype(str).to_numpy()
+    names, county_of_household = np.unique(county, return_inverse=True)
+    first = np.full(len(names), np.iinfo(np.int64).max)
+    keep = rows >= 0
+    np.minimum.at(first, county_of_household[rows[keep]], start[keep])
+    return grid.col_months[None, :] >= first[county_of_household][:, None]
+
+
+def _unemployed_cells(
+    grid: Grid,
+    tables: Tables,
+    people: np.ndarray,
+    start: np.ndarray,
+    end: np.ndarray,
+    feed: np.ndarray,
+) -> np.ndarray:
+    """Members × grid columns: 1 where an able working-age member has no covering spell in a covered month."""
+    n_members = len(grid.members)
+    keep = people >= 0
+    change = grid.dense(people[keep], start[keep], n_members)
+    stop = end[keep] + 1
+    stopped = (end[keep] != NO_MONTH) & (stop <= grid.end)
+    change -= grid.dense(people[keep][stopped], stop[stopped], n_members)
+    covered = np.cumsum(change, axis=1) > 0
+    household = grid.member_household
+    in_feed = feed[np.maximum(household, 0)] & (household >= 0)[:, None]
+    return (able_by_month(grid, tables) & ~covered & in_feed).astype(np.float64)

@@ -1,0 +1,74 @@
+"""Shocks (突发事件): disasters, accidents, deaths, business failure, house damage, job loss, losses."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from features.panel import Grid, month_codes
+from features.sources import all_missing
+from features.tables import Tables
+
+NAMES = (
+    "events_3m",
+    "events_12m",
+    "event_loss_3m",
+    "event_loss_12m",
+    "disasters_12m",
+    "accidents_12m",
+    "business_failures_3m",
+    "business_failures_12m",
+    "member_deaths_12m",
+    "working_age_deaths_12m",
+    "house_damage_12m",
+    "job_loss_events_12m",
+)
+
+_COUNT_BY_TYPE = {
+    "disasters_12m": ("自然灾害", 12),
+    "accidents_12m": ("意外事故", 12),
+    "business_failures_3m": ("产业项目失败", 3),
+    "business_failures_12m": ("产业项目失败", 12),
+    "member_deaths_12m": ("家庭成员死亡", 12),
+    "house_damage_12m": ("房屋损毁", 12),
+    "job_loss_events_12m": ("失业", 12),
+}
+
+
+def features(grid: Grid, tables: Tables) -> dict[str, np.ndarray]:
+    """Shock features, households × as-of months (NaN without an events table)."""
+    if tables.events is None:
+        return all_missing(grid, NAMES)
+    events = tables.events
+    rows = grid.household_rows(events["household_id"])
+    codes = month_codes(events["date"])
+    kind = events["event_type"].astype(str).to_numpy()
+    loss = events["loss_amount"].fillna(0.0).to_numpy(dtype=float)
+    n = grid.n_households
+    counts = grid.dense(rows, codes, n)
+    losses = grid.dense(rows, codes, n, loss)
+    out = {
+        "events_3m": grid.window_sum(counts, 3),
+        "events_12m": grid.window_sum(counts, 12),
+        "event_loss_3m": grid.window_sum(losses, 3),
+        "event_loss_12m": grid.window_sum(losses, 12),
+    }
+    for name, (wanted, months) in _COUNT_BY_TYPE.items():
+        out[name] = grid.window_sum(
+            grid.dense(np.where(kind == wanted, rows, -1), codes, n), months
+        )
+    out["working_age_deaths_12m"] = grid.window_sum(
+        grid.dense(np.where(_working_age_death(grid, events, kind, codes), rows, -1), codes, n), 12
+    )
+    return {name: out[name] for name in NAMES}
+
+
+def _working_age_death(grid: Grid, events, kind: np.ndarray, codes: np.ndarray) -> np.ndarray:  # noqa: ANN001
+    """Death events naming a member aged 16–64 in the month of the event."""
+    if "person_id" not in events.columns:
+        return np.zeros(len(events), dtype=bool)
+    person_ids = events["person_id"].fillna("")
+    people = grid.person_rows(person_ids)
+    known = people >= 0
+    age = np.full(len(events), -1)
+    age[known] = np.floor_divide(codes[known] - grid.member_birth[people[known]], 12)
+    return (kind == "家庭成员死亡") & known & (age >= 16) & (age <= 64)
