@@ -1,0 +1,346 @@
+"""The review store: an append-only SQLite database of reviewer decisions.
+
+Every decision is a new row; nothing is ever updated or deleted (triggers refuse it). The current
+decision on a household in a run is its latest row. The schema carries a version
+(``PRAGMA user_version``) and is brought up to date by numbered migrations, each in its own
+transaction. Two writers at once are safe: WAL journal, ``BEGIN IMMEDIATE`` transactions, a busy
+timeout, and a retry with back-off when the database stays locked; a writer killed mid-transaction
+leaves the committed rows intact (SQLite's journal rolls the open transaction back on next open).
+
+Adding a batch is one transaction that also classifies each decision against the household's
+history, so two processes cannot both think their decision is "new":
+
+- ``new``: stored (the first decision on that household, or the same verdict as before with
+  other details such as a note changed);
+- ``conflict``: stored, and its verdict differs from the current one (both stay in history);
+- ``unchanged``: identical in content to the current decision: not stored (re-importing a file);
+- ``stale``: identical to an earlier decision that has since been superseded: not stored (an old
+  file imported again must not silently undo a newer decision).
+
+"Content" is everything a reviewer enters (verdict, reason, reason text, reviewer, date, note), not the
+channel (``source``) or the time the row was stored.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import random
+import sqlite3
+import time
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pandas as pd
+
+from features.errors import ConfigError, OutputError
+
+#: The verdicts a reviewer may give (the Excel drop-down and the web form offer exactly these).
+DECISIONS: tuple[str, ...] = ("纳入监测", "排除", "待核实")
+#: Fixed reasons for an exclusion; anything else is 其他 plus free text.
+EXCLUSION_REASONS: tuple[str, ...] = (
+    "收入稳定超过监测线",
+    "支出已解决",
+    "已享受兜底保障",
+    "信息有误",
+    "家庭成员已外出务工",
+    "其他",
+)
+SOURCES: tuple[str, ...] = ("excel", "web")
+#: Columns of `ReviewStore.history` / `ReviewStore.current`, in order.
+DECISION_COLUMNS: tuple[str, ...] = (
+    "id",
+    "run_id",
+    "month",
+    "household_id",
+    "decision",
+    "reason",
+    "reason_text",
+    "reviewer",
+    "decided_at",
+    "source",
+    "note",
+    "recorded_at",
+)
+
+_MIGRATIONS: tuple[str, ...] = (
+    # 1: the decisions table
+    """
+    CREATE TABLE decisions (
+        id           INTEGER PRIMARY KEY AUTOINCREMENT,
+        run_id       TEXT NOT NULL,
+        month        TEXT NOT NULL,
+        household_id TEXT NOT NULL,
+        decision     TEXT NOT NULL CHECK (decision IN ('纳入监测', '排除', '待核实')),
+        reason       TEXT NOT NULL DEFAULT '',
+        reason_text  TEXT NOT NULL DEFAULT '',
+        reviewer     TEXT NOT NULL DEFAULT '',
+        decided_at   TEXT NOT NULL DEFAULT '',
+        source       TEXT NOT NULL CHECK (source IN ('excel', 'web')),
+        note         TEXT NOT NULL DEFAULT '',
+        recorded_at  TEXT NOT NULL
+    );
+    CREATE INDEX decisions_by_household ON decisions (run_id, household_id, id);
+    """,
+    # 2: append-only, enforced by the database itself
+    """
+    CREATE TRIGGER decisions_no_update BEFORE UPDATE ON decisions
+    BEGIN SELECT RAISE(ABORT, 'review store is append-only: decisions cannot be changed'); END;
+    CREATE TRIGGER decisions_no_delete BEFORE DELETE ON decisions
+    BEGIN SELECT RAISE(ABORT, 'review store is append-only: decisions cannot be deleted'); END;
+    CREATE INDEX decisions_by_month ON decisions (month);
+    """,
+)
+SCHEMA_VERSION = len(_MIGRATIONS)
+_CONTENT = ("decision", "reason", "reason_text", "reviewer", "decided_at", "note")
+
+
+@dataclass(frozen=True)
+class Decision:
+    """One reviewer decision on one household in one run.
+
+    Attributes
+    ----------
+    decided_at
+        The date (``YYYY-MM-DD``) or time (ISO, seconds) the reviewer gave; ``""`` when an Excel row
+        has no 审核日期 (the time it was stored is kept separately as ``recorded_at``).
+    reason, reason_text
+        For 排除: one of `EXCLUSION_REASONS` (or ``""`` when none was given) and free text.
+    """
+
+    run_id: str
+    month: str
+    household_id: str
+    decision: str
+    source: str
+    reason: str = ""
+    reason_text: str = ""
+    reviewer: str = ""
+    decided_at: str = ""
+    note: str = ""
+
+    def __post_init__(self) -> None:
+        if self.decision not in DECISIONS:
+            raise ValueError(f"decision {self.decision!r}: expected one of {DECISIONS}")
+        if self.reason and self.reason not in EXCLUSION_REASONS:
+            raise ValueError(f"reason {self.reason!r}: expected one of {EXCLUSION_REASONS}")
+        if self.source not in SOURCES:
+            raise ValueError(f"source {self.source!r}: expected one of {SOURCES}")
+
+    def content(self) -> tuple[str, ...]:
+        """What the reviewer entered: equal content means the same decision."""
+        return tuple(getattr(self, name) for name in _CONTENT)
+
+
+@dataclass(frozen=True)
+class AddResult:
+    """How a batch of decisions was classified (see the module docstring)."""
+
+    new: list[Decision] = field(default_factory=list)
+    conflicts: list[tuple[dict[str, str], Decision]] = field(default_factory=list)
+    unchanged: list[Decision] = field(default_factory=list)
+    stale: list[Decision] = field(default_factory=list)
+
+    @property
+    def stored(self) -> int:
+        """Rows written: new ones and conflicts."""
+        return len(self.new) + len(self.conflicts)
+
+
+class ReviewStore:
+    """The append-only decision store in one SQLite file.
+
+    Parameters
+    ----------
+    path
+        The database file (created, with its folder, when missing).
+    timeout
+        Seconds a writer waits for another writer's lock before each retry.
+    retries
+        How many times a locked transaction is retried (with random back-off) before giving up.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> store = ReviewStore(pathlib.Path(tempfile.mkdtemp()) / "review.sqlite")
+    >>> d = Decision(run_id="r1", month="2026-10", household_id="H1", decision="排除",
+    ...              reason="支出已解决", source="web")
+    >>> store.add([d]).stored, store.add([d]).stored
+    (1, 0)
+    >>> store.current("r1")["decision"].tolist()
+    ['排除']
+    """
+
+    def __init__(self, path: str | Path, *, timeout: float = 10.0, retries: int = 20) -> None:
+        self.path = Path(path)
+        self.timeout = timeout
+        self.retries = retries
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as error:
+            raise OutputError(
+                f"review store {self.path}: cannot create its folder ({error}); use --store FILE "
+                "in a writable folder"
+            ) from error
+        self._migrate()
+
+    # -- connections and transactions -------------------------------------------------------
+    @contextlib.contextmanager
+    def _connect(self) -> Iterator[sqlite3.Connection]:
+        try:
+            connection = sqlite3.connect(self.path, timeout=self.timeout, isolation_level=None)
+        except sqlite3.Error as error:
+            raise OutputError(f"review store {self.path}: cannot open ({error})") from error
+        try:
+            connection.execute("PRAGMA journal_mode=WAL")
+            connection.execute("PRAGMA synchronous=FULL")
+            connection.execute(f"PRAGMA busy_timeout={int(self.timeout * 1000)}")
+            yield connection
+        finally:
+            connection.close()
+
+    @contextlib.contextmanager
+    def _write(self) -> Iterator[sqlite3.Connection]:
+        """One ``BEGIN IMMEDIATE`` transaction, retried while another writer holds the lock."""
+        for attempt in range(self.retries + 1):
+            with self._connect() as connection:
+                try:
+                    connection.execute("BEGIN IMMEDIATE")
+                except sqlite3.OperationalError as error:
+                    if not _is_busy(error) or attempt == self.retries:
+                        raise OutputError(
+                            f"review store {self.path} stayed locked by another writer ({error}); "
+                            "try again when the other import or review page has finished"
+                        ) from error
+                    time.sleep(random.uniform(0.01, 0.05) * (attempt + 1))
+                    continue
+                try:
+                    yield connection
+                    connection.execute("COMMIT")
+                except BaseException:
+                    connection.execute("ROLLBACK")
+                    raise
+                return
+
+    def _migrate(self) -> None:
+        with self._write() as connection:
+            version = connection.execute("PRAGMA user_version").fetchone()[0]
+            if version > SCHEMA_VERSION:
+                raise ConfigError(
+                    f"[review] store {self.path} has schema version {version}, newer than this "
+                    f"fanpin understands ({SCHEMA_VERSION}); upgrade fanpin"
+                )
+            for number in range(version + 1, SCHEMA_VERSION + 1):
+                for statement in _statements(_MIGRATIONS[number - 1]):
+                    connection.execute(statement)
+                connection.execute(f"PRAGMA user_version={number}")
+
+    # -- writing ------------------------------------------------------------------------------
+    def add(self, decisions: Iterable[Decision]) -> AddResult:
+        """Store a batch of decisions in one transaction; return how each was classified."""
+        batch = list(decisions)
+        result = AddResult()
+        if not batch:
+            return result
+        recorded_at = datetime.now(UTC).isoformat(timespec="microseconds")
+        with self._write() as connection:
+            for decision in batch:
+                history = _history_rows(connection, decision.run_id, decision.household_id)
+                kind = _classify(decision, history)
+                if kind in ("new", "conflict"):
+                    _insert(connection, decision, recorded_at=recorded_at)
+                if kind == "conflict":
+                    result.conflicts.append((history[-1], decision))
+                else:
+                    getattr(result, kind).append(decision)
+        return result
+
+    # -- reading ------------------------------------------------------------------------------
+    def history(self, run_id: str | None = None, household_id: str | None = None) -> pd.DataFrame:
+        """Every stored decision (optionally of one run and household), oldest first."""
+        where, params = _filters(run_id=run_id, household_id=household_id)
+        query = f"SELECT {', '.join(DECISION_COLUMNS)} FROM decisions {where} ORDER BY id"
+        with self._connect() as connection:
+            rows = connection.execute(query, params).fetchall()
+        return pd.DataFrame(rows, columns=list(DECISION_COLUMNS))
+
+    def current(self, run_id: str | None = None) -> pd.DataFrame:
+        """The latest decision per (run, household): one row each, in household order."""
+        where, params = _filters(run_id=run_id)
+        query = (
+            f"SELECT {', '.join(DECISION_COLUMNS)} FROM decisions WHERE id IN ("
+            f"SELECT MAX(id) FROM decisions {where} GROUP BY run_id, household_id) "
+            "ORDER BY run_id, household_id"
+        )
+        with self._connect() as connection:
+            rows = connection.execute(query, params).fetchall()
+        return pd.DataFrame(rows, columns=list(DECISION_COLUMNS))
+
+    def count(self) -> int:
+        """Number of stored decision rows."""
+        with self._connect() as connection:
+            return int(connection.execute("SELECT COUNT(*) FROM decisions").fetchone()[0])
+
+    def integrity(self) -> str:
+        """SQLite's ``PRAGMA integrity_check`` (``"ok"`` when the file is sound)."""
+        with self._connect() as connection:
+            return str(connection.execute("PRAGMA integrity_check").fetchone()[0])
+
+    def schema_version(self) -> int:
+        """The schema version of the file (`SCHEMA_VERSION` after opening)."""
+        with self._connect() as connection:
+            return int(connection.execute("PRAGMA user_version").fetchone()[0])
+
+
+def _statements(script: str) -> list[str]:
+    """Split a migration into statements (triggers contain ``;`` inside BEGIN … END)."""
+    statements: list[str] = []
+    buffer = ""
+    for line in script.strip().splitlines():
+        buffer += line + "\n"
+        if sqlite3.complete_statement(buffer):
+            statements.append(buffer.strip())
+            buffer = ""
+    return statements
+
+
+def _is_busy(error: sqlite3.OperationalError) -> bool:
+    text = str(error).lower()
+    return "locked" in text or "busy" in text
+
+
+def _filters(**values: str | None) -> tuple[str, list[str]]:
+    used = {name: value for name, value in values.items() if value is not None}
+    if not used:
+        return "", []
+    return "WHERE " + " AND ".join(f"{name} = ?" for name in used), list(used.values())
+
+
+def _history_rows(connection: sqlite3.Connection, run_id: str, household_id: str) -> list[dict]:
+    cursor = connection.execute(
+        f"SELECT {', '.join(DECISION_COLUMNS)} FROM decisions "
+        "WHERE run_id = ? AND household_id = ? ORDER BY id",
+        (run_id, household_id),
+    )
+    return [dict(zip(DECISION_COLUMNS, row, strict=True)) for row in cursor.fetchall()]
+
+
+def _classify(decision: Decision, history: Sequence[dict]) -> str:
+    if not history:
+        return "new"
+    content = decision.content()
+    if tuple(history[-1][name] for name in _CONTENT) == content:
+        return "unchanged"
+    if any(tuple(row[name] for name in _CONTENT) == content for row in history[:-1]):
+        return "stale"
+    return "conflict" if history[-1]["decision"] != decision.decision else "new"
+
+
+def _insert(connection: sqlite3.Connection, decision: Decision, *, recorded_at: str) -> None:
+    values = asdict(decision) | {"recorded_at": recorded_at}
+    columns = [name for name in DECISION_COLUMNS if name != "id"]
+    connection.execute(
+        f"INSERT INTO decisions ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})",
+        [values[name] for name in columns],
+    )
