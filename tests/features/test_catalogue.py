@@ -1,0 +1,77 @@
+"""The catalogue and the built columns agree, both ways and in order; every entry is usable."""
+
+from __future__ import annotations
+
+import re
+
+import pandas as pd
+import pytest
+from feature_tables import make_tables
+
+from features.build import build_features
+from features.catalogue import CATALOGUE, RISK_TYPES, by_name, feature_names
+from features.lines import MonitoringLines
+
+REQUIRED = [
+    "household_type",
+    "county",
+    "is_formerly_poor",
+    "household_size",
+    "elderly_members",
+    "working_age_members",
+    "income_per_capita_12m",
+    "income_to_line_ratio_12m",
+    "income_months_observed_12m",
+    "oop_medical_3m",
+    "oop_medical_12m",
+    "oop_medical_per_capita_12m",
+    "oop_to_income_12m",
+    "max_inpatient_oop_12m",
+    "inpatient_stays_12m",
+    "disabled_members",
+    "members_working_now",
+    "spells_ended_6m",
+    "months_unemployed_6m",
+    "events_12m",
+    "event_loss_12m",
+    "assistance_amount_12m",
+]
+
+
+def test_built_columns_are_the_catalogue_in_order() -> None:
+    frame = build_features(make_tables(), as_of=pd.Period("2024-06", "M"), lines=MonitoringLines())
+    assert list(frame.columns) == ["household_id", "month", *feature_names()]
+
+
+def test_names_unique_and_required_present() -> None:
+    names = feature_names()
+    assert len(names) == len(set(names))
+    assert set(REQUIRED) <= set(names), sorted(set(REQUIRED) - set(names))
+
+
+@pytest.mark.parametrize("spec", CATALOGUE, ids=lambda s: s.name)
+def test_entry_is_complete(spec) -> None:  # noqa: ANN001
+    assert re.fullmatch(r"[a-z][a-z0-9_]*", spec.name)
+    assert spec.label_zh and spec.description and spec.source and spec.cause
+    assert spec.risk_type is None or spec.risk_type in RISK_TYPES
+    assert spec.kind in ("numeric", "categorical")
+    assert spec.monotone in (-1, 0, 1)
+    value = "甲县" if spec.kind == "categorical" else 1234.5
+    sentence = spec.reason(value)
+    assert sentence and "{" not in sentence
+    assert re.search(r"[\u4e00-\u9fff]", sentence)
+
+
+def test_dtypes_follow_the_catalogue() -> None:
+    frame = build_features(make_tables(), as_of=pd.Period("2024-06", "M"), lines=MonitoringLines())
+    for spec in CATALOGUE:
+        expected = "category" if spec.kind == "categorical" else "float64"
+        assert str(frame[spec.name].dtype) == expected, spec.name
+
+
+def test_by_name() -> None:
+    assert by_name("oop_medical_12m").reason(23400.0) == "近12个月医疗自付23,400元"
+    assert by_name("oop_medical_12m").monotone == 1
+    assert by_name("income_to_line_ratio_12m").monotone == -1
+    with pytest.raises(KeyError, match="not in the feature catalogue"):
+        by_name("no_such_feature")
