@@ -352,7 +352,7 @@ def _align_card_numbers(run: _Run) -> None:
         as_id = ids.str[:18].where(unmatched & (ids.str.len() == 20))
         as_id = as_id.where(as_id.isin(known))
         as_card = ids.where(unmatched & (ids.str.len() == 18)).map(card_of_id)
-        aligned = as_id.fillna(as_card).fillna(ids)
+        aligned = ids.mask(as_id.notna(), as_id).mask(as_card.notna(), as_card.astype("str"))
         table.frame = table.frame.assign(person_id=aligned.astype("str"))
 
 

@@ -104,7 +104,7 @@ def _native_fast_path(raw: pd.Series, spec: ColumnSpec) -> ParsedColumn | None:
         values = pd.Series(raw.to_numpy(dtype=float, na_value=np.nan), index=raw.index)
         empty = values.isna().to_numpy()
         return ParsedColumn(values, np.zeros(len(raw), dtype=bool), empty)
-    if kind in ("money", "number") and pd.api.types.is_string_dtype(dtype):
+    if kind in ("money", "number") and isinstance(dtype, pd.StringDtype):
         quick = pd.to_numeric(raw.str.replace(",", "", regex=False), errors="coerce")
         if quick.notna().sum() == len(raw) - (raw.fillna("").str.strip() == "").sum():
             values = pd.Series(quick.to_numpy(dtype=float), index=raw.index)

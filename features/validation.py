@@ -625,7 +625,8 @@ def check_out_of_pocket(medical: pd.DataFrame, *, file: str) -> list[Issue]:
 
 def check_exit_year(households: pd.DataFrame, *, file: str) -> list[Issue]:
     """`exit_year` (脱贫年度) is given only for 脱贫户."""
-    mask = households["exit_year"].notna() & (households["household_type"] != FORMERLY_POOR)
+    kind = households["household_type"]
+    mask = households["exit_year"].notna() & kind.notna() & (kind != FORMERLY_POOR)
     mask = mask.fillna(False).to_numpy(dtype=bool)
     if not mask.any():
         return []
