@@ -1,0 +1,463 @@
+"""The review web page: the warning list with filters, a page per household, the decision form.
+
+`create_app` builds a FastAPI app for one run; `risk review serve` runs it with uvicorn. Privacy and
+safety rules, enforced here and tested:
+
+- bound to anything but a loopback address it refuses to start without a token (`check_binding`);
+  with a token every page needs it (cookie set by ``/login``, or an ``X-Review-Token`` /
+  ``Authorization: Bearer`` header);
+- every text is escaped (Jinja autoescape) and every ID-like number in any text is masked before it
+  is rendered (the environment's ``finalize``), so neither a ``<script>`` in a note nor an ID number
+  typed into one ever reaches the browser as such;
+- forms carry a per-app token against cross-site posts; decisions go to the store with source ``web``.
+"""
+
+from __future__ import annotations
+
+import hmac
+import ipaddress
+import logging
+import secrets
+from collections.abc import Callable
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote, urlencode
+
+import pandas as pd
+from fastapi import FastAPI, Form, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+from markupsafe import Markup
+
+from features.errors import ConfigError, FanpinError
+from features.tables import Tables
+from risk.review.charts import bar_chart_svg, mask_id_numbers, waterfall_svg
+from risk.review.history import household_history
+from risk.review.run import WARNINGS_SHEET, ReviewRun
+from risk.review.store import DECISIONS, EXCLUSION_REASONS, Decision, ReviewStore
+
+log = logging.getLogger(__name__)
+
+TEMPLATES = Path(__file__).parent / "templates"
+COOKIE = "fanpin_review"
+UNDECIDED = "未审核"
+#: Sort keys of the list: query value → (column, label).
+SORTS: dict[str, tuple[str, str]] = {
+    "rank": ("rank", "排名"),
+    "probability": ("probability", "风险概率"),
+    "township": ("township", "乡镇"),
+    "household": ("household_id", "户编号"),
+    "status": ("status", "审核状态"),
+}
+FILTERS: dict[str, str] = {
+    "county": "县",
+    "township": "乡镇",
+    "village": "村",
+    "tier": "风险等级",
+    "reason": "原因类型",
+    "status": "审核状态",
+}
+TablesSource = Callable[[], Tables | None]
+
+
+def is_loopback(host: str) -> bool:
+    """True for localhost and loopback addresses (127.0.0.0/8, ::1)."""
+    if host.strip().lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def check_binding(host: str, *, token: str | None, token_env: str) -> None:
+    """Refuse to serve beyond this computer without a login token.
+
+    Raises
+    ------
+    ConfigError
+        When `host` is not a loopback address and no token is set.
+    """
+    if not is_loopback(host) and not token:
+        raise ConfigError(
+            f"[review] refusing to serve on {host} without a login token: set the environment "
+            f"variable {token_env} (named by review.token_env) to a long random secret, or bind to "
+            "127.0.0.1 (不在本机地址提供服务时必须设置登录令牌)"
+        )
+
+
+def create_app(
+    run: ReviewRun,
+    *,
+    store: ReviewStore,
+    token: str | None = None,
+    tables: Tables | TablesSource | None = None,
+    pseudonym_key: bytes | Callable[[], bytes] | None = None,
+    clock: Callable[[], datetime] = datetime.now,
+) -> FastAPI:
+    """The review app for one run.
+
+    Parameters
+    ----------
+    run
+        The scoring run (`load_run`).
+    store
+        Where decisions go (source ``web``).
+    token
+        Login token; None serves without login (only allowed on loopback, see `check_binding`).
+    tables
+        The run's contract tables for the history charts, or a function returning them. By default
+        the data folder recorded in the run's manifest is loaded once, on first use, with
+        `pseudonym_key`; without one the charts are left out.
+    clock
+        Gives the decision time (tests pass a fixed one).
+    """
+    app = FastAPI(title="fanpin 审核", docs_url=None, redoc_url=None, openapi_url=None)
+    state = _State(run, store, token, _tables_source(run, tables, pseudonym_key), clock)
+    app.middleware("http")(state.require_login)
+    app.get("/login", response_class=HTMLResponse)(state.login_page)
+    app.post("/login")(state.login)
+    app.get("/", response_class=HTMLResponse)(state.list_page)
+    app.get("/household/{household_id}", response_class=HTMLResponse)(state.household_page)
+    app.post("/household/{household_id}/decision")(state.decide)
+    return app
+
+
+class _State:
+    """What the routes share: the run, its list, the store, the templates and the secrets."""
+
+    def __init__(
+        self,
+        run: ReviewRun,
+        store: ReviewStore,
+        token: str | None,
+        tables: TablesSource,
+        clock: Callable[[], datetime],
+    ) -> None:
+        self.run, self.store, self.token, self.tables, self.clock = run, store, token, tables, clock
+        self.form_secret = secrets.token_urlsafe(32)
+        self.listed = _list_frame(run)
+        self.env = _environment()
+
+    # -- login -----------------------------------------------------------------------------
+    async def require_login(self, request: Request, call_next: Callable) -> Response:
+        if self.token is None or request.url.path == "/login" or self._authorised(request):
+            response: Response = await call_next(request)
+            response.headers["X-Content-Type-Options"] = "nosniff"
+            response.headers["Content-Security-Policy"] = (
+                "default-src 'self'; style-src 'unsafe-inline'"
+            )
+            return response
+        return RedirectResponse("/login", status_code=303)
+
+    def _authorised(self, request: Request) -> bool:
+        bearer = request.headers.get("authorization", "")
+        offered = [
+            request.cookies.get(COOKIE, ""),
+            request.headers.get("x-review-token", ""),
+            bearer[7:] if bearer.lower().startswith("bearer ") else "",
+        ]
+        return any(self._matches(value) for value in offered)
+
+    def _matches(self, offered: str) -> bool:
+        return bool(self.token) and hmac.compare_digest(offered.encode(), str(self.token).encode())
+
+    async def login_page(self, request: Request, token: str = "") -> Response:
+        if token:
+            return self._logged_in(token)
+        return self._render("login.html", error="")
+
+    async def login(self, token: str = Form("")) -> Response:
+        return self._logged_in(token)
+
+    def _logged_in(self, token: str) -> Response:
+        if self.token is None:
+            return RedirectResponse("/", status_code=303)
+        if not self._matches(token):
+            return self._render("login.html", error="令牌不正确", status=401)
+        response = RedirectResponse("/", status_code=303)
+        response.set_cookie(COOKIE, token, httponly=True, samesite="strict")
+        return response
+
+    # -- pages -----------------------------------------------------------------------------
+    async def list_page(self, request: Request) -> Response:
+        chosen = {name: request.query_params.get(name, "") for name in FILTERS}
+        sort = request.query_params.get("sort", "rank")
+        descending = request.query_params.get("order", "asc") == "desc"
+        listed = _with_status(self.listed, self.store.current(self.run.run_id))
+        options = {name: _options(listed, name) for name in FILTERS}
+        shown = _sorted(_filtered(listed, chosen), sort=sort, descending=descending)
+        return self._render(
+            "list.html",
+            rows=shown.to_dict("records"),
+            total=len(listed),
+            chosen=chosen,
+            options=options,
+            filters=FILTERS,
+            sorts=SORTS,
+            sort=sort if sort in SORTS else "rank",
+            descending=descending,
+            decided=int((listed["status"] != UNDECIDED).sum()),
+        )
+
+    async def household_page(self, household_id: str, saved: int = 0) -> Response:
+        row = self._household(household_id)
+        if row is None:
+            return self._render("missing.html", household_id=household_id, status=404)
+        history = self.store.history(self.run.run_id, household_id)
+        return self._render(
+            "household.html",
+            row=row,
+            reasons=_reasons(self.run.explanations, household_id).to_dict("records"),
+            waterfall=self._waterfall(household_id, row),
+            charts=self._history(household_id),
+            history=history.iloc[::-1].to_dict("records"),
+            decisions=DECISIONS,
+            exclusion_reasons=EXCLUSION_REASONS,
+            form_token=self._form_token(household_id),
+            saved=bool(saved),
+            error="",
+        )
+
+    async def decide(
+        self,
+        household_id: str,
+        decision: str = Form(""),
+        reason: str = Form(""),
+        reason_text: str = Form(""),
+        reviewer: str = Form(""),
+        note: str = Form(""),
+        form_token: str = Form(""),
+    ) -> Response:
+        if self._household(household_id) is None:
+            return self._render("missing.html", household_id=household_id, status=404)
+        if not hmac.compare_digest(form_token, self._form_token(household_id)):
+            return HTMLResponse("表单已过期，请刷新页面后重试 (form expired)", status_code=400)
+        problem = _form_problem(decision, reason, reviewer)
+        if problem:
+            return HTMLResponse(f"{problem}", status_code=400)
+        entry = Decision(
+            run_id=self.run.run_id,
+            month=self.run.month,
+            household_id=household_id,
+            decision=decision,
+            source="web",
+            reason=reason or ("其他" if reason_text.strip() else ""),
+            reason_text=reason_text.strip(),
+            reviewer=reviewer.strip(),
+            decided_at=self.clock().replace(microsecond=0).isoformat(timespec="seconds"),
+            note=note.strip(),
+        )
+        self.store.add([entry])
+        return RedirectResponse(f"/household/{quote(household_id)}?saved=1", status_code=303)
+
+    # -- pieces ----------------------------------------------------------------------------
+    def _household(self, household_id: str) -> dict[str, Any] | None:
+        scores = self.run.scores
+        match = scores[scores["household_id"] == household_id]
+        if match.empty:
+            return None
+        row = match.iloc[0].to_dict()
+        listed = self.listed[self.listed["household_id"] == household_id]
+        for column in ("head", "household_type", "audit", "rules"):
+            row[column] = listed.iloc[0][column] if not listed.empty else ""
+        return row
+
+    def _waterfall(self, household_id: str, row: dict[str, Any]) -> Markup | None:
+        reasons = _reasons(self.run.explanations, household_id)
+        if reasons.empty:
+            return None
+        return Markup(waterfall_svg(reasons, probability=float(row["probability"])))  # noqa: S704 - built escaped
+
+    def _history(self, household_id: str) -> dict[str, Any] | None:
+        try:
+            tables = self.tables()
+        except (FanpinError, OSError, ValueError, KeyError) as error:
+            log.warning("history charts left out: %s", error)
+            return None
+        if tables is None:
+            return None
+        history = household_history(tables, household_id, as_of=self.run.month)
+        labels = [m[2:] for m in history.months]
+        return {
+            "income": Markup(bar_chart_svg(labels, history.income, title="月收入", unit="元")),  # noqa: S704
+            "medical": Markup(bar_chart_svg(labels, history.medical, title="医疗自付", unit="元")),  # noqa: S704
+            "spells": history.spells,
+            "events": history.events,
+        }
+
+    def _form_token(self, household_id: str) -> str:
+        message = f"{self.run.run_id}\x00{household_id}".encode()
+        return hmac.new(self.form_secret.encode(), message, "sha256").hexdigest()
+
+    def _render(self, name: str, *, status: int = 200, **context: Any) -> HTMLResponse:
+        page = self.env.get_template(name).render(run=self.run, **context)
+        return HTMLResponse(page, status_code=status)
+
+
+def _environment() -> Environment:
+    env = Environment(
+        loader=FileSystemLoader(TEMPLATES),
+        autoescape=select_autoescape(["html"]),
+        finalize=_finalize,
+    )
+    env.filters["percent"] = lambda p: f"{float(p) * 100:.1f}%"
+    env.filters["urlid"] = lambda value: Markup(quote(str(value), safe=""))  # noqa: S704 - quoted
+    env.globals["query"] = _query
+    return env
+
+
+def _finalize(value: Any) -> Any:
+    """Every `{{ … }}` output: ID-like numbers masked (markup built by this module passes)."""
+    if value is None:
+        return ""
+    if isinstance(value, Markup):
+        return value
+    return mask_id_numbers(str(value))
+
+
+def _query(chosen: dict[str, str], **changes: str) -> str:
+    values = {k: v for k, v in {**chosen, **changes}.items() if v}
+    return "?" + urlencode(values)
+
+
+def _tables_source(
+    run: ReviewRun,
+    tables: Tables | TablesSource | None,
+    key: bytes | Callable[[], bytes] | None,
+) -> TablesSource:
+    if isinstance(tables, Tables):
+        return lambda: tables
+    if tables is not None:
+        return tables
+    cache: dict[str, Tables | None] = {}
+
+    def load() -> Tables | None:
+        if "tables" not in cache:
+            cache["tables"] = _load_data(run, key)
+        return cache["tables"]
+
+    return load
+
+
+def _load_data(run: ReviewRun, key: bytes | Callable[[], bytes] | None) -> Tables | None:
+    folder = run.data_dir()
+    if folder is None or key is None:
+        return None
+    from features.io import load_directory  # noqa: PLC0415 - only when a data folder is known
+
+    return load_directory(folder, pseudonym_key=key() if callable(key) else key).tables
+
+
+def _list_frame(run: ReviewRun) -> pd.DataFrame:
+    """The review list with masked head, type, rule labels and the top reasons' labels."""
+    listed = run.review_list()
+    sheet = _sheet_columns(run)
+    listed["head"] = listed["household_id"].map(sheet.get("户主", {})).fillna("")
+    listed["household_type"] = listed["household_id"].map(sheet.get("户类型", {})).fillna("")
+    listed["rules"] = listed["household_id"].map(sheet.get("规则触发", {}))
+    fallback = listed.get("rule_triggers", pd.Series([[]] * len(listed), index=listed.index))
+    listed["rules"] = listed["rules"].fillna(
+        fallback.map(lambda names: "；".join(names) if names is not None and len(names) else "")
+    )
+    top = _reasons(run.explanations, None)
+    labels = top.groupby("household_id")["label_zh"].apply(lambda s: list(dict.fromkeys(s)))
+    listed["reason_types"] = (
+        listed["household_id"].map(labels).apply(lambda v: v if isinstance(v, list) else [])
+    )
+    listed["reason_text"] = (
+        listed["household_id"].map(top.groupby("household_id")["reason_zh"].first()).fillna("")
+    )
+    return listed
+
+
+def _sheet_columns(run: ReviewRun) -> dict[str, dict[str, Any]]:
+    """户主 (masked), 户类型 and 规则触发 by household from the run's warnings.xlsx, if readable."""
+    if not run.warnings_path.is_file():
+        return {}
+    import openpyxl  # noqa: PLC0415
+
+    try:
+        book = openpyxl.load_workbook(run.warnings_path, read_only=True, data_only=True)
+        rows = list(book[WARNINGS_SHEET].iter_rows(values_only=True))
+        book.close()
+    except (KeyError, OSError, ValueError) as error:
+        log.warning("%s: %s", run.warnings_path, error)
+        return {}
+    if not rows:
+        return {}
+    header = [str(h) if h is not None else "" for h in rows[0]]
+    if "户编号" not in header:
+        return {}
+    at = header.index("户编号")
+    wanted = [name for name in ("户主", "户类型", "规则触发") if name in header]
+    return {
+        name: {str(r[at]): r[header.index(name)] for r in rows[1:] if r and r[at] is not None}
+        for name in wanted
+    }
+
+
+def _reasons(explanations: pd.DataFrame, household_id: str | None) -> pd.DataFrame:
+    """The household's (or everyone's) top three reasons, largest contribution first."""
+    if explanations.empty:
+        return pd.DataFrame(
+            columns=["household_id", "label_zh", "reason_zh", "value", "contribution"]
+        )
+    rows = (
+        explanations
+        if household_id is None
+        else explanations[explanations["household_id"] == household_id]
+    )
+    ordered = rows.assign(size=-rows["contribution"].abs()).sort_values(
+        ["household_id", "size"], kind="stable"
+    )
+    return ordered.groupby("household_id", sort=False).head(3 if household_id is None else 10)
+
+
+def _with_status(listed: pd.DataFrame, current: pd.DataFrame) -> pd.DataFrame:
+    status = (
+        current.set_index("household_id")["decision"] if not current.empty else pd.Series(dtype=str)
+    )
+    notes = current.set_index("household_id")["note"] if not current.empty else pd.Series(dtype=str)
+    out = listed.copy()
+    out["status"] = out["household_id"].map(status).fillna(UNDECIDED)
+    out["note"] = out["household_id"].map(notes).fillna("")
+    return out
+
+
+def _options(listed: pd.DataFrame, name: str) -> list[str]:
+    if name == "reason":
+        return sorted({label for labels in listed["reason_types"] for label in labels})
+    if name == "status":
+        return [UNDECIDED, *DECISIONS]
+    if name == "tier":
+        return [t for t in ("高", "中", "低") if t in set(listed["tier"])]
+    return sorted(listed[name].dropna().astype(str).unique())
+
+
+def _filtered(listed: pd.DataFrame, chosen: dict[str, str]) -> pd.DataFrame:
+    keep = pd.Series(True, index=listed.index)
+    for name, value in chosen.items():
+        if not value:
+            continue
+        if name == "reason":
+            keep &= listed["reason_types"].apply(lambda labels, v=value: v in labels)
+        else:
+            keep &= listed[name].astype(str) == value
+    return listed[keep]
+
+
+def _sorted(listed: pd.DataFrame, *, sort: str, descending: bool) -> pd.DataFrame:
+    column = SORTS.get(sort, SORTS["rank"])[0]
+    return listed.sort_values([column, "rank"], ascending=[not descending, True], kind="stable")
+
+
+def _form_problem(decision: str, reason: str, reviewer: str) -> str:
+    if decision not in DECISIONS:
+        return "请选择审核结论 (choose a decision: " + " / ".join(DECISIONS) + ")"
+    if reason and reason not in EXCLUSION_REASONS:
+        return "排除原因不在列表中 (choose a listed reason)"
+    if not reviewer.strip():
+        return "请填写审核人 (enter the reviewer's name)"
+    return ""

@@ -1,0 +1,116 @@
+"""In a real browser: open the list, filter to one township, open a household, record a decision,
+then find it in the store and in a re-exported Excel file."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import openpyxl
+import pytest
+import uvicorn
+
+from risk.review.excel_io import export_decisions
+from risk.review.run import load_run
+from risk.review.store import ReviewStore
+from risk.review.web import create_app
+
+CHROMIUM = Path("/usr/bin/chromium")
+FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.skipif(
+        not CHROMIUM.exists(), reason="needs Debian's chromium (.ci/run installs it)"
+    ),
+]
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@pytest.fixture
+def served(run_dir: Path, tmp_path: Path) -> Iterator[tuple[str, ReviewStore]]:
+    """The app on 127.0.0.1 and a free port, in a thread, stopped after the test."""
+    store = ReviewStore(tmp_path / "review.sqlite")
+    app = create_app(load_run(run_dir), store=store)
+    server = uvicorn.Server(
+        uvicorn.Config(app, host="127.0.0.1", port=free_port(), log_level="warning", lifespan="off")
+    )
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not server.started:
+        assert time.monotonic() < deadline, "the review server did not start"
+        time.sleep(0.05)
+    try:
+        yield f"http://127.0.0.1:{server.config.port}", store
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+
+
+def test_a_decision_made_in_the_browser_reaches_store_and_excel(
+    served: tuple[str, ReviewStore], run_dir: Path, tmp_path: Path
+) -> None:
+    from playwright.sync_api import sync_playwright
+
+    url, store = served
+    with sync_playwright() as playwright:
+        # Playwright starts the browser with a fresh temporary profile (its own user data dir)
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=FLAGS)
+        try:
+            page = browser.new_page()
+            page.goto(url + "/")
+            assert page.locator("#warning-list tbody tr").count() == 14
+            page.select_option("select[name=township]", "西乡")
+            page.click("#apply-filters")
+            page.wait_for_url("**township=*")
+            townships = page.locator("#warning-list tbody tr td:nth-child(4)").all_inner_texts()
+            assert townships and set(townships) == {"西乡"}
+            first = page.locator("a.household-link").first
+            household = first.inner_text().strip()
+            first.click()
+            page.wait_for_selector("h1:has-text('户编号')")
+            assert page.locator("svg.waterfall").count() == 1
+            page.select_option("select[name=decision]", "排除")
+            page.select_option("select[name=reason]", "家庭成员已外出务工")
+            page.fill("input[name=reason_text]", "儿子去广东打工")
+            page.fill("input[name=reviewer]", "陈七")
+            page.fill("textarea[name=note]", "<script>alert(1)</script>")
+            page.click("#save-decision")
+            page.wait_for_selector("#saved")
+            assert (
+                page.locator("#history td.note").first.inner_text() == "<script>alert(1)</script>"
+            )
+        finally:
+            browser.close()
+
+    current = store.current().set_index("household_id")
+    assert list(current.index) == [household]
+    assert current.loc[household, ["decision", "reason", "source"]].tolist() == [
+        "排除",
+        "家庭成员已外出务工",
+        "web",
+    ]
+    exported = export_decisions(load_run(run_dir), store=store, out=tmp_path / "export.xlsx")
+    sheet = openpyxl.load_workbook(exported)["预警名单"]
+    header = [cell.value for cell in sheet[1]]
+    row = next(r for r in sheet.iter_rows(min_row=2, values_only=True) if r[1] == household)
+    assert row[header.index("审核结论")] == "排除"
+    assert row[header.index("排除原因")] == "家庭成员已外出务工：儿子去广东打工"
+    assert row[header.index("审核人")] == "陈七"

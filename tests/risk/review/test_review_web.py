@@ -1,0 +1,172 @@
+"""The review web app: filters, household page, decisions, login, escaping and masking."""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+from pathlib import Path
+
+import openpyxl
+import pandas as pd
+import pytest
+from fastapi.testclient import TestClient
+
+from features.errors import ConfigError
+from features.tables import Tables
+from risk.review.run import load_run
+from risk.review.store import Decision, ReviewStore
+from risk.review.web import check_binding, create_app
+
+ID_NUMBER = "452301199001011234"
+NOW = datetime(2026, 11, 20, 9, 30, 15)
+
+
+def client(run_dir: Path, tmp_path: Path, **options: object) -> tuple[TestClient, ReviewStore]:
+    store = ReviewStore(tmp_path / "review.sqlite")
+    app = create_app(load_run(run_dir), store=store, clock=lambda: NOW, **options)  # type: ignore[arg-type]
+    return TestClient(app), store
+
+
+def form_token(page: str) -> str:
+    return re.search(r'name="form_token" value="([^"]+)"', page).group(1)  # type: ignore[union-attr]
+
+
+def listed(page: str) -> list[str]:
+    return re.findall(r'<tr data-household="([^"]+)"', page)
+
+
+def test_binding_beyond_loopback_needs_a_token() -> None:
+    check_binding("127.0.0.1", token=None, token_env="T")
+    check_binding("localhost", token=None, token_env="T")
+    check_binding("::1", token=None, token_env="T")
+    check_binding("0.0.0.0", token="s3cret", token_env="T")
+    for host in ("0.0.0.0", "192.168.1.5", "review.example.org"):
+        with pytest.raises(ConfigError, match="FANPIN_REVIEW_TOKEN"):
+            check_binding(host, token=None, token_env="FANPIN_REVIEW_TOKEN")
+
+
+def test_list_filters_and_sorts(run_dir: Path, tmp_path: Path) -> None:
+    web, store = client(run_dir, tmp_path)
+    page = web.get("/").text
+    assert listed(page)[:3] == ["H001", "H002", "H003"] and len(listed(page)) == 14  # 12 + audit
+    assert "抽查" in page and "预警名单" in page
+    east = listed(web.get("/", params={"township": "东镇"}).text)
+    assert east and all(int(h[1:]) % 4 in (1, 2) for h in east)
+    by_probability = listed(web.get("/", params={"sort": "probability", "order": "asc"}).text)
+    assert by_probability[0] == "H035" and by_probability[-1] == "H001"
+    high = listed(web.get("/", params={"tier": "高", "county": "乙县"}).text)
+    assert high and all(int(h[1:]) % 4 == 0 for h in high)
+    reason = listed(web.get("/", params={"reason": "残疾人数"}).text)
+    assert reason and "H001" in reason and not {"H004", "H008", "H012"} & set(reason)
+    store.add([Decision(run_id=load_run(run_dir).run_id, month="2026-10", household_id="H002",
+                        decision="排除", source="excel", reason="信息有误")])  # fmt: skip
+    assert listed(web.get("/", params={"status": "排除"}).text) == ["H002"]
+    assert "H002" not in listed(web.get("/", params={"status": "未审核"}).text)
+
+
+def test_household_page_and_a_decision_reach_the_store(run_dir: Path, tmp_path: Path) -> None:
+    web, store = client(run_dir, tmp_path)
+    page = web.get("/household/H001").text
+    assert "风险概率" in page and "<svg" in page and "瀑布图" in page
+    assert "近12个月" in page or "人均纯收入" in page
+    response = web.post(
+        "/household/H001/decision",
+        data={
+            "decision": "纳入监测",
+            "reviewer": "李四",
+            "note": "住院",
+            "form_token": form_token(page),
+        },
+        follow_redirects=False,
+    )
+    assert response.status_code == 303
+    current = store.current()
+    assert current[
+        ["household_id", "decision", "source", "reviewer", "decided_at"]
+    ].values.tolist() == [["H001", "纳入监测", "web", "李四", "2026-11-20T09:30:15"]]
+    assert "审核结论已保存" in web.get(response.headers["location"]).text
+
+
+def test_bad_posts_are_refused_and_store_nothing(run_dir: Path, tmp_path: Path) -> None:
+    web, store = client(run_dir, tmp_path)
+    token = form_token(web.get("/household/H001").text)
+    good = {"decision": "排除", "reviewer": "李四", "form_token": token}
+    assert web.post("/household/H001/decision", data={**good, "form_token": "x"}).status_code == 400
+    assert (
+        web.post("/household/H001/decision", data={**good, "decision": "同意"}).status_code == 400
+    )
+    assert web.post("/household/H001/decision", data={**good, "reviewer": " "}).status_code == 400
+    assert web.post("/household/H001/decision", data={**good, "reason": "随便"}).status_code == 400
+    assert web.post("/household/H999/decision", data=good).status_code == 404
+    assert web.get("/household/H999").status_code == 404
+    assert store.count() == 0
+
+
+def test_user_text_is_escaped_and_id_numbers_never_shown(run_dir: Path, tmp_path: Path) -> None:
+    book = openpyxl.load_workbook(run_dir / "warnings.xlsx")
+    book["预警名单"]["F2"] = ID_NUMBER  # an unmasked id where the head's name belongs
+    book.save(run_dir / "warnings.xlsx")
+    web, store = client(run_dir, tmp_path)
+    note = f"<script>alert('x')</script> 身份证{ID_NUMBER}有误"
+    token = form_token(web.get("/household/H001").text)
+    web.post(
+        "/household/H001/decision",
+        data={"decision": "待核实", "reviewer": "<b>王五</b>", "note": note, "form_token": token},
+    )
+    assert store.current()["note"].tolist() == [note]  # stored as typed
+    for page in (web.get("/household/H001").text, web.get("/").text):
+        assert "<script>alert" not in page and "<b>王五</b>" not in page
+        assert ID_NUMBER not in page and "4523**********1234" in page
+    assert "&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt;" in web.get("/household/H001").text
+
+
+def test_a_token_is_required_when_set(run_dir: Path, tmp_path: Path) -> None:
+    web, _ = client(run_dir, tmp_path, token="s3cret-token")
+    assert web.get("/", follow_redirects=False).headers["location"] == "/login"
+    assert web.get("/household/H001", follow_redirects=False).status_code == 303
+    assert web.get("/", headers={"X-Review-Token": "s3cret-token"}).status_code == 200
+    assert web.get("/", headers={"Authorization": "Bearer s3cret-token"}).status_code == 200
+    assert web.post("/login", data={"token": "wrong"}).status_code == 401
+    assert web.get("/", follow_redirects=False).status_code == 303
+    web.get("/login", params={"token": "s3cret-token"})
+    assert web.get("/", follow_redirects=False).status_code == 200  # the cookie now
+
+
+def test_history_charts_from_the_runs_tables(run_dir: Path, tmp_path: Path) -> None:
+    members = pd.DataFrame(
+        {"person_id": ["Pa", "Pb", "Pz"], "household_id": ["H001", "H001", "H002"],
+         "relation": ["户主", "配偶", "户主"]}
+    )  # fmt: skip
+    months = pd.period_range("2025-09", "2026-12", freq="M")
+    income = pd.DataFrame(
+        {"household_id": "H001", "month": months, "wage_income": 900.0, "business_income": 0.0,
+         "business_expense": 0.0, "property_income": 0.0, "transfer_income": 100.0}
+    )  # fmt: skip
+    medical = pd.DataFrame(
+        {"person_id": ["Pa", "Pz"], "settle_date": pd.to_datetime(["2026-08-03", "2026-08-04"]),
+         "out_of_pocket": [4321.0, 99.0]}
+    )  # fmt: skip
+    employment = pd.DataFrame(
+        {"person_id": ["Pb"], "start_month": pd.PeriodIndex(["2025-03"], freq="M"),
+         "end_month": pd.PeriodIndex(["2026-06"], freq="M"), "work_location": ["省外"],
+         "monthly_income": [3200.0]}
+    )  # fmt: skip
+    events = pd.DataFrame(
+        {"household_id": ["H001", "H001"], "date": pd.to_datetime(["2026-07-01", "2026-12-01"]),
+         "event_type": ["房屋损毁", "失业"], "loss_amount": [8000.0, None]}
+    )  # fmt: skip
+    tables = Tables(
+        households=pd.DataFrame({"household_id": ["H001", "H002"]}),
+        members=members,
+        export_month=pd.Period("2026-12", "M"),
+        income=income,
+        medical=medical,
+        employment=employment,
+        events=events,
+    )
+    web, _ = client(run_dir, tmp_path, tables=tables)
+    page = web.get("/household/H001").text
+    assert "月收入" in page and "医疗自付" in page and "4,321元" in page
+    assert "配偶" in page and "省外" in page and "3,200元/月" in page and "2026-06" in page
+    assert "房屋损毁" in page and "失业" not in page  # December is after the run's month
+    assert "Pa" not in re.sub(r"<[^>]+>", " ", page).split()  # people by relation, never by id
