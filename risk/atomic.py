@@ -66,6 +66,7 @@ def atomic_output_dir(target: str | Path) -> Iterator[Path]:
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
         tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}{_TMP_MARK}", dir=target.parent))
+        tmp.chmod(0o777 & ~_current_umask())  # mkdtemp makes 0700; outputs are shared files
     except OSError as error:
         raise OutputError(
             f"cannot create an output folder beside {target}: {error.strerror or error}; "
@@ -85,6 +86,12 @@ def atomic_output_dir(target: str | Path) -> Iterator[Path]:
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
+
+
+def _current_umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
 
 
 def recover_interrupted_swap(target: Path) -> None:

@@ -75,13 +75,20 @@ _MAX_ROWS_NAMED = 8
 class ReasonSpec(Protocol):
     """What explanations need from a feature catalogue entry (``features.catalogue.FeatureSpec``)."""
 
-    name: str
-    label_zh: str
-    unit: str
-    source: str
-    reason_zh: str
-    risk_type: str
-    cause: str
+    @property
+    def name(self) -> str: ...
+    @property
+    def label_zh(self) -> str: ...
+    @property
+    def unit(self) -> str: ...
+    @property
+    def source(self) -> str: ...
+    @property
+    def reason_zh(self) -> str: ...
+    @property
+    def risk_type(self) -> str | None: ...
+    @property
+    def cause(self) -> str: ...
 
 
 @dataclass(frozen=True)
@@ -287,7 +294,7 @@ def reason_sentence(spec: ReasonSpec | None, *, value: float, text: str, feature
     argument: Any = text if is_text else value
     if template:
         try:
-            return template.format(value=argument)
+            return template.format(value=argument, unit=unit)
         except (ValueError, KeyError, IndexError, TypeError):
             pass
     return f"{label}：{text}{unit}"

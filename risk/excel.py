@@ -1,0 +1,319 @@
+"""`warnings.xlsx`: the review list in Chinese, a legend sheet and a run-information sheet.
+
+The workbook is written in openpyxl's streaming (write-only) mode with fixed document dates and fixed
+zip entry times, so the same run gives the same file, byte for byte. Reviewers fill the empty review
+columns; 审核结论 has a drop-down (纳入监测 / 排除 / 待核实).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import zipfile
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+from openpyxl import Workbook
+from openpyxl.cell import WriteOnlyCell
+from openpyxl.styles import Alignment, Font, PatternFill
+from openpyxl.utils import get_column_letter
+from openpyxl.workbook.child import _WorkbookChild
+from openpyxl.worksheet.datavalidation import DataValidation
+from openpyxl.writer.excel import ExcelWriter
+
+LIST_SHEET = "预警名单"
+LEGEND_SHEET = "说明"
+INFO_SHEET = "运行信息"
+
+#: Columns of the 预警名单 sheet (INTERFACE.md, "Outputs of risk score").
+WARNING_COLUMNS: tuple[str, ...] = (
+    "排名",
+    "户编号",
+    "县",
+    "乡镇",
+    "村",
+    "户主",
+    "户类型",
+    "风险概率",
+    "风险等级",
+    "主要原因1",
+    "主要原因2",
+    "主要原因3",
+    "规则触发",
+    "审核结论",
+    "排除原因",
+    "审核人",
+    "审核日期",
+    "备注",
+)
+REVIEW_COLUMNS: tuple[str, ...] = ("审核结论", "排除原因", "审核人", "审核日期", "备注")
+DECISIONS: tuple[str, ...] = ("纳入监测", "排除", "待核实")
+NEW_MARK = "【新】"
+
+_WIDTHS: Mapping[str, float] = {
+    "排名": 7,
+    "户编号": 14,
+    "县": 10,
+    "乡镇": 12,
+    "村": 12,
+    "户主": 16,
+    "户类型": 10,
+    "风险概率": 10,
+    "风险等级": 9,
+    "主要原因1": 38,
+    "主要原因2": 38,
+    "主要原因3": 38,
+    "规则触发": 30,
+    "审核结论": 11,
+    "排除原因": 18,
+    "审核人": 10,
+    "审核日期": 12,
+    "备注": 24,
+}
+_HEADER_FONT = Font(bold=True, color="FFFFFF")
+_HEADER_FILL = PatternFill("solid", fgColor="305496")
+_REVIEW_FILL = PatternFill("solid", fgColor="FFF2CC")
+_WRAP = Alignment(wrap_text=True, vertical="top")
+_ZIP_TIME = (2000, 1, 1, 0, 0, 0)
+
+
+def warning_rows(
+    warned: pd.DataFrame,
+    reasons: pd.DataFrame,
+    *,
+    rule_labels: Mapping[str, str],
+) -> pd.DataFrame:
+    """The 预警名单 rows, one per warned household by rank, with exactly `WARNING_COLUMNS`.
+
+    Parameters
+    ----------
+    warned
+        Warned households: ``household_id, rank, county, township, village, head, household_type,
+        probability, tier, rule_triggers`` (``head`` already masked).
+    reasons
+        Main reasons (``household_id, reason_order, reason_zh, is_new``, optional ``measure``).
+    rule_labels
+        Rule name → Chinese label, for the 规则触发 column.
+    """
+    ordered = warned.sort_values("rank", kind="mergesort")
+    slots = _reason_slots(reasons).reindex(ordered["household_id"].to_numpy())
+    triggers = [
+        "；".join(rule_labels.get(name, name) for name in names)
+        for names in ordered["rule_triggers"]
+    ]
+    rows = pd.DataFrame(
+        {
+            "排名": ordered["rank"].to_numpy(dtype="int64"),
+            "户编号": ordered["household_id"].astype(str).to_numpy(),
+            "县": ordered["county"].astype(str).to_numpy(),
+            "乡镇": ordered["township"].astype(str).to_numpy(),
+            "村": ordered["village"].astype(str).to_numpy(),
+            "户主": ordered["head"].astype(str).to_numpy(),
+            "户类型": ordered["household_type"].astype(str).to_numpy(),
+            "风险概率": ordered["probability"].to_numpy(dtype=float).round(4),
+            "风险等级": ordered["tier"].astype(str).to_numpy(),
+            "主要原因1": slots[1].fillna("").to_numpy(),
+            "主要原因2": slots[2].fillna("").to_numpy(),
+            "主要原因3": slots[3].fillna("").to_numpy(),
+            "规则触发": triggers,
+        }
+    )
+    for column in REVIEW_COLUMNS:
+        rows[column] = ""
+    return rows.loc[:, list(WARNING_COLUMNS)]
+
+
+def _reason_slots(reasons: pd.DataFrame) -> pd.DataFrame:
+    """household_id × slot (1..3) → reason text with its measure, new reasons marked."""
+    if reasons.empty:
+        return pd.DataFrame(columns=[1, 2, 3], dtype=object)
+    text = reasons["reason_zh"].astype(str)
+    if "measure" in reasons.columns:
+        text = text + "（建议：" + reasons["measure"].astype(str) + "）"
+    if "is_new" in reasons.columns:
+        text = text.where(~reasons["is_new"].astype(bool), NEW_MARK + text)
+    slots = pd.DataFrame(
+        {
+            "household_id": reasons["household_id"].to_numpy(),
+            "slot": reasons["reason_order"].astype("int64").to_numpy(),
+            "text": text.to_numpy(),
+        }
+    ).pivot(index="household_id", columns="slot", values="text")
+    return slots.reindex(columns=[1, 2, 3])
+
+
+def write_warnings_workbook(
+    path: str | Path,
+    rows: pd.DataFrame,
+    *,
+    legend: pd.DataFrame,
+    notes: Sequence[tuple[str, str]],
+    run_info: Sequence[tuple[str, Any]],
+    fixed_date: dt.datetime,
+) -> Path:
+    """Write the three-sheet review workbook.
+
+    Parameters
+    ----------
+    path
+        Where to write (``warnings.xlsx``).
+    rows
+        From `warning_rows` (review columns may be pre-filled, e.g. by a review export).
+    legend
+        One row per feature: its catalogue description, in Chinese column names.
+    notes
+        (term, explanation) pairs shown above the legend: how to read the list.
+    run_info
+        (label, value) pairs for the 运行信息 sheet.
+    fixed_date
+        The workbook's created/modified date (derived from the run, never the clock).
+    """
+    workbook = Workbook(write_only=True)
+    workbook.properties.created = fixed_date
+    workbook.properties.modified = fixed_date
+    workbook.properties.creator = "fanpin"
+    workbook.properties.title = "防贫监测预警名单"
+    _list_sheet(workbook, rows)
+    _legend_sheet(workbook, legend, notes)
+    _info_sheet(workbook, run_info)
+    target = Path(path)
+    with _FixedTimeZip(target, "w", zipfile.ZIP_DEFLATED, allowZip64=True) as archive:
+        ExcelWriter(workbook, archive).write_data()
+    return target
+
+
+def _list_sheet(workbook: Workbook, rows: pd.DataFrame) -> None:
+    sheet = workbook.create_sheet(LIST_SHEET)
+    for index, column in enumerate(WARNING_COLUMNS, start=1):
+        sheet.column_dimensions[get_column_letter(index)].width = _WIDTHS[column]
+    sheet.freeze_panes = "C2"
+    last_row = max(len(rows) + 1, 2)
+    last_column = get_column_letter(len(WARNING_COLUMNS))
+    sheet.auto_filter.ref = f"A1:{last_column}{last_row}"
+    decision_column = get_column_letter(WARNING_COLUMNS.index("审核结论") + 1)
+    validation = DataValidation(
+        type="list",
+        formula1='"' + ",".join(DECISIONS) + '"',
+        allow_blank=True,
+        showDropDown=False,
+        showErrorMessage=True,
+        errorTitle="审核结论",
+        error="请从下拉列表选择：" + " / ".join(DECISIONS),
+        promptTitle="审核结论",
+        prompt="纳入监测 / 排除 / 待核实",
+        showInputMessage=True,
+    )
+    validation.add(f"{decision_column}2:{decision_column}{max(last_row, 1001)}")
+    sheet.data_validations.append(validation)
+    sheet.append([_header(sheet, name, review=name in REVIEW_COLUMNS) for name in WARNING_COLUMNS])
+    probability_at = WARNING_COLUMNS.index("风险概率")
+    wrapped = {
+        WARNING_COLUMNS.index(c) for c in ("主要原因1", "主要原因2", "主要原因3", "规则触发")
+    }
+    for values in rows.itertuples(index=False, name=None):
+        cells: list[Any] = []
+        for position, value in enumerate(values):
+            if position == probability_at or position in wrapped:
+                cell = WriteOnlyCell(sheet, value=_cell_value(value))
+                if position == probability_at:
+                    cell.number_format = "0.0%"
+                else:
+                    cell.alignment = _WRAP
+                cells.append(cell)
+            else:
+                cells.append(_cell_value(value))
+        sheet.append(cells)
+
+
+def _header(sheet: _WorkbookChild, name: str, *, review: bool) -> WriteOnlyCell:
+    cell = WriteOnlyCell(sheet, value=name)
+    cell.font = Font(bold=True) if review else _HEADER_FONT
+    cell.fill = _REVIEW_FILL if review else _HEADER_FILL
+    cell.alignment = Alignment(horizontal="center", vertical="center")
+    return cell
+
+
+def _cell_value(value: Any) -> Any:
+    if value is None or (isinstance(value, float) and pd.isna(value)):
+        return None
+    if isinstance(value, str) and value == "":
+        return None
+    if hasattr(value, "item"):
+        return value.item()
+    return value
+
+
+def _legend_sheet(
+    workbook: Workbook, legend: pd.DataFrame, notes: Sequence[tuple[str, str]]
+) -> None:
+    sheet = workbook.create_sheet(LEGEND_SHEET)
+    widths = [18, 28, 10, 20, 14, 20, 36, 60]
+    for index, width in enumerate(widths, start=1):
+        sheet.column_dimensions[get_column_letter(index)].width = width
+    sheet.append([_bold(sheet, "如何阅读预警名单")])
+    for term, text in notes:
+        sheet.append([_bold(sheet, term), text])
+    sheet.append([])
+    sheet.append([_bold(sheet, "指标与原因说明")])
+    sheet.append([_header(sheet, str(name), review=False) for name in legend.columns])
+    for values in legend.itertuples(index=False, name=None):
+        sheet.append([_cell_value(value) for value in values])
+
+
+def _info_sheet(workbook: Workbook, run_info: Sequence[tuple[str, Any]]) -> None:
+    sheet = workbook.create_sheet(INFO_SHEET)
+    sheet.column_dimensions["A"].width = 24
+    sheet.column_dimensions["B"].width = 90
+    sheet.append([_header(sheet, "项目", review=False), _header(sheet, "内容", review=False)])
+    for label, value in run_info:
+        sheet.append([_bold(sheet, label), _cell_value(value)])
+
+
+def _bold(sheet: _WorkbookChild, text: str) -> WriteOnlyCell:
+    cell = WriteOnlyCell(sheet, value=text)
+    cell.font = Font(bold=True)
+    return cell
+
+
+class _FixedTimeZip(zipfile.ZipFile):
+    """A zip archive whose entries all carry one fixed time, so equal content gives equal bytes."""
+
+    def writestr(  # type: ignore[override]
+        self,
+        zinfo_or_arcname: str | zipfile.ZipInfo,
+        data: str | bytes,
+        compress_type: int | None = None,
+        compresslevel: int | None = None,
+    ) -> None:
+        if isinstance(zinfo_or_arcname, str):
+            info = zipfile.ZipInfo(zinfo_or_arcname, date_time=_ZIP_TIME)
+            info.compress_type = zipfile.ZIP_DEFLATED
+            info.external_attr = 0o600 << 16
+            zinfo_or_arcname = info
+        super().writestr(zinfo_or_arcname, data, compress_type, compresslevel)
+
+    def write(  # type: ignore[override]
+        self,
+        filename: str | Path,
+        arcname: str | None = None,
+        compress_type: int | None = None,
+        compresslevel: int | None = None,
+    ) -> None:
+        with open(filename, "rb") as handle:
+            self.writestr(arcname or str(filename), handle.read(), compress_type, compresslevel)
+
+
+def read_list_sheet(path: str | Path) -> pd.DataFrame:
+    """The 预警名单 sheet back as a frame of cell values (header row as column names)."""
+    from openpyxl import load_workbook  # noqa: PLC0415
+
+    workbook = load_workbook(path, read_only=True)
+    try:
+        values = list(workbook[LIST_SHEET].iter_rows(values_only=True))
+    finally:
+        workbook.close()
+    header = [name for name in values[0] if name is not None]
+    width = len(header)
+    padded = [(list(row) + [None] * width)[:width] for row in values[1:]]
+    return pd.DataFrame(padded, columns=header, dtype=object)

@@ -1,0 +1,470 @@
+"""`report.html`: one self-contained page per scoring run.
+
+No external resource is loaded: the CSS is inline and every plot is a PNG embedded as base64. Plots use
+a CJK-capable font when the machine has one (Noto Sans CJK, WenQuanYi, SimHei, ...); without one, plot
+labels fall back to English (feature names, township numbers keyed in the tables beside the plots), so
+the page never shows empty boxes.
+
+Sections: summary (with data warnings first), risk distribution, reasons by frequency, warnings by
+township, SHAP waterfalls for the top households, data completeness by source and month, and drift
+against the previous run (PSI of the scores and of every numeric feature).
+"""
+
+from __future__ import annotations
+
+import base64
+import functools
+import io
+import json
+import math
+from collections.abc import Mapping, Sequence
+from importlib import resources
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import jinja2
+import numpy as np
+import pandas as pd
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+    from matplotlib.figure import Figure
+
+    from risk.score import RunContext
+
+N_WATERFALLS = 5
+WATERFALL_TERMS = 8
+COMPLETENESS_MONTHS = 13
+PSI_MODERATE = 0.1
+PSI_MAJOR = 0.25
+_EPS = 1e-4
+_CJK_FONTS = (
+    "Noto Sans CJK SC",
+    "Noto Sans SC",
+    "Source Han Sans SC",
+    "WenQuanYi Zen Hei",
+    "WenQuanYi Micro Hei",
+    "SimHei",
+    "Microsoft YaHei",
+    "PingFang SC",
+    "Noto Sans CJK JP",
+    "Droid Sans Fallback",
+    "AR PL UMing CN",
+)
+SECTIONS: tuple[tuple[str, str], ...] = (
+    ("summary", "概况 Summary"),
+    ("distribution", "风险分布 Risk distribution"),
+    ("reasons", "主要原因 Reasons by frequency"),
+    ("townships", "乡镇分布 Warnings by township"),
+    ("households", "重点户解释 Top households explained"),
+    ("completeness", "数据完整性 Data completeness"),
+    ("drift", "与上期比较 Drift against the previous run"),
+)
+
+
+# --- fonts and figures --------------------------------------------------------------------------
+
+
+@functools.cache
+def cjk_font() -> str | None:
+    """The name of an installed CJK-capable font for matplotlib, or None."""
+    from matplotlib import font_manager  # noqa: PLC0415
+
+    def installed() -> set[str]:
+        return {font.name for font in font_manager.fontManager.ttflist}
+
+    names = installed()
+    if not any(name in names for name in _CJK_FONTS):
+        for path in font_manager.findSystemFonts():
+            lowered = Path(path).name.lower()
+            if any(hint in lowered for hint in ("cjk", "wqy", "simhei", "droidsansfallback")):
+                try:
+                    font_manager.fontManager.addfont(path)
+                except (OSError, RuntimeError, ValueError):
+                    continue
+        names = installed()
+    return next((name for name in _CJK_FONTS if name in names), None)
+
+
+def _zh(chinese: str, english: str) -> str:
+    """A plot label: Chinese when a CJK font is available, else English."""
+    return chinese if cjk_font() else english
+
+
+def _figure(width: float, height: float) -> tuple[Figure, Axes]:
+    from matplotlib.figure import Figure  # noqa: PLC0415
+
+    figure = Figure(figsize=(width, height), dpi=90, layout="constrained")
+    return figure, figure.subplots()
+
+
+def _png(figure: Figure) -> str:
+    """The figure as a base64 PNG data URI (no timestamps in the metadata)."""
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", metadata={"Software": None})
+    return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
+
+
+def _rendered(draw: Any, *args: Any, **kwargs: Any) -> str:
+    """Draw a figure with the CJK font (when there is one) and return it as a data URI."""
+    import matplotlib  # noqa: PLC0415
+
+    font = cjk_font()
+    families = [font, "DejaVu Sans"] if font else ["DejaVu Sans"]
+    with matplotlib.rc_context({"font.family": families, "axes.unicode_minus": False}):
+        figure = draw(*args, **kwargs)
+        return _png(figure)
+
+
+# --- profiles and drift ---------------------------------------------------------------------------
+
+
+def feature_profile(features: pd.DataFrame, scores: pd.DataFrame) -> dict[str, Any]:
+    """Decile edges and shares of the scores and of every numeric feature (stored in the manifest).
+
+    The next run bins its own values by these edges to compute the population stability index.
+    """
+    profile: dict[str, Any] = {
+        "probability": _bins(scores["probability"].to_numpy(dtype=float)),
+    }
+    for column in features.columns:
+        series = features[column]
+        if pd.api.types.is_numeric_dtype(series) and not pd.api.types.is_bool_dtype(series):
+            profile[str(column)] = _bins(series.to_numpy(dtype=float, na_value=np.nan))
+    return profile
+
+
+def _bins(values: np.ndarray) -> dict[str, Any]:
+    present = values[~np.isnan(values)]
+    edges = (
+        np.unique(np.quantile(present, np.linspace(0.1, 0.9, 9))) if present.size else np.array([])
+    )
+    return {"edges": [round(float(e), 8) for e in edges], "shares": _shares(values, edges)}
+
+
+def _shares(values: np.ndarray, edges: Sequence[float] | np.ndarray) -> list[float]:
+    """Share of values per bin ``(-inf, e1], (e1, e2], ..., (ek, inf)`` then the missing share."""
+    n = max(len(values), 1)
+    missing = np.isnan(values)
+    positions = np.searchsorted(np.asarray(edges, dtype=float), values[~missing], side="left")
+    counts = np.bincount(positions, minlength=len(edges) + 1)
+    return [round(float(c) / n, 8) for c in counts] + [round(float(missing.sum()) / n, 8)]
+
+
+def psi(expected: Sequence[float], actual: Sequence[float]) -> float:
+    """Population stability index between two binned distributions (shares summing to 1).
+
+    Examples
+    --------
+    >>> psi([0.5, 0.5], [0.5, 0.5])
+    0.0
+    >>> round(psi([0.5, 0.5], [0.9, 0.1]), 3)
+    0.879
+    """
+    e = np.maximum(np.asarray(expected, dtype=float), _EPS)
+    a = np.maximum(np.asarray(actual, dtype=float), _EPS)
+    return round(float(np.sum((a - e) * np.log(a / e))), 6)
+
+
+def drift_against(
+    previous_dir: Path | None, features: pd.DataFrame, scores: pd.DataFrame
+) -> dict[str, Any]:
+    """PSI of the scores and each numeric feature against an earlier run's stored profile."""
+    if previous_dir is None:
+        return {"previous_run": None}
+    try:
+        previous = json.loads((previous_dir / "manifest.json").read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError):
+        return {"previous_run": str(previous_dir), "error": "manifest.json unreadable"}
+    profile = previous.get("profile") or {}
+    current = {"probability": scores["probability"].to_numpy(dtype=float)}
+    for column in features.columns:
+        if column in profile and pd.api.types.is_numeric_dtype(features[column]):
+            current[str(column)] = features[column].to_numpy(dtype=float, na_value=np.nan)
+    values = {
+        name: psi(profile[name]["shares"], _shares(current[name], profile[name]["edges"]))
+        for name in current
+        if name in profile
+    }
+    score_psi = values.pop("probability", None)
+    ordered = dict(sorted(values.items(), key=lambda item: (-item[1], item[0])))
+    return {
+        "previous_run": str(previous_dir),
+        "previous_run_id": previous.get("run_id"),
+        "previous_month": previous.get("month"),
+        "score_psi": score_psi,
+        "feature_psi": ordered,
+        "previous_counts": previous.get("counts", {}),
+    }
+
+
+# --- plots -----------------------------------------------------------------------------------------
+
+
+def plot_distribution(scores: pd.DataFrame, *, tier_high: float, tier_medium: float) -> Figure:
+    """Histogram of calibrated probabilities (log count), tier cut-offs and the list's cut-off."""
+    figure, axes = _figure(8, 3.6)
+    probability = scores["probability"].to_numpy(dtype=float)
+    axes.hist(probability, bins=50, range=(0, max(1e-6, float(probability.max(initial=0)))),
+              color="#4472c4", log=True)  # fmt: skip
+    for cut, colour, label in (
+        (tier_high, "#c00000", _zh(f"高风险 ≥ {tier_high:.0%}", f"high ≥ {tier_high:.0%}")),
+        (tier_medium, "#ed7d31", _zh(f"中风险 ≥ {tier_medium:.0%}", f"medium ≥ {tier_medium:.0%}")),
+    ):
+        axes.axvline(cut, color=colour, linestyle="--", label=label)
+    warned = scores.loc[scores["warned"] & (scores["rule_triggers"].map(len) == 0), "probability"]
+    if len(warned):
+        axes.axvline(float(warned.min()), color="black", linestyle=":",
+                     label=_zh("名单截止", "list cut-off"))  # fmt: skip
+    axes.set_xlabel(_zh("风险概率", "probability"))
+    axes.set_ylabel(_zh("户数（对数）", "households (log)"))
+    axes.legend(loc="upper right")
+    return figure
+
+
+def reason_frequencies(explanations: pd.DataFrame) -> pd.DataFrame:
+    """Main reasons counted by feature: label, risk type, households, and share of the list."""
+    reasons = explanations.loc[explanations["reason_order"].notna()]
+    listed = max(explanations["household_id"].nunique(), 1)
+    counted = (
+        reasons.groupby(["feature", "label_zh", "risk_type"], sort=False)["household_id"]
+        .nunique()
+        .rename("households")
+        .reset_index()
+        .sort_values(["households", "feature"], ascending=[False, True], kind="mergesort")
+    )
+    counted["share"] = counted["households"] / listed
+    return counted.reset_index(drop=True)
+
+
+def plot_reasons(frequencies: pd.DataFrame, *, top: int = 15) -> Figure:
+    """Horizontal bars: how many listed households carry each reason."""
+    shown = frequencies.head(top).iloc[::-1]
+    figure, axes = _figure(8, 0.35 * len(shown) + 1.2)
+    labels = [
+        _zh(f"{label}（{risk}）", feature)
+        for label, risk, feature in zip(
+            shown["label_zh"], shown["risk_type"], shown["feature"], strict=True
+        )
+    ]
+    axes.barh(labels, shown["households"], color="#70ad47")
+    axes.set_xlabel(_zh("名单中的户数", "households on the list"))
+    return figure
+
+
+def township_counts(scores: pd.DataFrame) -> pd.DataFrame:
+    """Scored and warned households per county and township, most warned first."""
+    grouped = scores.groupby(["county", "township"], sort=True).agg(
+        scored=("household_id", "size"), warned=("warned", "sum")
+    )
+    grouped["warned"] = grouped["warned"].astype(int)
+    grouped["rate"] = grouped["warned"] / grouped["scored"]
+    ordered = grouped.reset_index().sort_values(
+        ["warned", "county", "township"], ascending=[False, True, True], kind="mergesort"
+    )
+    ordered.insert(0, "code", [f"T{i}" for i in range(1, len(ordered) + 1)])
+    return ordered.reset_index(drop=True)
+
+
+def plot_townships(counts: pd.DataFrame, *, top: int = 20) -> Figure:
+    """Horizontal bars of warned households per township (top `top`)."""
+    shown = counts.head(top).iloc[::-1]
+    figure, axes = _figure(8, 0.3 * len(shown) + 1.2)
+    labels = [
+        _zh(f"{county} {township}", code)
+        for county, township, code in zip(
+            shown["county"], shown["township"], shown["code"], strict=True
+        )
+    ]
+    axes.barh(labels, shown["warned"], color="#5b9bd5")
+    axes.set_xlabel(_zh("预警户数", "warned households"))
+    return figure
+
+
+def plot_waterfall(explanations: pd.DataFrame, *, household_id: str, probability: float) -> Figure:
+    """SHAP waterfall of one household: base value → largest contributions → its log-odds."""
+    mine = explanations.loc[explanations["household_id"] == household_id]
+    order = mine["contribution"].abs().sort_values(ascending=False, kind="mergesort").index
+    top = mine.loc[order[:WATERFALL_TERMS]]
+    rest = float(mine.loc[order[WATERFALL_TERMS:], "contribution"].sum())
+    base = float(mine["base_value"].iloc[0]) if len(mine) else 0.0
+    labels = [
+        _zh(f"{label} = {text or '无记录'}", f"{feature} = {text or 'NA'}")
+        for label, feature, text in zip(
+            top["label_zh"], top["feature"], top["value_text"], strict=True
+        )
+    ]
+    steps = list(top["contribution"].astype(float))
+    if len(order) > WATERFALL_TERMS:
+        labels.append(
+            _zh(f"其他 {len(order) - WATERFALL_TERMS} 项", f"{len(order) - WATERFALL_TERMS} others")
+        )
+        steps.append(rest)
+    figure, axes = _figure(8, 0.42 * len(steps) + 1.4)
+    start = base
+    for row, step in enumerate(steps):
+        y = len(steps) - row
+        axes.barh(y, step, left=start, color="#c00000" if step > 0 else "#2e75b6")
+        axes.text(start + step, y, f" {step:+.2f}", va="center", fontsize=8)
+        start += step
+    axes.set_yticks(range(len(steps), 0, -1), labels)
+    axes.axvline(base, color="grey", linewidth=0.8)
+    axes.axvline(start, color="black", linewidth=0.8)
+    axes.set_xlabel(
+        _zh(
+            f"对数几率：基准 {base:.2f} → 该户 {start:.2f}（风险概率 {probability:.1%}）",
+            f"log-odds: base {base:.2f} → household {start:.2f} (probability {probability:.1%})",
+        )
+    )
+    return figure
+
+
+def plot_completeness(volumes: pd.DataFrame) -> Figure:
+    """Heat map of records per department feed and month (grey: feed not sent)."""
+    figure, axes = _figure(9, 0.45 * len(volumes) + 1.4)
+    data = volumes.to_numpy(dtype=float)
+    baseline = np.nanmax(np.where(np.isnan(data), -1, data), axis=1, keepdims=True)
+    relative = np.where(baseline > 0, data / np.maximum(baseline, 1), 0.0)
+    masked = np.ma.masked_invalid(np.where(np.isnan(data), np.nan, relative))
+    axes.imshow(masked, aspect="auto", cmap="RdYlGn", vmin=0, vmax=1)
+    axes.set_facecolor("#d9d9d9")
+    for i in range(data.shape[0]):
+        for j in range(data.shape[1]):
+            text = "—" if np.isnan(data[i, j]) else f"{int(data[i, j]):,}"
+            axes.text(j, i, text, ha="center", va="center", fontsize=7)
+    axes.set_xticks(range(len(volumes.columns)), list(volumes.columns), rotation=45, ha="right")
+    from risk.score import TABLE_LABELS_ZH  # noqa: PLC0415
+
+    axes.set_yticks(
+        range(len(volumes.index)),
+        [_zh(f"{TABLE_LABELS_ZH.get(t, t)}", t) for t in volumes.index],
+    )
+    return figure
+
+
+def plot_drift(drift: Mapping[str, Any], *, top: int = 15) -> Figure:
+    """Bars of the PSI of the scores and the most-shifted features, with the usual cut-offs."""
+    items = [(_zh("风险概率", "probability"), float(drift.get("score_psi") or 0.0))]
+    items += list(drift.get("feature_psi", {}).items())[:top]
+    labels = [name for name, _ in items][::-1]
+    values = [value for _, value in items][::-1]
+    figure, axes = _figure(8, 0.3 * len(items) + 1.4)
+    colours = [
+        "#c00000" if v >= PSI_MAJOR else "#ed7d31" if v >= PSI_MODERATE else "#70ad47"
+        for v in values
+    ]
+    axes.barh(labels, values, color=colours)
+    axes.axvline(PSI_MODERATE, color="#ed7d31", linestyle="--", linewidth=0.8)
+    axes.axvline(PSI_MAJOR, color="#c00000", linestyle="--", linewidth=0.8)
+    axes.set_xlabel("PSI")
+    return figure
+
+
+# --- the page ----------------------------------------------------------------------------------------
+
+
+def report_data(context: RunContext, manifest: Mapping[str, Any]) -> dict[str, Any]:
+    """Everything the template shows, computed from the run (plots as data URIs)."""
+    from risk.score import FEED_DATES, feed_volumes  # noqa: PLC0415
+
+    scores, explanations = context.scores, context.explanations
+    warning = context.config.warning
+    months = [context.month - k for k in range(COMPLETENESS_MONTHS - 1, -1, -1)]
+    volumes = feed_volumes(context.tables, months=months)
+    frequencies = reason_frequencies(explanations)
+    townships = township_counts(scores)
+    drift = manifest.get("drift") or {"previous_run": None}
+    top = scores.loc[scores["warned"]].head(N_WATERFALLS)
+    households = [
+        {
+            "rank": int(row.rank),
+            "household_id": row.household_id,
+            "township": f"{row.county} {row.township} {row.village}",
+            "probability": row.probability,
+            "tier": row.tier,
+            "reasons": explanations.loc[
+                (explanations["household_id"] == row.household_id)
+                & explanations["reason_order"].notna()
+            ]
+            .sort_values("reason_order")[["reason_zh", "measure", "source_records", "is_new"]]
+            .to_dict("records"),
+            "plot": _rendered(
+                plot_waterfall,
+                explanations,
+                household_id=row.household_id,
+                probability=row.probability,
+            ),
+        }
+        for row in top.itertuples(index=False)
+    ]
+    return {
+        "sections": SECTIONS,
+        "manifest": manifest,
+        "counts": manifest["counts"],
+        "feed_warnings": [w.message for w in context.feed_warnings],
+        "load_warnings": list(context.load_warnings),
+        "cjk": cjk_font() is not None,
+        "operating_point": manifest["capacity"],
+        "tier_high": warning.tier_high,
+        "tier_medium": warning.tier_medium,
+        "distribution_plot": _rendered(
+            plot_distribution, scores, tier_high=warning.tier_high, tier_medium=warning.tier_medium
+        ),
+        "reasons": frequencies.head(20).to_dict("records"),
+        "reasons_plot": _rendered(plot_reasons, frequencies) if len(frequencies) else None,
+        "risk_types": _risk_type_counts(explanations),
+        "townships": townships.head(30).to_dict("records"),
+        "townships_plot": _rendered(plot_townships, townships) if len(townships) else None,
+        "households": households,
+        "volumes": volumes,
+        "volume_rows": _volume_rows(volumes),
+        "feeds_not_sent": [t for t in FEED_DATES if getattr(context.tables, t) is None],
+        "completeness_plot": _rendered(plot_completeness, volumes),
+        "drift": drift,
+        "drift_plot": _rendered(plot_drift, drift) if drift.get("score_psi") is not None else None,
+        "psi_moderate": PSI_MODERATE,
+        "psi_major": PSI_MAJOR,
+    }
+
+
+def _risk_type_counts(explanations: pd.DataFrame) -> list[dict[str, Any]]:
+    reasons = explanations.loc[explanations["reason_order"].notna()]
+    counted = reasons.groupby(["risk_type", "measure"])["household_id"].nunique()
+    ordered = counted.sort_values(ascending=False, kind="mergesort")
+    return [
+        {"risk_type": risk, "measure": measure, "households": int(n)}
+        for (risk, measure), n in ordered.items()
+    ]
+
+
+def _volume_rows(volumes: pd.DataFrame) -> list[dict[str, Any]]:
+    from risk.score import TABLE_LABELS_ZH  # noqa: PLC0415
+
+    rows = []
+    for table, values in volumes.iterrows():
+        cells = [None if math.isnan(v) else int(v) for v in values.to_numpy(dtype=float)]
+        rows.append(
+            {"table": table, "label": TABLE_LABELS_ZH.get(str(table), table), "cells": cells}
+        )
+    return rows
+
+
+@functools.cache
+def _template() -> jinja2.Template:
+    text = (resources.files("risk") / "templates" / "report.html.j2").read_text(encoding="utf-8")
+    environment = jinja2.Environment(autoescape=True, undefined=jinja2.StrictUndefined)
+    environment.filters["pct"] = lambda v, digits=1: "" if v is None else f"{v:.{digits}%}"
+    environment.filters["num"] = lambda v: "" if v is None else f"{v:,}"
+    return environment.from_string(text)
+
+
+def render_report(data: Mapping[str, Any]) -> str:
+    """The page's HTML from `report_data`."""
+    return _template().render(**data)
+
+
+def write_report(path: str | Path, *, context: RunContext, manifest: Mapping[str, Any]) -> Path:
+    """Render and write ``report.html`` for a run."""
+    target = Path(path)
+    target.write_text(render_report(report_data(context, manifest)), encoding="utf-8")
+    return target
