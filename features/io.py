@@ -20,8 +20,8 @@ import pandas as pd
 
 from features.contract import CONTRACT, TableSpec, header_key, table_for_stem
 from features.errors import DataContractError
-from features.parsing import parse_column
-from features.pseudonym import pseudonymise_ids
+from features.parsing import is_in, parse_column
+from features.pseudonym import pseudonymise_columns
 from features.tables import Tables
 from features.validation import (
     ROW,
@@ -339,28 +339,30 @@ def _align_card_numbers(run: _Run) -> None:
     if members is None or not members.usable:
         return
     known = members.frame["person_id"].dropna()
-    by_card = known[known.str.len() == 20]
+    by_card = known[(known.str.len() == 20).to_numpy()]
     card_of_id = pd.Series(by_card.to_numpy(), index=by_card.str[:18].to_numpy())
     card_of_id = card_of_id[~card_of_id.index.duplicated(keep=False)]
     for name, table in run.tables.items():
         if name == "members" or not table.usable or "person_id" not in table.frame:
             continue
         ids = table.frame["person_id"]
-        unmatched = ids.notna() & ~ids.isin(known)
+        unmatched = ids.notna().to_numpy() & ~is_in(ids, known)
         if not unmatched.any():
             continue
-        as_id = ids.str[:18].where(unmatched & (ids.str.len() == 20))
-        as_id = as_id.where(as_id.isin(known))
-        as_card = ids.where(unmatched & (ids.str.len() == 18)).map(card_of_id)
-        aligned = ids.mask(as_id.notna(), as_id).mask(as_card.notna(), as_card.astype("str"))
+        lengths = ids.str.len().to_numpy()
+        as_id = ids.str[:18].where(unmatched & (lengths == 20))
+        as_id = as_id.where(is_in(as_id, known))
+        as_card = ids.where(unmatched & (lengths == 18)).map(card_of_id).astype("str")
+        aligned = ids.mask(as_id.notna(), as_id).mask(as_card.notna(), as_card)
         table.frame = table.frame.assign(person_id=aligned.astype("str"))
 
 
 def _pseudonymise(run: _Run, *, key: bytes) -> None:
-    for table in run.tables.values():
-        if "person_id" in table.frame:
-            ids = pseudonymise_ids(table.frame["person_id"], key=key)
-            table.frame = table.frame.assign(person_id=ids)
+    """Every person id column at once, so each distinct id is hashed once."""
+    holders = [t for t in run.tables.values() if "person_id" in t.frame]
+    replaced = pseudonymise_columns([t.frame["person_id"] for t in holders], key=key)
+    for table, ids in zip(holders, replaced, strict=True):
+        table.frame = table.frame.assign(person_id=ids)
 
 
 # --- rules over rows and tables ----------------------------------------------------------------

@@ -18,6 +18,8 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from features.contract import ColumnSpec, normalise_text
 
@@ -87,7 +89,8 @@ def _by_distinct_values(
     build: Callable[[np.ndarray], pd.Series],
 ) -> ParsedColumn:
     codes, uniques = pd.factorize(raw, use_na_sentinel=True)
-    results = [parse_one(value) for value in uniques]
+    # an object array: iterating Arrow-backed uniques one by one is slow
+    results = [parse_one(value) for value in np.asarray(uniques, dtype=object)]
     bad_u = np.array([r is _BAD for r in results] + [False], dtype=bool)
     empty_u = np.array([r is _EMPTY for r in results] + [True], dtype=bool)
     values_u = [fill if (r is _BAD or r is _EMPTY) else r for r in results] + [fill]
@@ -109,6 +112,8 @@ def _native_fast_path(raw: pd.Series, spec: ColumnSpec) -> ParsedColumn | None:
         if quick.notna().sum() == len(raw) - (raw.fillna("").str.strip() == "").sum():
             values = pd.Series(quick.to_numpy(dtype=float), index=raw.index)
             return ParsedColumn(values, np.zeros(len(raw), dtype=bool), values.isna().to_numpy())
+    if kind in ("text", "category") and arrow_strings(raw) is not None:
+        return _arrow_text(raw, spec)
     if kind in ("date", "month") and pd.api.types.is_datetime64_any_dtype(dtype):
         stamps = pd.to_datetime(raw).dt.tz_localize(None) if raw.dt.tz else pd.to_datetime(raw)
         stamps = stamps.dt.normalize().astype("datetime64[ns]")
@@ -121,6 +126,40 @@ def _native_fast_path(raw: pd.Series, spec: ColumnSpec) -> ParsedColumn | None:
         values = raw.astype("boolean")
         return ParsedColumn(values, np.zeros(len(raw), dtype=bool), values.isna().to_numpy())
     return None
+
+
+def arrow_strings(values: pd.Series) -> pa.Array | pa.ChunkedArray | None:
+    """The Arrow array behind a `str` column (pandas 3 default), else None."""
+    dtype = values.dtype
+    if isinstance(dtype, pd.StringDtype) and dtype.storage == "pyarrow":
+        return pa.array(values.array)
+    return None
+
+
+def is_in(values: pd.Series, known: pd.Series) -> np.ndarray:
+    """`values.isin(known)` as a numpy bool array; missing values are never known.
+
+    Vectorised in Arrow for `str` columns (pandas' own `isin` loops in Python there).
+    """
+    left, right = arrow_strings(values), arrow_strings(known.dropna())
+    if left is None or right is None:
+        return (values.notna() & values.isin(known.dropna())).to_numpy(dtype=bool)
+    found = pc.fill_null(pc.is_in(left, value_set=pc.unique(right)), False)
+    return np.asarray(found.to_numpy(zero_copy_only=False), dtype=bool)
+
+
+def _arrow_text(raw: pd.Series, spec: ColumnSpec) -> ParsedColumn:
+    """NFKC, trimmed (categories: no whitespace at all, checked against the allowed values)."""
+    text = pc.utf8_trim_whitespace(pc.utf8_normalize(arrow_strings(raw), "NFKC"))
+    if spec.kind == "category":
+        text = pc.replace_substring_regex(text, pattern=r"\s+", replacement="")
+    empty = np.asarray(pc.fill_null(pc.equal(text, ""), True).to_numpy(zero_copy_only=False))
+    bad = np.zeros(len(raw), dtype=bool)
+    if spec.kind == "category":
+        allowed = pc.is_in(text, value_set=pa.array(spec.allowed, type=text.type))
+        bad = ~empty & ~np.asarray(pc.fill_null(allowed, False).to_numpy(zero_copy_only=False))
+    values = pd.Series(text, dtype="str", index=raw.index).mask(empty | bad)
+    return ParsedColumn(values=values, bad=bad, empty=empty)
 
 
 # --- one distinct value at a time -------------------------------------------------------------

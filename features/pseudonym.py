@@ -11,9 +11,12 @@ from __future__ import annotations
 import hashlib
 import hmac
 import re
+from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from features.errors import ConfigError
 
@@ -62,20 +65,39 @@ def pseudonymise_ids(ids: pd.Series, *, key: bytes) -> pd.Series:
     """
     if not key:
         raise ConfigError("[privacy] the pseudonym key is empty; set FANPIN_PSEUDONYM_KEY")
-    codes, uniques = pd.factorize(ids, use_na_sentinel=True)
-    if len(uniques) == 0:
-        return ids.astype("str")
+    ids = ids.astype("str")
+    like = _id_like(ids)
+    if not like.any():
+        return ids
+    codes, uniques = pd.factorize(ids[like])
     base = hmac.new(key, digestmod=hashlib.sha256)
-    mapped = []
-    for value in uniques:
-        if ID_NUMBER.match(value):
-            digest = base.copy()
-            digest.update(value.encode("utf-8"))
-            mapped.append("P" + digest.hexdigest()[:PSEUDONYM_LENGTH])
-        else:
-            mapped.append(value)
-    table = np.asarray([*mapped, np.nan], dtype=object)
-    return pd.Series(table[codes], index=ids.index, dtype="str")
+    hashed = []
+    for value in np.asarray(uniques, dtype=object):
+        digest = base.copy()
+        digest.update(value.encode("utf-8"))
+        hashed.append("P" + digest.hexdigest()[:PSEUDONYM_LENGTH])
+    out = ids.to_numpy(dtype=object)
+    out[like] = np.asarray(hashed, dtype=object)[codes]
+    return pd.Series(out, index=ids.index, dtype="str")
+
+
+def pseudonymise_columns(columns: Sequence[pd.Series], *, key: bytes) -> list[pd.Series]:
+    """`pseudonymise_ids` over several columns at once (each distinct id hashed once)."""
+    if not columns:
+        return []
+    together = pseudonymise_ids(pd.concat(columns, ignore_index=True), key=key)
+    bounds = np.cumsum([0, *(len(c) for c in columns)])
+    return [
+        together.iloc[start:stop].set_axis(column.index)
+        for column, start, stop in zip(columns, bounds[:-1], bounds[1:], strict=True)
+    ]
+
+
+def _id_like(ids: pd.Series) -> np.ndarray:
+    if isinstance(ids.dtype, pd.StringDtype) and ids.dtype.storage == "pyarrow":
+        found = pc.match_substring_regex(pa.array(ids.array), ID_NUMBER.pattern)
+        return np.asarray(pc.fill_null(found, False).to_numpy(zero_copy_only=False), dtype=bool)
+    return ids.fillna("").str.match(ID_NUMBER.pattern).to_numpy(dtype=bool)
 
 
 def mask_id(raw: str) -> str:

@@ -24,6 +24,7 @@ from features.contract import (
     ColumnSpec,
     TableSpec,
 )
+from features.parsing import is_in
 from features.pseudonym import mask_if_id_number
 
 Severity = Literal["error", "warning"]
@@ -433,7 +434,7 @@ def drop_exact_duplicates(
     frame: pd.DataFrame, spec: TableSpec, *, file: str
 ) -> tuple[pd.DataFrame, list[Issue]]:
     """Rows repeated exactly (every contract column equal) are dropped with a warning."""
-    repeated = frame.duplicated(subset=list(spec.column_names), keep="first").to_numpy()
+    repeated = _exact_repeats(frame, spec)
     if not repeated.any():
         return frame, []
     count = int(repeated.sum())
@@ -443,6 +444,19 @@ def drop_exact_duplicates(
         en=f"{count} row(s) exactly repeat an earlier row and were dropped",
     )  # fmt: skip
     return frame.loc[~repeated], [issue]
+
+
+def _exact_repeats(frame: pd.DataFrame, spec: TableSpec) -> np.ndarray:
+    """Rows equal to an earlier row; compared in full only where a few columns already agree."""
+    cheap = list(spec.unique_key) or [
+        c for c in ("household_id", "person_id", spec.time_column) if c in spec.column_names
+    ]
+    candidates = frame.duplicated(subset=cheap, keep=False).to_numpy()
+    repeated = np.zeros(len(frame), dtype=bool)
+    if candidates.any():
+        subset = frame.loc[candidates, list(spec.column_names)]
+        repeated[np.flatnonzero(candidates)] = subset.duplicated(keep="first").to_numpy()
+    return repeated
 
 
 def check_unique_key(frame: pd.DataFrame, spec: TableSpec, *, file: str) -> list[Issue]:
@@ -492,7 +506,7 @@ def check_member_households(
 ) -> list[Issue]:
     """`members.household_id` must exist in `households`."""
     ids = members["household_id"]
-    mask = (ids.notna() & ~ids.isin(households["household_id"])).to_numpy()
+    mask = ids.notna().to_numpy() & ~is_in(ids, households["household_id"])
     if not mask.any():
         return []
     count = int(mask.sum())
@@ -537,7 +551,7 @@ def check_one_head(
                 expected="exactly one member with 与户主关系 = 户主 per household",
             )  # fmt: skip
         )
-    several = heads.isin(households.loc[n_heads > 1, "household_id"]).to_numpy()
+    several = is_in(heads, households.loc[n_heads > 1, "household_id"])
     if several.any():
         rows = members.loc[heads.index[several], ROW].to_numpy()
         count = int((n_heads > 1).sum())
@@ -573,7 +587,7 @@ def drop_unknown_references(
     """
     ids = frame[column]
     named = ids.notna().to_numpy()
-    unknown = named & ~ids.isin(known).to_numpy()
+    unknown = named & ~is_in(ids, known)
     if not unknown.any():
         return frame, []
     count, share = int(unknown.sum()), unknown.sum() / max(int(named.sum()), 1)
