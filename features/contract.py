@@ -451,3 +451,30 @@ def table_for_stem(stem: str) -> str | None:
         if key in {header_key(spec.name), *(header_key(label) for label in spec.labels_zh)}:
             return spec.name
     return None
+
+
+def contract_markdown() -> str:
+    """The contract as Markdown tables (for docs), generated from `CONTRACT`.
+
+    Examples
+    --------
+    >>> print(contract_markdown().splitlines()[0])
+    ### households — 户信息 (required)
+    """
+    lines: list[str] = []
+    for spec in CONTRACT.values():
+        need = "required" if spec.required else "optional"
+        lines += [f"### {spec.name} — {' / '.join(spec.labels_zh)} ({need})", spec.description, ""]
+        lines += [
+            "| column | 中文 | kind | required | allowed / form | description |",
+            "|---" * 6 + "|",
+        ]
+        for column in spec.columns:
+            form = ", ".join(column.allowed) if column.allowed else KIND_FORMS[column.kind]
+            lines.append(
+                f"| {column.name} | {' / '.join(column.labels_zh)} | {column.kind} | "
+                f"{'yes' if column.required else ''} | {form} | {column.description} |"
+            )
+        key = f"unique key: {', '.join(spec.unique_key)}" if spec.unique_key else "no unique key"
+        lines += ["", key, ""]
+    return "\n".join(lines)

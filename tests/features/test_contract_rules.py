@@ -221,3 +221,13 @@ def test_every_error_is_listed_at_once(frames, make_dir):
     frames["members"].loc[0, "sex"] = "M"
     message = _load_fails(make_dir(frames), r"3 error\(s\)")
     assert "household_type" in message and "out_of_pocket" in message and "sex (性别)" in message
+
+
+def test_docs_are_generated_from_the_contract():
+    from features.contract import contract_markdown
+
+    text = contract_markdown()
+    for spec in CONTRACT.values():
+        assert f"### {spec.name} — {spec.label_zh}" in text
+        for column in spec.columns:
+            assert f"| {column.name} | {' / '.join(column.labels_zh)} |" in text
