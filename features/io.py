@@ -41,6 +41,7 @@ from features.validation import (
     check_spell_order,
     check_unique_key,
     check_value_forms,
+    clear_unknown_people,
     drop_exact_duplicates,
     drop_unknown_references,
     make_issue,
@@ -402,11 +403,17 @@ def _check_references(run: _Run) -> None:
         if name in ("households", "members") or not table.usable:
             continue
         for column in ("household_id", "person_id"):
-            if column in table.frame:
+            if column not in table.frame:
+                continue
+            if column == "person_id" and "household_id" in table.frame:
+                table.frame, issues = clear_unknown_people(
+                    table.frame, table.spec, known=known[column], file=table.file
+                )
+            else:
                 table.frame, issues = drop_unknown_references(
                     table.frame, table.spec, column=column, known=known[column], file=table.file
                 )
-                run.issues += issues
+            run.issues += issues
 
 
 def _export_month(run: _Run) -> pd.Period | None:

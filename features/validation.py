@@ -608,6 +608,29 @@ def drop_unknown_references(
     return frame.loc[~unknown], [issue]
 
 
+def clear_unknown_people(
+    frame: pd.DataFrame, spec: TableSpec, *, known: pd.Series, file: str
+) -> tuple[pd.DataFrame, list[Issue]]:
+    """In a household-keyed table (`events`), an unknown person is cleared, the row kept.
+
+    The household is known, so the record still describes it: a `家庭成员死亡` event names a person
+    who, by the time of the snapshot, is no longer in `members`. Counted and warned, never an error.
+    """
+    ids = frame["person_id"]
+    unknown = ids.notna().to_numpy() & ~is_in(ids, known)
+    if not unknown.any():
+        return frame, []
+    count = int(unknown.sum())
+    issue = make_issue(
+        "warning", "unknown_reference", table=spec.name, file=file,
+        column=spec.column("person_id"), rows=_rows_where(frame, unknown), count=count,
+        zh=f"{count}行所指的人不在家庭成员中, 保留为户级记录",
+        en=f"{count} row(s) name a person not in members (left, died or moved); "
+        "kept as household records without the person",
+    )  # fmt: skip
+    return frame.assign(person_id=ids.mask(unknown)), [issue]
+
+
 # --- rules inside a table ----------------------------------------------------------------------
 
 

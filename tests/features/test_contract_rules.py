@@ -192,6 +192,15 @@ def test_more_than_a_fifth_unknown_people_is_an_error(frames, make_dir):
     _load_fails(make_dir(frames), r"2 row\(s\) \(100.0%\) name an id not in members.*id scheme")
 
 
+def test_events_of_people_who_left_stay_household_events(frames, make_dir):
+    frames["events"].loc[0, ["person_id", "event_type"]] = ["452301195001011234", "家庭成员死亡"]
+    directory = make_dir(frames)
+    _, found = _warned(directory, "unknown_reference")
+    assert "kept as household records without the person" in found[0].message
+    events = load_directory(directory, pseudonym_key=KEY).tables.events
+    assert events["event_type"].tolist() == ["家庭成员死亡"] and events["person_id"].isna().all()
+
+
 def test_eliminated_before_identified_is_an_error(frames, make_dir):
     frames["outcomes"].loc[0, "eliminated_month"] = "2024-01"
     _load_fails(
