@@ -277,15 +277,13 @@ def _stale_warning(
     tables: Tables, table: str, label: str, *, month: pd.Period
 ) -> FeedWarning | None:
     frame = getattr(tables, table)
-    latest = max(
-        (int(ords.max()) for c in FEED_DATES[table] if (ords := _ordinals(frame[c])).size),
-        default=None,
-    )
-    if latest is not None and latest == np.iinfo(np.int64).min:
-        latest = None
+    known = [
+        ords[ords <= month.ordinal] for c in FEED_DATES[table] if (ords := _ordinals(frame[c])).size
+    ]
+    latest = max((int(o.max()) for o in known if o.size), default=None)
     if latest is not None and month.ordinal - latest <= _LOOKBACK_MONTHS:
         return None
-    last_seen = "从无记录" if latest is None else str(pd.Period.from_ordinal(latest, "M"))
+    last_seen = "从无记录" if latest is None else str(pd.Period(ordinal=latest, freq="M"))
     return FeedWarning(
         table,
         "stale",
@@ -715,6 +713,7 @@ def score_month(
         with stages.stage("write"):
             manifest = write_outputs(context, out, timings=stages.timings)
     manifest["timings"] = dict(stages.timings)
+    rewrite_manifest(out, manifest)
     return ScoreResult(
         run_id=run_id,
         month=str(period),
@@ -823,13 +822,20 @@ class RunContext:
     def counts(self) -> dict[str, int]:
         """Households in the data, monitored (not scored), scored, warned, rule-triggered, ..."""
         scores = self.scores
-        fired = scores["rule_triggers"].map(len) > 0
+        fired = scores["rule_triggers"].map(len).to_numpy() > 0
+        picked = select_warned(
+            scores.set_index("household_id")[["probability", "rank"]],
+            pd.Series(dtype=object),
+            warning=self.config.warning,
+        ).to_numpy()
+        warned = scores["warned"].to_numpy(dtype=bool)
         return {
             "households": self.n_households,
             "already_monitored": self.n_monitored,
             "scored": len(scores),
-            "warned": int(scores["warned"].sum()),
-            "warned_by_rules_only": int((fired & scores["warned"]).sum() - self._model_and_rule()),
+            "warned": int(warned.sum()),
+            "warned_by_model": int(picked.sum()),
+            "warned_by_rules_only": int((warned & ~picked).sum()),
             "rule_triggered": int(fired.sum()),
             "tier_high": int((scores["tier"] == TIERS[0]).sum()),
             "tier_medium": int((scores["tier"] == TIERS[1]).sum()),
@@ -838,17 +844,6 @@ class RunContext:
             "audit_sample": len(self.audit["household_ids"]),
             "feed_warnings": len(self.feed_warnings),
         }
-
-    def _model_and_rule(self) -> int:
-        """Rule-triggered households the operating point would have listed anyway."""
-        scores = self.scores
-        fired = scores["rule_triggers"].map(len) > 0
-        picked = select_warned(
-            scores.set_index("household_id")[["probability", "rank"]],
-            pd.Series(dtype=object),
-            warning=self.config.warning,
-        ).to_numpy()
-        return int((fired.to_numpy() & picked).sum())
 
 
 def write_outputs(context: RunContext, out_dir: Path, *, timings: Mapping[str, float]) -> dict:
@@ -868,6 +863,23 @@ def write_outputs(context: RunContext, out_dir: Path, *, timings: Mapping[str, f
         manifest["timings"] = dict(timings)
         write_manifest(tmp, manifest)
     return manifest
+
+
+def rewrite_manifest(out_dir: Path, manifest: Mapping[str, Any]) -> None:
+    """Replace the run's manifest in one rename (to add the writing time once it is known)."""
+    import os  # noqa: PLC0415
+
+    staging = out_dir / f".{MANIFEST_NAME}.tmp"
+    staging.mkdir(exist_ok=True)
+    try:
+        written = write_manifest(staging, manifest)
+        with written.open("rb") as handle:
+            os.fsync(handle.fileno())
+        os.replace(written, out_dir / MANIFEST_NAME)
+    finally:
+        import shutil  # noqa: PLC0415
+
+        shutil.rmtree(staging, ignore_errors=True)
 
 
 def build_manifest(context: RunContext, *, timings: Mapping[str, float]) -> dict[str, Any]:
@@ -1052,3 +1064,40 @@ def run_info_rows(context: RunContext) -> list[tuple[str, Any]]:
     if not context.feed_warnings:
         rows.append(("数据警告 warning", "无 none"))
     return rows
+
+
+# --- summary -------------------------------------------------------------------------------------
+
+
+def print_summary(result: ScoreResult, *, console: Any = None) -> None:
+    """A rich summary table of the run: counts, data warnings, timings and the output paths."""
+    from rich.console import Console  # noqa: PLC0415
+    from rich.table import Table  # noqa: PLC0415
+
+    console = console or Console()
+    counts = result.counts
+    table = Table(title=f"防贫监测预警 {result.month} · run {result.run_id}", show_header=True)
+    table.add_column("项目 item")
+    table.add_column("数值 value", justify="right")
+    for label, key in (
+        ("户数 households in the data", "households"),
+        ("已监测（未评分）already monitored", "already_monitored"),
+        ("参与评分 scored", "scored"),
+        ("预警 warned", "warned"),
+        ("其中仅因规则列入 listed by rules beyond the cut-off", "warned_by_rules_only"),
+        ("规则触发 rule-triggered", "rule_triggered"),
+        ("高风险 tier 高", "tier_high"),
+        ("中风险 tier 中", "tier_medium"),
+        ("随机抽查 audit sample", "audit_sample"),
+        ("已解释 explained", "explained"),
+    ):
+        table.add_row(label, f"{counts.get(key, 0):,}")
+    total = sum(result.timings.values())
+    table.add_row("用时 time", f"{total:.1f} s")
+    console.print(table)
+    for warning in result.feed_warnings:
+        console.print(f"[bold red]⚠ {warning.message}[/bold red]")
+    if not result.feed_warnings:
+        console.print("[green]各部门数据本月均有记录 all department feeds have records.[/green]")
+    for name in OUTPUT_FILES:
+        console.print(f"  {name:<22} {result.paths[name]}")

@@ -1,0 +1,326 @@
+"""Monthly scoring end to end: outputs, selection, feed warnings, model checks, determinism, safety."""
+
+from __future__ import annotations
+
+import io
+import json
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+import pandas as pd
+import pytest
+from conftest import SCORING_MONTH
+from rich.console import Console
+from scoring_county import FakeLoaded
+
+from features.build import build_features
+from features.errors import DataContractError, ModelMismatchError
+from features.lines import MonitoringLines
+from risk.config import FanpinConfig, WarningConfig
+from risk.score import (
+    OUTPUT_FILES,
+    SCORE_COLUMNS,
+    check_feeds,
+    check_model_features,
+    monitored_households,
+    print_summary,
+    score_month,
+    select_warned,
+)
+from training.model import RiskModel
+
+MONTH = pd.Period(SCORING_MONTH, "M")
+
+
+def _score(tables, model, out, **options):
+    options.setdefault("config", FanpinConfig())
+    options.setdefault("progress", False)
+    return score_month(tables, month=SCORING_MONTH, model=model, out_dir=out, **options)
+
+
+# --- outputs ---------------------------------------------------------------------------------------
+
+
+def test_run_writes_the_five_outputs(scored_run):
+    for name in OUTPUT_FILES:
+        assert (scored_run.out_dir / name).is_file(), name
+    leftovers = [p.name for p in scored_run.out_dir.parent.iterdir() if p.name.startswith(".")]
+    assert leftovers == []
+
+
+def test_scores_follow_the_interface(scored_run, scoring_tables):
+    scores = pd.read_parquet(scored_run.out_dir / "scores.parquet")
+    assert list(scores.columns) == list(SCORE_COLUMNS)
+    assert scores["rank"].tolist() == list(range(1, len(scores) + 1))
+    assert scores["probability"].is_monotonic_decreasing
+    assert scores["probability"].between(0, 1).all()
+    assert set(scores["tier"]) <= {"高", "中", "低"}
+    high = scores["probability"] >= 0.30
+    assert (scores.loc[high, "tier"] == "高").all()
+    assert (scores.loc[scores["probability"] < 0.10, "tier"] == "低").all()
+    assert (scores["month"] == SCORING_MONTH).all()
+    assert scores["run_id"].nunique() == 1 and scores["run_id"].iloc[0] == scored_run.run_id
+    assert all(isinstance(list(v), list) for v in scores["rule_triggers"])
+    monitored = set(monitored_households(scoring_tables, month=MONTH))
+    assert monitored, "the synthetic county should have monitored households"
+    assert not monitored & set(scores["household_id"])
+    assert len(scores) + len(monitored) == len(scoring_tables.households)
+
+
+def test_top_percent_and_explanations_of_the_listed(scored_run):
+    scores = scored_run.scores
+    n_top = int(np.ceil(len(scores) * 0.05))
+    assert scores.loc[scores["rank"] <= n_top, "warned"].all()
+    beyond = scores.loc[(scores["rank"] > n_top) & scores["warned"]]
+    assert (beyond["rule_triggers"].map(len) > 0).all()
+    explained = set(scored_run.explanations["household_id"])
+    audit = set(scored_run.manifest["audit"]["household_ids"])
+    assert explained == set(scores.loc[scores["warned"], "household_id"]) | audit
+    explanations = pd.read_parquet(scored_run.out_dir / "explanations.parquet")
+    interface = ["household_id", "rank", "feature", "label_zh", "value", "contribution", "reason_zh"]
+    assert list(explanations.columns[:7]) == interface
+
+
+def test_contributions_add_up_to_the_models_log_odds(scored_run, scoring_tables, scoring_model):
+    explanations = scored_run.explanations
+    household = scored_run.scores.loc[scored_run.scores["warned"], "household_id"].iloc[0]
+    features = build_features(scoring_tables, as_of=MONTH, lines=MonitoringLines())
+    row = features.set_index("household_id").loc[[household]].drop(columns="month")
+    raw = scoring_model.model.predict_raw(row)[0]
+    mine = explanations.loc[explanations["household_id"] == household]
+    assert mine["contribution"].sum() + mine["base_value"].iloc[0] == pytest.approx(raw, abs=1e-9)
+
+
+def test_manifest_records_inputs_model_versions_and_timings(scored_run, scoring_county_dir):
+    manifest = json.loads((scored_run.out_dir / "manifest.json").read_text(encoding="utf-8"))
+    for key in ("run_id", "month", "model", "inputs", "counts", "thresholds", "capacity",
+                "versions", "timings", "warnings"):  # fmt: skip
+        assert key in manifest, key
+    assert manifest["model"] == {"name": "fanpin-test", "version": "1", "uri": "models:/fanpin-test/1"}
+    assert set(manifest["inputs"]) == {p.name for p in scoring_county_dir.glob("*.csv")}
+    assert {"python", "lightgbm", "shap", "pandas", "numpy", "fanpin"} <= set(manifest["versions"])
+    assert set(manifest["timings"]) == {"feeds", "features", "predict", "select", "explain", "write"}
+    assert manifest["counts"]["scored"] == len(scored_run.scores)
+
+
+# --- selection -------------------------------------------------------------------------------------
+
+
+def _ranked(probabilities):
+    index = [f"H{i}" for i in range(len(probabilities))]
+    return pd.DataFrame(
+        {"probability": probabilities, "rank": np.arange(1, len(probabilities) + 1)}, index=index
+    )
+
+
+@pytest.mark.parametrize(
+    ("warning", "expected"),
+    [
+        (WarningConfig(capacity=2, top_percent=None), [True, True, False, False, False]),
+        (WarningConfig(top_percent=40.0), [True, True, False, False, False]),
+        (WarningConfig(top_percent=50.0), [True, True, True, False, False]),
+        (WarningConfig(threshold=0.5, top_percent=None), [True, True, True, False, False]),
+    ],
+)
+def test_operating_points(warning, expected):
+    ranked = _ranked([0.9, 0.7, 0.5, 0.2, 0.1])
+    no_rules = pd.Series([[]] * 5, index=ranked.index)
+    assert select_warned(ranked, no_rules, warning=warning).tolist() == expected
+
+
+def test_rule_triggered_households_are_always_listed(scoring_tables, scoring_model, tmp_path):
+    config = FanpinConfig().with_warning(capacity=1, top_percent=None)
+    result = _score(scoring_tables, scoring_model, tmp_path / "run", config=config)
+    scores = result.scores
+    fired = scores["rule_triggers"].map(len) > 0
+    assert fired.sum() > 1
+    assert scores.loc[fired, "warned"].all()
+    assert scores["warned"].sum() == fired.sum() + int(not fired.iloc[0])
+    assert result.counts["warned_by_rules_only"] == int((fired & (scores["rank"] > 1)).sum())
+    from risk.excel import read_list_sheet
+
+    listed = read_list_sheet(tmp_path / "run" / "warnings.xlsx")
+    triggered_ids = set(scores.loc[fired, "household_id"])
+    marked = listed.loc[listed["户编号"].isin(triggered_ids), "规则触发"]
+    assert len(marked) == len(triggered_ids)
+    assert marked.notna().all() and (marked.str.len() > 0).all()
+
+
+# --- feeds ------------------------------------------------------------------------------------------
+
+
+def test_missing_feed_is_warned_in_summary_report_and_manifest(
+    scoring_tables, scoring_model, tmp_path
+):
+    medical = scoring_tables.medical
+    in_month = medical["settle_date"].dt.to_period("M") == MONTH
+    tables = scoring_tables.replace(medical=medical.loc[~in_month])
+    result = _score(tables, scoring_model, tmp_path / "run")
+    kinds = {(w.table, w.kind) for w in result.feed_warnings}
+    assert ("medical", "no_records") in kinds
+    manifest = json.loads((tmp_path / "run" / "manifest.json").read_text(encoding="utf-8"))
+    assert any(w["table"] == "medical" and w["kind"] == "no_records" for w in manifest["warnings"])
+    report = (tmp_path / "run" / "report.html").read_text(encoding="utf-8")
+    assert "数据警告" in report and "medical（医保结算）" in report and "没有任何记录" in report
+    console = Console(file=io.StringIO(), width=200, record=True)
+    print_summary(result, console=console)
+    assert "medical（医保结算）" in console.export_text()
+
+
+def test_feed_checks_find_absent_dropped_and_stale_feeds(scoring_tables):
+    assert check_feeds(scoring_tables, month=MONTH) == []
+    absent = check_feeds(scoring_tables.replace(employment=None), month=MONTH)
+    assert [(w.table, w.kind) for w in absent] == [("employment", "missing_table")]
+    income = scoring_tables.income
+    month_rows = income.index[income["month"] == MONTH]
+    halved = income.drop(month_rows[: int(len(month_rows) * 0.7)])
+    dropped = check_feeds(scoring_tables.replace(income=halved), month=MONTH)
+    assert [(w.table, w.kind) for w in dropped] == [("income", "volume_drop")]
+    events = scoring_tables.events
+    old = events.loc[events["date"].dt.to_period("M") <= MONTH - 8]
+    stale = check_feeds(scoring_tables.replace(events=old), month=MONTH)
+    assert [(w.table, w.kind) for w in stale] == [("events", "stale")]
+
+
+# --- model checks -----------------------------------------------------------------------------------
+
+
+def test_mismatched_model_is_refused_naming_the_features(scoring_tables, tmp_path):
+    features = build_features(scoring_tables, as_of=MONTH - 3, lines=MonitoringLines())
+    X = features.drop(columns=["household_id", "month", "events_12m"]).rename(
+        columns={"oop_medical_12m": "oop_medical_24m"}
+    )
+    y = (X["oop_to_income_12m"].fillna(0) > X["oop_to_income_12m"].median()).astype(int)
+    model = RiskModel(n_estimators=5, min_child_samples=5, n_jobs=1).fit(X, y)
+    with pytest.raises(ModelMismatchError) as caught:
+        _score(scoring_tables, FakeLoaded(model), tmp_path / "run")
+    message = str(caught.value)
+    assert "oop_medical_24m" in message and "oop_medical_12m" in message
+    assert "events_12m" in message
+    assert not (tmp_path / "run").exists()
+
+
+def test_check_model_features_names_missing_and_unexpected():
+    with pytest.raises(ModelMismatchError, match=r"missing .*\['b'\].*unexpected .*\['c'\]"):
+        check_model_features(["a", "b"], ["a", "c"])
+    check_model_features(["a", "b"], ["b", "a"])
+
+
+def test_month_after_the_data_is_refused(scoring_tables, scoring_model, tmp_path):
+    with pytest.raises(DataContractError, match="after the data's latest month"):
+        score_month(
+            scoring_tables,
+            month="2026-03",
+            model=scoring_model,
+            config=FanpinConfig(),
+            out_dir=tmp_path / "run",
+            progress=False,
+        )
+
+
+# --- determinism and safety -------------------------------------------------------------------------
+
+
+def test_rerun_gives_identical_outputs(scored_run, scoring_tables, scoring_model, scoring_county_dir,
+                                       tmp_path):  # fmt: skip
+    again = _score(scoring_tables, scoring_model, tmp_path / "again", data_dir=scoring_county_dir)
+    assert again.run_id == scored_run.run_id
+    for name in ("scores.parquet", "explanations.parquet", "warnings.xlsx"):
+        first = (scored_run.out_dir / name).read_bytes()
+        assert (tmp_path / "again" / name).read_bytes() == first, name
+
+
+def test_run_id_changes_with_the_settings(scored_run, scoring_tables, scoring_model,
+                                          scoring_county_dir, tmp_path):  # fmt: skip
+    config = FanpinConfig().with_warning(top_percent=10.0)
+    other = _score(scoring_tables, scoring_model, tmp_path / "other", config=config,
+                   data_dir=scoring_county_dir)  # fmt: skip
+    assert other.run_id != scored_run.run_id
+
+
+def test_failure_while_writing_leaves_previous_outputs_intact(
+    scoring_tables, scoring_model, tmp_path, monkeypatch
+):
+    out = tmp_path / "run"
+    _score(scoring_tables, scoring_model, out)
+    before = {name: (out / name).read_bytes() for name in OUTPUT_FILES}
+
+    def killed(*args, **kwargs):
+        raise KeyboardInterrupt("killed while writing the report")
+
+    import risk.report
+
+    monkeypatch.setattr(risk.report, "write_report", killed)
+    config = FanpinConfig().with_warning(capacity=3, top_percent=None)
+    with pytest.raises(KeyboardInterrupt):
+        _score(scoring_tables, scoring_model, out, config=config)
+    after = {name: (out / name).read_bytes() for name in OUTPUT_FILES}
+    assert after == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["run"]
+
+
+def test_process_killed_mid_write_keeps_previous_outputs(tmp_path):
+    """SIGKILL inside the write stage: the old folder survives, the next run cleans up."""
+    target = tmp_path / "run"
+    target.mkdir()
+    (target / "scores.parquet").write_bytes(b"previous")
+    script = textwrap.dedent(
+        f"""
+        import os, signal
+        from pathlib import Path
+        from risk.atomic import atomic_output_dir
+        with atomic_output_dir(Path({str(target)!r})) as tmp:
+            (tmp / "scores.parquet").write_bytes(b"half")
+            os.kill(os.getpid(), signal.SIGKILL)
+        """
+    )
+    completed = subprocess.run([sys.executable, "-c", script], check=False)
+    assert completed.returncode != 0
+    assert (target / "scores.parquet").read_bytes() == b"previous"
+    assert any(p.name.startswith(".run.tmp-") for p in tmp_path.iterdir())
+    from risk.atomic import atomic_output_dir
+
+    with atomic_output_dir(target) as tmp:
+        (tmp / "scores.parquet").write_bytes(b"new")
+        (tmp / "note.txt").write_text("x")
+    assert (target / "scores.parquet").read_bytes() == b"new"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["run"]
+
+
+def test_replacing_a_run_keeps_files_it_does_not_own(tmp_path):
+    from risk.atomic import atomic_output_dir
+
+    target = tmp_path / "run"
+    with atomic_output_dir(target) as tmp:
+        (tmp / "scores.parquet").write_bytes(b"one")
+    (target / "reviewer-notes.txt").write_text("keep me", encoding="utf-8")
+    with atomic_output_dir(target) as tmp:
+        (tmp / "scores.parquet").write_bytes(b"two")
+    assert (target / "reviewer-notes.txt").read_text(encoding="utf-8") == "keep me"
+    assert (target / "scores.parquet").read_bytes() == b"two"
+
+
+# --- previous run ---------------------------------------------------------------------------------------
+
+
+def test_drift_and_new_reasons_against_the_previous_month(scoring_tables, scoring_model, tmp_path):
+    runs = tmp_path / "runs"
+    score_month(
+        scoring_tables,
+        month=str(MONTH - 1),
+        model=scoring_model,
+        config=FanpinConfig(),
+        out_dir=runs / str(MONTH - 1),
+        progress=False,
+    )
+    result = _score(scoring_tables, scoring_model, runs / SCORING_MONTH)
+    drift = result.manifest["drift"]
+    assert drift["previous_month"] == str(MONTH - 1)
+    assert 0 <= drift["score_psi"] < 5
+    assert drift["feature_psi"], "feature PSI computed from the previous run's stored profile"
+    reasons = result.explanations.loc[result.explanations["reason_order"].notna()]
+    assert reasons["is_new"].any() and not reasons["is_new"].all()
+    report = (runs / SCORING_MONTH / "report.html").read_text(encoding="utf-8")
+    assert "PSI" in report and str(MONTH - 1) in report
