@@ -220,3 +220,218 @@ def _safe(metric: Any, y: np.ndarray, score: np.ndarray) -> float | None:
     if len(np.unique(y)) < 2:
         return None
     return float(metric(y, score))
+
+
+# --------------------------------------------------------------------------- evaluation.html
+_SCORER_LABELS = {
+    "model": "模型 model",
+    "rules": "部门规则 rules",
+    "logistic": "逻辑回归 logistic",
+    "income_ratio": "收入/监测线 income ratio",
+    "plain_reference": "朴素参照 plain LightGBM",
+    "oracle": "真值 oracle",
+}
+
+_TEMPLATE = """<!doctype html>
+<html lang="zh-CN"><head><meta charset="utf-8"><title>模型评估 evaluation — {{ title }}</title>
+<style>
+body{font-family:"Noto Sans CJK SC","Microsoft YaHei",sans-serif;margin:2em;max-width:1100px;color:#222}
+table{border-collapse:collapse;margin:1em 0;font-size:0.9em}th,td{border:1px solid #ccc;padding:4px 8px;text-align:right}
+th{background:#f3f3f3}td.l,th.l{text-align:left}.flag{background:#fde2e2}.ok{color:#1a7f37}.bad{color:#b42318}
+img{max-width:100%;border:1px solid #eee;margin:0.5em 0}
+</style></head><body>
+<h1>模型评估 Model evaluation</h1>
+<p>模型版本 model version: <b>{{ e.model_version }}</b> · 验证月份 validation months: {{ e.split.valid if e.split else e.validation }}
+· 训练行 n_train {{ e.n_train }} · 验证行 n_valid {{ e.n_valid }} · 正例率 positive rate {{ '%.4f'|format(e.positive_rate) }}</p>
+{% if e.promotion %}<p>冠军 champion: <b class="{{ 'ok' if e.promotion.promoted else 'bad' }}">{{ '已晋升 promoted' if e.promotion.promoted else '未晋升 kept as challenger' }}</b> — {{ e.promotion.reason }}</p>{% endif %}
+<h2>对比 Comparison on the same rows</h2>
+{{ table }}
+{% for name, img in images %}<h2>{{ name }}</h2><img alt="{{ name }}" src="data:image/png;base64,{{ img }}">{% endfor %}
+{% if e.monotone %}<h2>单调约束 Monotone constraints</h2>
+<p>约束特征 constrained: {{ e.monotone.constrained_features|length }} ·
+AUC with {{ '%.4f'|format(e.monotone.with_constraints.auc) }} vs without {{ '%.4f'|format(e.monotone.without_constraints.auc) }}</p>{% endif %}
+<h2>分组 Groups at the operating point (top {{ (e.operating_point.share * 100)|round(1) }}%)</h2>
+{{ groups }}
+<p>flagged: 95% 区间整体低于总体召回率，或整体高于总体误报率（正例不少于 20）。</p>
+</body></html>
+"""
+
+
+def render_html(
+    evaluation: Mapping[str, Any],
+    *,
+    validation: pd.DataFrame,
+    shap_importance: pd.Series,
+    title: str = "fanpin",
+) -> str:
+    """A self-contained evaluation.html: comparison table, ROC/PR/capacity/calibration/SHAP plots, groups."""
+    import jinja2  # noqa: PLC0415
+
+    scorers = [c for c in _SCORER_LABELS if c in validation.columns]
+    y = validation["label"].to_numpy(dtype=int)
+    images = [
+        ("ROC 曲线 ROC", _roc_plot(y, validation, scorers)),
+        ("精确率-召回率 Precision–recall", _pr_plot(y, validation, scorers)),
+        (
+            "按审核容量 Recall and precision by share reviewed",
+            _capacity_plot(y, validation, scorers),
+        ),
+        ("校准 Calibration (validation months)", _calibration_plot(y, validation)),
+        ("SHAP 重要性 Mean |contribution| (log-odds)", _shap_plot(shap_importance)),
+    ]
+    table = comparison_table(evaluation).to_html(
+        index=False, float_format=lambda v: f"{v:.4f}", na_rep="—", border=0
+    )
+    env = jinja2.Environment(autoescape=True)
+    template = env.from_string(_TEMPLATE)
+    return template.render(
+        e=_Attr(evaluation),
+        images=images,
+        title=title,
+        table=jinja2_markup(table),
+        groups=jinja2_markup(_groups_table(evaluation.get("groups") or {})),
+    )
+
+
+class _Attr(dict):
+    """Dict with attribute access for the template (missing keys are None)."""
+
+    def __getattr__(self, name: str) -> Any:
+        value = self.get(name)
+        return _Attr(value) if isinstance(value, Mapping) else value
+
+
+def jinja2_markup(html: str) -> Any:
+    """Mark generated (already escaped) HTML as safe for the template."""
+    import markupsafe  # noqa: PLC0415
+
+    return markupsafe.Markup(html)
+
+
+def _groups_table(groups: Mapping[str, Any]) -> str:
+    import html  # noqa: PLC0415
+
+    rows = []
+    for column, values in groups.items():
+        if column == "overall":
+            continue
+        for value, m in values.items():
+            cls = ' class="flag"' if m.get("flagged") else ""
+            rows.append(
+                f"<tr{cls}><td class='l'>{html.escape(column)}</td><td class='l'>{html.escape(value)}</td>"
+                f"<td>{m['n']}</td><td>{m['positives']}</td><td>{_fmt(m['recall'])} [{_fmt(m['recall_ci'][0])}, {_fmt(m['recall_ci'][1])}]</td>"
+                f"<td>{_fmt(m['fpr'])} [{_fmt(m['fpr_ci'][0])}, {_fmt(m['fpr_ci'][1])}]</td><td>{'⚠' if m.get('flagged') else ''}</td></tr>"
+            )
+    overall = groups.get("overall", {})
+    head = (
+        "<table><tr><th class='l'>group</th><th class='l'>value</th><th>n</th><th>positives</th>"
+        "<th>recall [95% CI]</th><th>FPR [95% CI]</th><th>gap</th></tr>"
+    )
+    foot = f"<tr><td class='l'>overall</td><td></td><td>{overall.get('n', '')}</td><td>{overall.get('positives', '')}</td><td>{_fmt(overall.get('recall'))}</td><td>{_fmt(overall.get('fpr'))}</td><td></td></tr></table>"
+    return head + "".join(rows) + foot
+
+
+def _fmt(value: Any) -> str:
+    return "—" if value is None else f"{value:.3f}"
+
+
+def _figure() -> tuple[Any, Any]:
+    import matplotlib  # noqa: PLC0415
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt  # noqa: PLC0415
+
+    plt.rcParams["font.sans-serif"] = ["Noto Sans CJK SC", "WenQuanYi Zen Hei", "DejaVu Sans"]
+    plt.rcParams["axes.unicode_minus"] = False
+    return plt.subplots(figsize=(7, 4.5), dpi=90)
+
+
+def _png(fig: Any) -> str:
+    import base64  # noqa: PLC0415
+    import io  # noqa: PLC0415
+
+    import matplotlib.pyplot as plt  # noqa: PLC0415
+
+    buffer = io.BytesIO()
+    fig.tight_layout()
+    fig.savefig(buffer, format="png")
+    plt.close(fig)
+    return base64.b64encode(buffer.getvalue()).decode("ascii")
+
+
+def _clean(score: pd.Series) -> np.ndarray:
+    values = score.to_numpy(dtype=float)
+    return np.nan_to_num(values, nan=np.nanmin(values) if np.isfinite(values).any() else 0.0)
+
+
+def _roc_plot(y: np.ndarray, validation: pd.DataFrame, scorers: Sequence[str]) -> str:
+    from sklearn.metrics import roc_curve  # noqa: PLC0415
+
+    fig, ax = _figure()
+    for name in scorers:
+        fpr, tpr, _ = roc_curve(y, _clean(validation[name]))
+        ax.plot(fpr, tpr, label=_SCORER_LABELS[name], lw=2 if name == "model" else 1)
+    ax.plot([0, 1], [0, 1], color="#999", ls=":")
+    ax.set_xlabel("false-positive rate")
+    ax.set_ylabel("recall")
+    ax.legend(fontsize=8)
+    return _png(fig)
+
+
+def _pr_plot(y: np.ndarray, validation: pd.DataFrame, scorers: Sequence[str]) -> str:
+    from sklearn.metrics import precision_recall_curve  # noqa: PLC0415
+
+    fig, ax = _figure()
+    for name in scorers:
+        precision, recall, _ = precision_recall_curve(y, _clean(validation[name]))
+        ax.plot(recall, precision, label=_SCORER_LABELS[name], lw=2 if name == "model" else 1)
+    ax.set_xlabel("recall")
+    ax.set_ylabel("precision")
+    ax.legend(fontsize=8)
+    return _png(fig)
+
+
+def _capacity_plot(y: np.ndarray, validation: pd.DataFrame, scorers: Sequence[str]) -> str:
+    fig, ax = _figure()
+    for name in scorers:
+        curve = recall_share_curve(y, _clean(validation[name]))
+        line = ax.plot(
+            curve["share"] * 100, curve["recall"], label=f"{_SCORER_LABELS[name]} recall"
+        )[0]
+        ax.plot(curve["share"] * 100, curve["precision"], ls="--", color=line.get_color(), lw=0.8)
+    for share in SHARES:
+        ax.axvline(share * 100, color="#ccc", lw=0.8)
+    ax.set_xlabel("share of households reviewed (%) — solid: recall, dashed: precision")
+    ax.legend(fontsize=7)
+    return _png(fig)
+
+
+def _calibration_plot(y: np.ndarray, validation: pd.DataFrame) -> str:
+    fig, ax = _figure()
+    probability = validation["model"].to_numpy(dtype=float)
+    bins = np.quantile(probability, np.linspace(0, 1, 11))
+    which = np.clip(np.searchsorted(bins, probability, side="right") - 1, 0, 9)
+    mean_p = [probability[which == b].mean() for b in range(10) if (which == b).any()]
+    mean_y = [y[which == b].mean() for b in range(10) if (which == b).any()]
+    top = max(max(mean_p, default=0), max(mean_y, default=0)) * 1.1 or 1
+    ax.plot([0, top], [0, top], color="#999", ls=":")
+    ax.plot(mean_p, mean_y, marker="o", label="model (deciles of probability)")
+    ax.set_xlabel("predicted probability")
+    ax.set_ylabel("observed rate")
+    ax.legend(fontsize=8)
+    return _png(fig)
+
+
+def _shap_plot(importance: pd.Series, *, top: int = 20) -> str:
+    fig, ax = _figure()
+    shown = importance.head(top)[::-1]
+    try:
+        from features.catalogue import by_name  # noqa: PLC0415
+
+        labels = [f"{by_name(n).label_zh} ({n})" for n in shown.index]
+    except Exception:  # noqa: BLE001 - table mode: user columns are not in the catalogue
+        labels = list(shown.index)
+    ax.barh(labels, shown.to_numpy())
+    ax.tick_params(axis="y", labelsize=7)
+    ax.set_xlabel("mean |SHAP contribution| (log-odds)")
+    return _png(fig)

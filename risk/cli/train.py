@@ -1,9 +1,279 @@
-"""CLI commands: train (see INTERFACE.md)."""
+"""CLI command: `risk train` (INTERFACE.md) in its two modes.
+
+- `risk train --data DIR [--until YYYY-MM] [--horizon 6] [--out DIR] [--tracking-uri URI]
+  [--model-name NAME] [--config risk.toml]`: contract tables → out-of-time model, baselines, MLflow,
+  champion gate; writes `OUT/evaluation.json` and `OUT/evaluation.html`.
+- `risk train --table FILE --id-column COL --label-column COL [--time-column COL] [--out DIR]`: any
+  household-level table; writes `OUT/evaluation.json` and `OUT/predictions.parquet`.
+
+Outputs are written to a temporary folder and swapped into place at the end (risk.atomic).
+"""
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated, Any
+
+import pandas as pd
 import typer
+
+from features.errors import ConfigError, DataContractError
+
+TrainData = Annotated[Path | None, typer.Option("--data", help="数据目录 contract data directory")]
+Until = Annotated[
+    str | None, typer.Option("--until", help="数据截止月份 YYYY-MM: ignore later records")
+]
+Horizon = Annotated[
+    int | None, typer.Option("--horizon", help="预测期（月）label horizon in months")
+]
+Out = Annotated[Path, typer.Option("--out", help="输出目录 where evaluation files go")]
+Tracking = Annotated[str | None, typer.Option("--tracking-uri", help="MLflow tracking URI")]
+ModelName = Annotated[str | None, typer.Option("--model-name", help="registered model name")]
+Config = Annotated[Path | None, typer.Option("--config", help="risk.toml (default: ./risk.toml)")]
+Table = Annotated[Path | None, typer.Option("--table", help="户级特征表 CSV/Parquet/XLSX")]
+IdColumn = Annotated[str | None, typer.Option("--id-column", help="id column of --table")]
+LabelColumn = Annotated[str | None, typer.Option("--label-column", help="0/1 label column")]
+TimeColumn = Annotated[
+    str | None, typer.Option("--time-column", help="time column: validate out of time")
+]
+NoMonotoneCheck = Annotated[
+    bool,
+    typer.Option("--skip-monotone-comparison", help="do not refit without monotone constraints"),
+]
+
+
+def train(
+    data: TrainData = None,
+    until: Until = None,
+    horizon: Horizon = None,
+    out: Out = Path("models/latest"),
+    tracking_uri: Tracking = None,
+    model_name: ModelName = None,
+    config: Config = None,
+    table: Table = None,
+    id_column: IdColumn = None,
+    label_column: LabelColumn = None,
+    time_column: TimeColumn = None,
+    skip_monotone_comparison: NoMonotoneCheck = False,
+) -> None:
+    """训练模型 Train, evaluate against baselines, log to MLflow and gate the champion."""
+    if (data is None) == (table is None):
+        raise ConfigError("train: give exactly one of --data DIR or --table FILE")
+    if table is not None:
+        if not id_column or not label_column:
+            raise ConfigError("train --table needs --id-column and --label-column")
+        _train_table(
+            table,
+            id_column=id_column,
+            label_column=label_column,
+            time_column=time_column,
+            out=out,
+            config=config,
+        )
+        return
+    assert data is not None
+    _train_directory(
+        data,
+        until=until,
+        horizon=horizon,
+        out=out,
+        tracking_uri=tracking_uri,
+        model_name=model_name,
+        config=config,
+        compare_monotone=not skip_monotone_comparison,
+    )
+
+
+def _train_directory(
+    data: Path,
+    *,
+    until: str | None,
+    horizon: int | None,
+    out: Path,
+    tracking_uri: str | None,
+    model_name: str | None,
+    config: Path | None,
+    compare_monotone: bool,
+) -> None:
+    from features.io import load_directory  # noqa: PLC0415
+    from risk.atomic import atomic_output_dir  # noqa: PLC0415
+    from risk.config import load_config  # noqa: PLC0415
+    from training.registry import Registry, file_fingerprints  # noqa: PLC0415
+    from training.train import TrainOptions, train_and_register, train_from_tables  # noqa: PLC0415
+
+    settings = load_config(config)
+    if horizon is not None and not 1 <= horizon <= 24:
+        raise ConfigError(f"train: --horizon must be 1–24 months, got {horizon}")
+    options = TrainOptions(
+        horizon=horizon or settings.model.horizon,
+        valid_months=settings.model.valid_months,
+        until=_month(until) if until else None,
+        operating_share=_operating_share(settings),
+        compare_monotone=compare_monotone,
+    )
+    uri = tracking_uri or settings.model.resolved_tracking_uri()
+    name = model_name or settings.model.name
+    with _stage("读取数据 loading data"):
+        loaded = load_directory(data, pseudonym_key=settings.privacy.pseudonym_key())
+    tables = loaded.tables
+    if options.until is not None and options.until > tables.export_month:
+        raise ConfigError(
+            f"train: --until {options.until} is after the data's last month {tables.export_month}"
+        )
+    truth_path = data / "_truth" / "truth.parquet"
+    truth = pd.read_parquet(truth_path) if truth_path.is_file() else None
+    result = train_from_tables(
+        tables,
+        lines=settings.lines,
+        rule_params=settings.rules,
+        options=options,
+        truth=truth,
+        progress=_stage,
+    )
+    files = {table: data / file for table, file in tables.files.items()}
+    if truth is not None:
+        files["_truth"] = truth_path
+    fingerprints = file_fingerprints(files)
+    result.evaluation["data_fingerprints"] = fingerprints
+    with _stage("登记模型 MLflow + champion gate"), atomic_output_dir(out) as folder:
+        evaluation = train_and_register(
+            result,
+            registry=Registry(uri, name),
+            options=options,
+            out_dir=folder,
+            fingerprints=fingerprints,
+            write_files=_writer(result),
+        )
+    _summary(evaluation, out=out, tracking_uri=uri)
+
+
+def _writer(result: Any) -> Any:
+    from training.evaluate import render_html  # noqa: PLC0415
+    from training.train import write_json  # noqa: PLC0415
+
+    def write(evaluation: Mapping[str, Any], folder: Path) -> Sequence[Path]:
+        json_path = write_json(evaluation, folder / "evaluation.json")
+        html = render_html(
+            evaluation, validation=result.validation, shap_importance=result.shap_importance
+        )
+        html_path = folder / "evaluation.html"
+        html_path.write_text(html, encoding="utf-8")
+        return [json_path, html_path]
+
+    return write
+
+
+def _train_table(
+    table: Path,
+    *,
+    id_column: str,
+    label_column: str,
+    time_column: str | None,
+    out: Path,
+    config: Path | None,
+) -> None:
+    from risk.atomic import atomic_output_dir  # noqa: PLC0415
+    from risk.config import load_config  # noqa: PLC0415
+    from training.train import train_from_table, write_json  # noqa: PLC0415
+
+    settings = load_config(config)
+    frame = _read_table(table)
+    result = train_from_table(
+        frame,
+        id_column=id_column,
+        label_column=label_column,
+        time_column=time_column,
+        operating_share=_operating_share(settings),
+        progress=_stage,
+    )
+    with atomic_output_dir(out) as folder:
+        write_json(result.evaluation, folder / "evaluation.json")
+        result.predictions.to_parquet(folder / "predictions.parquet", index=False)
+    _summary(result.evaluation, out=out, tracking_uri=None)
+
+
+def _read_table(path: Path) -> pd.DataFrame:
+    if not path.is_file():
+        raise DataContractError(f"table {path} does not exist")
+    suffix = path.suffix.lower()
+    if suffix == ".parquet":
+        return pd.read_parquet(path)
+    if suffix == ".xlsx":
+        return pd.read_excel(path)
+    if suffix == ".csv":
+        for encoding in ("utf-8-sig", "gb18030"):
+            try:
+                return pd.read_csv(path, encoding=encoding)
+            except UnicodeDecodeError:
+                continue
+        raise DataContractError(f"{path}: neither UTF-8 nor GB18030 text")
+    raise DataContractError(
+        f"{path}: expected .csv, .xlsx or .parquet, got {suffix or 'no extension'}"
+    )
+
+
+def _operating_share(settings: Any) -> float:
+    warning = settings.warning
+    if warning.top_percent is not None:
+        return float(warning.top_percent) / 100
+    return 0.05  # capacity / threshold: the gate compares at the top 5% (documented)
+
+
+def _month(text: str) -> pd.Period:
+    try:
+        return pd.Period(text, "M")
+    except (ValueError, TypeError) as error:
+        raise ConfigError(f"train: --until must be a month like 2026-04, got {text!r}") from error
+
+
+@contextmanager
+def _stage(name: str) -> Iterator[None]:
+    from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn  # noqa: PLC0415
+
+    with Progress(
+        SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(), transient=False
+    ) as progress:
+        task = progress.add_task(name, total=1)
+        yield
+        progress.update(task, completed=1)
+
+
+def _summary(evaluation: Mapping[str, Any], *, out: Path, tracking_uri: str | None) -> None:
+    from rich.console import Console  # noqa: PLC0415
+    from rich.table import Table as RichTable  # noqa: PLC0415
+
+    from training.evaluate import comparison_table  # noqa: PLC0415
+
+    frame = comparison_table(evaluation)
+    table = RichTable(title="同一验证集上的对比 comparison on the same validation rows")
+    for column in ("scorer", "auc", "recall@0.05", "recall@0.10", "precision@0.05", "ece"):
+        table.add_column(column, justify="left" if column == "scorer" else "right")
+    for _, row in frame.iterrows():
+        table.add_row(
+            row["scorer"],
+            *[
+                _cell(row[c])
+                for c in ("auc", "recall@0.05", "recall@0.10", "precision@0.05", "ece")
+            ],
+        )
+    console = Console()
+    console.print(table)
+    promotion = evaluation.get("promotion")
+    if promotion:
+        console.print(
+            f"model version {evaluation.get('model_version')}: {'champion' if promotion['promoted'] else 'challenger'} — {promotion['reason']}"
+        )
+    if tracking_uri:
+        console.print(f"MLflow: {tracking_uri}")
+    console.print(f"evaluation: {out / 'evaluation.json'}")
+
+
+def _cell(value: Any) -> str:
+    return "—" if value is None or pd.isna(value) else f"{float(value):.4f}"
 
 
 def register(app: typer.Typer) -> None:
     """Add this module's commands to the `risk` app."""
+    app.command("train")(train)
