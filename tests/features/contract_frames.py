@@ -135,7 +135,8 @@ def base_frames() -> dict[str, pd.DataFrame]:
 def to_chinese_headers(name: str, frame: pd.DataFrame) -> pd.DataFrame:
     """The same frame with every contract header replaced by its main Chinese label."""
     spec = CONTRACT[name]
-    return frame.rename(columns={c: spec.column(c).label_zh for c in frame.columns})
+    known = set(spec.column_names)
+    return frame.rename(columns={c: spec.column(c).label_zh for c in frame.columns if c in known})
 
 
 def write_directory(
