@@ -63,8 +63,8 @@ def parse_month(text: str) -> pd.Period:
     try:
         return pd.Period(cleaned, freq="M")
     except (ValueError, TypeError) as error:
-        raise typer.BadParameter(
-            f"{text!r} is not a month; expected YYYY-MM, e.g. 2026-10", param_hint="--month"
+        raise ConfigError(
+            f"--month {text!r} is not a month; expected YYYY-MM, e.g. 2026-10"
         ) from error
 
 
@@ -78,7 +78,11 @@ def operating_config(
     """The config with the operating point given on the command line (at most one of the three)."""
     given = {
         k: v
-        for k, v in {"capacity": capacity, "top_percent": top_percent, "threshold": threshold}.items()
+        for k, v in {
+            "capacity": capacity,
+            "top_percent": top_percent,
+            "threshold": threshold,
+        }.items()
         if v is not None
     }
     if len(given) > 1:
@@ -175,12 +179,16 @@ def load_scoring_model(model: str | None, settings: FanpinConfig) -> Any:
 
 # --- demo ---------------------------------------------------------------------------------------
 
-DemoOut = Annotated[Path, typer.Option("--out", help="演示目录 folder for the demo's data and outputs")]
+DemoOut = Annotated[
+    Path, typer.Option("--out", help="演示目录 folder for the demo's data and outputs")
+]
 DemoHouseholds = Annotated[int, typer.Option("--households", help="simulated households")]
 DemoSeed = Annotated[int, typer.Option("--seed", help="random seed of the simulation")]
 
 
-def demo(out: DemoOut = Path("demo"), households: DemoHouseholds = 20000, seed: DemoSeed = 0) -> None:
+def demo(
+    out: DemoOut = Path("demo"), households: DemoHouseholds = 20000, seed: DemoSeed = 0
+) -> None:
     """Simulate a county, train a model, score the latest month and print where the list is."""
     from risk.demo import run_demo  # noqa: PLC0415
     from risk.score import print_summary  # noqa: PLC0415

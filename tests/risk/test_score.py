@@ -79,7 +79,15 @@ def test_top_percent_and_explanations_of_the_listed(scored_run):
     audit = set(scored_run.manifest["audit"]["household_ids"])
     assert explained == set(scores.loc[scores["warned"], "household_id"]) | audit
     explanations = pd.read_parquet(scored_run.out_dir / "explanations.parquet")
-    interface = ["household_id", "rank", "feature", "label_zh", "value", "contribution", "reason_zh"]
+    interface = [
+        "household_id",
+        "rank",
+        "feature",
+        "label_zh",
+        "value",
+        "contribution",
+        "reason_zh",
+    ]
     assert list(explanations.columns[:7]) == interface
 
 
@@ -98,10 +106,21 @@ def test_manifest_records_inputs_model_versions_and_timings(scored_run, scoring_
     for key in ("run_id", "month", "model", "inputs", "counts", "thresholds", "capacity",
                 "versions", "timings", "warnings"):  # fmt: skip
         assert key in manifest, key
-    assert manifest["model"] == {"name": "fanpin-test", "version": "1", "uri": "models:/fanpin-test/1"}
+    assert manifest["model"] == {
+        "name": "fanpin-test",
+        "version": "1",
+        "uri": "models:/fanpin-test/1",
+    }
     assert set(manifest["inputs"]) == {p.name for p in scoring_county_dir.glob("*.csv")}
     assert {"python", "lightgbm", "shap", "pandas", "numpy", "fanpin"} <= set(manifest["versions"])
-    assert set(manifest["timings"]) == {"feeds", "features", "predict", "select", "explain", "write"}
+    assert set(manifest["timings"]) == {
+        "feeds",
+        "features",
+        "predict",
+        "select",
+        "explain",
+        "write",
+    }
     assert manifest["counts"]["scored"] == len(scored_run.scores)
 
 
@@ -324,3 +343,86 @@ def test_drift_and_new_reasons_against_the_previous_month(scoring_tables, scorin
     assert reasons["is_new"].any() and not reasons["is_new"].all()
     report = (runs / SCORING_MONTH / "report.html").read_text(encoding="utf-8")
     assert "PSI" in report and str(MONTH - 1) in report
+
+
+# --- command line -------------------------------------------------------------------------------------
+
+
+def _cli(argv, monkeypatch, model=None):
+    from risk.cli import main
+
+    if model is not None:
+        import risk.cli.scoring
+
+        monkeypatch.setattr(risk.cli.scoring, "load_scoring_model", lambda uri, settings: model)
+    with pytest.raises(SystemExit) as done:
+        main(argv)
+    return int(done.value.code or 0)
+
+
+@pytest.fixture
+def cli_env(monkeypatch, tmp_path):
+    from scoring_county import KEY
+
+    monkeypatch.setenv("FANPIN_PSEUDONYM_KEY", KEY.decode())
+    monkeypatch.chdir(tmp_path)
+
+
+def test_cli_score_writes_outputs_and_prints_the_summary(
+    cli_env, scoring_county_dir, scoring_model, tmp_path, monkeypatch, capsys
+):
+    argv = ["score", "--data", str(scoring_county_dir), "--month", SCORING_MONTH,
+            "--out", str(tmp_path / "run"), "--capacity", "10", "--no-progress"]  # fmt: skip
+    assert _cli(argv, monkeypatch, scoring_model) == 0
+    out = capsys.readouterr().out
+    assert "预警 warned" in out and "warnings.xlsx" in out
+    for name in OUTPUT_FILES:
+        assert (tmp_path / "run" / name).is_file()
+    manifest = json.loads((tmp_path / "run" / "manifest.json").read_text(encoding="utf-8"))
+    assert manifest["capacity"]["mode"] == "capacity" and manifest["capacity"]["value"] == 10
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (["--capacity", "5", "--threshold", "0.3"], "give one of"),
+        (["--top-percent", "0"], "top_percent"),
+        (["--engine", "spark"], "expected local or dask"),
+        (["--month", "2025-13"], "not a month"),
+    ],
+)
+def test_cli_score_refuses_bad_options(
+    cli_env, scoring_county_dir, tmp_path, monkeypatch, capsys, extra, message
+):
+    argv = ["score", "--data", str(scoring_county_dir), "--month", SCORING_MONTH,
+            "--out", str(tmp_path / "run"), "--no-progress", *extra]  # fmt: skip
+    assert _cli(argv, monkeypatch) == 2
+    assert message in capsys.readouterr().err
+    assert not (tmp_path / "run").exists()
+
+
+def test_cli_dask_engine_is_clear_when_not_available(
+    cli_env, scoring_county_dir, tmp_path, monkeypatch, capsys
+):
+    import importlib.util
+
+    if importlib.util.find_spec("risk.dask_engine") is not None:
+        pytest.skip("the Dask engine has landed; its own tests cover --engine dask")
+    argv = ["score", "--data", str(scoring_county_dir), "--month", SCORING_MONTH,
+            "--out", str(tmp_path / "run"), "--engine", "dask"]  # fmt: skip
+    assert _cli(argv, monkeypatch) == 2
+    assert "--engine dask is not available yet" in capsys.readouterr().err
+
+
+def test_cli_mismatched_model_exits_2_naming_features(
+    cli_env, scoring_county_dir, scoring_tables, tmp_path, monkeypatch, capsys
+):
+    features = build_features(scoring_tables, as_of=MONTH - 3, lines=MonitoringLines())
+    X = features.drop(columns=["household_id", "month"]).rename(columns={"events_12m": "ghost"})
+    y = (np.arange(len(X)) % 3 == 0).astype(int)
+    model = FakeLoaded(RiskModel(n_estimators=5, min_child_samples=5, n_jobs=1).fit(X, y))
+    argv = ["score", "--data", str(scoring_county_dir), "--month", SCORING_MONTH,
+            "--out", str(tmp_path / "run"), "--no-progress"]  # fmt: skip
+    assert _cli(argv, monkeypatch, model) == 2
+    err = capsys.readouterr().err
+    assert "ghost" in err and "events_12m" in err and "Traceback" not in err
