@@ -8,6 +8,7 @@ seeded random order so a coarse score (the rules) is not flattered by row order.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -341,20 +342,36 @@ def _figure() -> tuple[Any, Any]:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt  # noqa: PLC0415
 
+    _register_cjk_fonts()
     plt.rcParams["font.sans-serif"] = ["Noto Sans CJK SC", "WenQuanYi Zen Hei", "DejaVu Sans"]
     plt.rcParams["axes.unicode_minus"] = False
     return plt.subplots(figsize=(7, 4.5), dpi=90)
 
 
+def _register_cjk_fonts() -> None:
+    """Make a system CJK font known to matplotlib even if its font cache predates the font."""
+    from matplotlib import font_manager  # noqa: PLC0415
+
+    if any("CJK" in font.name for font in font_manager.fontManager.ttflist):
+        return
+    for folder in ("/usr/share/fonts", "/usr/local/share/fonts"):
+        for path in sorted(Path(folder).glob("**/NotoSansCJK-Regular.tt[cf]")):
+            font_manager.fontManager.addfont(str(path))
+
+
 def _png(fig: Any) -> str:
     import base64  # noqa: PLC0415
     import io  # noqa: PLC0415
+    import warnings  # noqa: PLC0415
 
     import matplotlib.pyplot as plt  # noqa: PLC0415
 
     buffer = io.BytesIO()
-    fig.tight_layout()
-    fig.savefig(buffer, format="png")
+    with warnings.catch_warnings():
+        # without a CJK font installed, Chinese labels fall back to boxes; the numbers still show
+        warnings.filterwarnings("ignore", message="Glyph .* missing from font")
+        fig.tight_layout()
+        fig.savefig(buffer, format="png")
     plt.close(fig)
     return base64.b64encode(buffer.getvalue()).decode("ascii")
 

@@ -212,29 +212,8 @@ class Registry:
         return str(self.client.create_experiment(EXPERIMENT, artifact_location=location))
 
     def _log_model(self, model: RiskModel, signature_frame: pd.DataFrame) -> Any:
-        from mlflow.models import infer_signature  # noqa: PLC0415
-
-        sample = signature_frame.head(20).copy()
-        for column in sample.columns:
-            if not pd.api.types.is_numeric_dtype(sample[column]):
-                sample[column] = sample[column].astype(object).astype(str)
-            else:
-                sample[column] = sample[column].astype(float)
-        signature = infer_signature(sample, model.predict_proba(signature_frame.head(20))[:, 1])
-        import lightgbm  # noqa: PLC0415
-        import sklearn  # noqa: PLC0415
-
         return self._mlflow.sklearn.log_model(
-            model,
-            name="model",
-            signature=signature,
-            pip_requirements=[
-                f"lightgbm=={lightgbm.__version__}",
-                f"scikit-learn=={sklearn.__version__}",
-                "fanpin",
-            ],
-            metadata={"fanpin_fingerprint": model.fingerprint()},
-            skops_trusted_types=list(TRUSTED_TYPES),
+            model, name="model", **_model_files(model, signature_frame)
         )
 
     def _apply(self, decision: GateDecision, version: str) -> None:
@@ -246,6 +225,40 @@ class Registry:
             self.client.set_registered_model_alias(self.name, CHAMPION, version)
         else:
             self.client.set_registered_model_alias(self.name, CHALLENGER, version)
+
+
+def save_local(model: RiskModel, path: Path, *, signature_frame: pd.DataFrame) -> Path:
+    """Write a model folder (MLmodel + skops file) that `load_model(path)` reads back."""
+    quiet_mlflow()
+    import mlflow  # noqa: PLC0415
+
+    mlflow.sklearn.save_model(model, str(path), **_model_files(model, signature_frame))
+    return Path(path)
+
+
+def _model_files(model: RiskModel, signature_frame: pd.DataFrame) -> dict[str, Any]:
+    """Signature (column names and types only), pinned requirements, fingerprint, trusted types."""
+    import lightgbm  # noqa: PLC0415
+    import sklearn  # noqa: PLC0415
+    from mlflow.models import infer_signature  # noqa: PLC0415
+
+    sample = signature_frame.head(20).copy()
+    for column in sample.columns:
+        if pd.api.types.is_numeric_dtype(sample[column]):
+            sample[column] = sample[column].astype(float)
+        else:
+            sample[column] = sample[column].astype(object).astype(str)
+    signature = infer_signature(sample, model.predict_proba(signature_frame.head(20))[:, 1])
+    return {
+        "signature": signature,
+        "pip_requirements": [
+            f"lightgbm=={lightgbm.__version__}",
+            f"scikit-learn=={sklearn.__version__}",
+            "fanpin",
+        ],
+        "metadata": {"fanpin_fingerprint": model.fingerprint()},
+        "skops_trusted_types": list(TRUSTED_TYPES),
+    }
 
 
 def load_model(

@@ -561,6 +561,7 @@ class TableResult:
     model: RiskModel
     evaluation: dict[str, Any]
     predictions: pd.DataFrame  # id, label, probability (out of fold / out of time)
+    features: pd.DataFrame  # the feature columns as the model sees them (for the signature)
 
 
 def train_from_table(
@@ -631,7 +632,9 @@ def train_from_table(
         .loc[scored]
         .reset_index(drop=True)
     )
-    return TableResult(model=final, evaluation=evaluation, predictions=predictions)
+    return TableResult(
+        model=final, evaluation=evaluation, predictions=predictions, features=features
+    )
 
 
 def _check_table(

@@ -188,9 +188,12 @@ def _train_table(
         operating_share=_operating_share(settings),
         progress=_stage,
     )
+    from training.registry import save_local  # noqa: PLC0415
+
     with atomic_output_dir(out) as folder:
         write_json(result.evaluation, folder / "evaluation.json")
         result.predictions.to_parquet(folder / "predictions.parquet", index=False)
+        save_local(result.model, folder / "model", signature_frame=result.features)
     _summary(result.evaluation, out=out, tracking_uri=None)
 
 
