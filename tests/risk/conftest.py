@@ -5,13 +5,17 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from scoring_county import FakeLoaded, load_county, train_small_model, write_county
+from scoring_county import (
+    SCORING_MONTH,  # noqa: F401 - re-exported for the test modules
+    FakeLoaded,
+    load_county,
+    train_small_model,
+    write_county,
+)
 
 from features.tables import Tables
 from risk.config import FanpinConfig
 from risk.score import ScoreResult, score_month
-
-SCORING_MONTH = "2025-12"
 
 
 @pytest.fixture(scope="session")

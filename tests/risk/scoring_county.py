@@ -20,7 +20,8 @@ from features.tables import Tables
 from training.model import RiskModel
 
 KEY = b"scoring-test-key"
-LAST_MONTH = pd.Period("2025-12", "M")
+SCORING_MONTH = "2025-12"
+LAST_MONTH = pd.Period(SCORING_MONTH, "M")
 TOWNSHIPS = {"甲县": ["城关镇", "河口乡"], "乙县": ["石门镇", "青山乡"]}
 
 

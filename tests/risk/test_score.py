@@ -11,9 +11,8 @@ import textwrap
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import SCORING_MONTH
 from rich.console import Console
-from scoring_county import FakeLoaded
+from scoring_county import SCORING_MONTH, FakeLoaded
 
 from features.build import build_features
 from features.errors import DataContractError, ModelMismatchError
