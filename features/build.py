@@ -110,21 +110,28 @@ def _oop_to_income(values: dict[str, np.ndarray]) -> np.ndarray:
 
 
 def _assemble(grid: Grid, values: dict[str, np.ndarray]) -> pd.DataFrame:
-    """Stack households × months arrays into rows (month by month), columns in catalogue order."""
-    n_months = len(grid.months)
+    """Stack as-of months × households arrays into rows (month by month), in catalogue order.
+
+    The numeric features are written straight into one column-major float block, so the frame is
+    built without pandas consolidating (copying) ninety separate columns.
+    """
+    n_months, n_rows = len(grid.months), len(grid.months) * grid.n_households
+    numeric = [spec.name for spec in CATALOGUE if spec.kind == "numeric"]
+    block = np.empty((n_rows, len(numeric)), order="F")
+    for position, name in enumerate(numeric):
+        block[:, position] = values[name].reshape(-1)
+    frame = pd.DataFrame(block, columns=numeric, copy=False)
     categorical = housing.categorical(grid)
-    columns: dict[str, object] = {
-        "household_id": np.tile(grid.household_index.to_numpy(dtype=object), n_months),
+    ids = grid.households["household_id"].astype("str")
+    leading = {
+        "household_id": ids.take(np.tile(np.arange(grid.n_households), n_months)).array,
         "month": pd.PeriodIndex.from_ordinals(np.repeat(grid.months, grid.n_households), freq="M"),
     }
-    for spec in CATALOGUE:
+    for position, (name, column) in enumerate(leading.items()):
+        frame.insert(position, name, column)
+    for position, spec in enumerate(CATALOGUE, start=len(leading)):
         if spec.kind == "categorical":
             codes = np.tile(categorical[spec.name].codes, n_months)
-            columns[spec.name] = pd.Categorical.from_codes(
-                codes, dtype=categorical[spec.name].dtype
-            )
-        else:
-            columns[spec.name] = values[spec.name].T.reshape(-1).astype(np.float64)
-    frame = pd.DataFrame(columns)
-    frame["household_id"] = frame["household_id"].astype("str")
+            dtype = categorical[spec.name].dtype
+            frame.insert(position, spec.name, pd.Categorical.from_codes(codes, dtype=dtype))
     return frame

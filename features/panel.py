@@ -1,6 +1,7 @@
 """The month axis that lets one pass over sorted records serve many as-of months.
 
-Every source module works on a `Grid`: households as rows, a run of calendar months as columns.
+Every source module works on a `Grid`: a run of calendar months ("columns", stored as the first, slow
+axis so that a month is one contiguous row of memory) × households (or members).
 Records are dropped into cells (household or person × month) once; a feature for as-of month t is then
 a reduction over the columns in a window ending at t. Column 0 is a bucket for everything dated before
 the grid's first month, so that "ever" counts stay right without widening the grid; windows never
@@ -14,15 +15,20 @@ bit-for-bit the same whichever set of months the grid was built for (`build_pane
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
+from typing import TypeVar
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from features.errors import DataContractError
 from features.tables import Tables
+
+T = TypeVar("T")
 
 #: Months of history read before the earliest as-of month (a 12-month window a year earlier).
 LOOKBACK = 24
@@ -42,6 +48,26 @@ def month_codes(values: pd.Series) -> np.ndarray:
     )
 
 
+def equals(values: pd.Series, wanted: str | tuple[str, ...]) -> np.ndarray:
+    """Boolean mask of a text column equal to `wanted` (or one of several); missing → False."""
+    hit = values.isin(wanted) if isinstance(wanted, tuple) else values.eq(wanted)
+    return hit.to_numpy(dtype=bool, na_value=False)
+
+
+def lookup(keys: pd.Series, index: pa.Array) -> np.ndarray:
+    """Position of each key in `index` (-1 when absent or missing); a hash join in Arrow."""
+    found = pc.index_in(_text(keys), value_set=index)
+    return np.asarray(pc.fill_null(found, -1).to_numpy(zero_copy_only=False), dtype=np.int64)
+
+
+def _text(values: pd.Series) -> pa.Array | pa.ChunkedArray:
+    """Arrow large_string view of a text column (zero-copy for pandas' Arrow-backed `str`)."""
+    if not (isinstance(values.dtype, pd.StringDtype) and values.dtype.storage == "pyarrow"):
+        values = values.astype("str")
+    array = pa.array(values)
+    return array if array.type == pa.large_string() else array.cast(pa.large_string())
+
+
 @dataclass(frozen=True)
 class Grid:
     """Households × months, plus the members, for a set of as-of months.
@@ -59,10 +85,17 @@ class Grid:
     months: np.ndarray
     start: int = field(init=False)
     end: int = field(init=False)
+    _memo: dict[str, object] = field(default_factory=dict, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "start", int(self.months.min()) - LOOKBACK)
         object.__setattr__(self, "end", int(self.months.max()))
+
+    def memo(self, key: str, compute: Callable[[], T]) -> T:
+        """Compute once per grid what several sources need (e.g. able members by month)."""
+        if key not in self._memo:
+            self._memo[key] = compute()
+        return self._memo[key]  # type: ignore[return-value]
 
     # --- axes -------------------------------------------------------------------------------
     @property
@@ -90,21 +123,28 @@ class Grid:
         return np.where((codes == NO_MONTH) | (codes > self.end), -1, cols)
 
     @cached_property
-    def household_index(self) -> pd.Index:
-        return pd.Index(self.households["household_id"].astype(str))
+    def counties(self) -> tuple[np.ndarray, np.ndarray]:
+        """(county names, county position of each household)."""
+        county = self.households["county"].astype(str).to_numpy()
+        names, position = np.unique(county, return_inverse=True)
+        return names, position
+
+    @cached_property
+    def household_ids(self) -> pa.Array:
+        return _text(self.households["household_id"])
 
     def household_rows(self, ids: pd.Series) -> np.ndarray:
         """Row of each household id (-1 when unknown)."""
-        return self.household_index.get_indexer(ids.astype(str))
+        return lookup(ids, self.household_ids)
 
     # --- members ----------------------------------------------------------------------------
     @cached_property
-    def person_index(self) -> pd.Index:
-        return pd.Index(self.members["person_id"].astype(str))
+    def person_ids(self) -> pa.Array:
+        return _text(self.members["person_id"])
 
     def person_rows(self, ids: pd.Series) -> np.ndarray:
         """Member row of each person id (-1 when unknown)."""
-        return self.person_index.get_indexer(ids.astype(str))
+        return lookup(ids, self.person_ids)
 
     @cached_property
     def member_household(self) -> np.ndarray:
@@ -118,8 +158,8 @@ class Grid:
         return np.where(codes == NO_MONTH, np.iinfo(np.int64).min // 2, codes)
 
     def member_age(self, codes: np.ndarray) -> np.ndarray:
-        """Age in whole years (members × months) at each month code; negative = not born yet."""
-        return np.floor_divide(codes[None, :] - self.member_birth[:, None], 12)
+        """Age in whole years (months × members) at each month code; negative = not born yet."""
+        return np.floor_divide(codes[:, None] - self.member_birth[None, :], 12)
 
     @cached_property
     def member_age_at_query(self) -> np.ndarray:
@@ -127,94 +167,149 @@ class Grid:
 
     @cached_property
     def member_present(self) -> np.ndarray:
-        """Members × as-of months: born on or before the month and in a known household."""
-        return (self.member_age_at_query >= 0) & (self.member_household >= 0)[:, None]
+        """As-of months × members: born on or before the month and in a known household."""
+        return (self.member_age_at_query >= 0) & (self.member_household >= 0)[None, :]
 
     @cached_property
     def household_size(self) -> np.ndarray:
-        """Households × as-of months: members born on or before the month."""
-        return self.to_households(self.member_present.astype(np.float64))
+        """As-of months × households: members born on or before the month."""
+        return self.to_households(self.member_present)
 
     def to_households(self, per_member: np.ndarray, rows: np.ndarray | None = None) -> np.ndarray:
-        """Sum a (members × as-of months) array into households × as-of months."""
+        """Sum a (months × members) array into months × households (members of row -1 dropped)."""
         rows = self.member_household if rows is None else rows
         keep = rows >= 0
-        out = np.empty((self.n_households, per_member.shape[1]))
-        for j in range(per_member.shape[1]):
-            out[:, j] = np.bincount(rows[keep], per_member[keep, j], minlength=self.n_households)
-        return out
+        n_months = per_member.shape[0]
+        flat = np.arange(n_months)[:, None] * self.n_households + rows[keep][None, :]
+        weights = per_member[:, keep].astype(np.float64, copy=False)
+        total = np.bincount(
+            flat.reshape(-1), weights.reshape(-1), minlength=n_months * self.n_households
+        )
+        return total.reshape(n_months, self.n_households)
 
-    # --- dense cells and windows -------------------------------------------------------------
+    # --- dense cells (columns × rows) and windows ---------------------------------------------
     def dense(
         self, rows: np.ndarray, codes: np.ndarray, n_rows: int, values: np.ndarray | None = None
     ) -> np.ndarray:
-        """Sum of `values` (or a count) per (row, column); rows or columns of -1 are dropped."""
+        """Sum of `values` (or a count) per (column, row); rows or columns of -1 are dropped."""
         cols = self.columns_of(codes)
         keep = (rows >= 0) & (cols >= 0)
         if values is not None:
             keep &= ~np.isnan(values)
-        flat = rows[keep] * self.n_cols + cols[keep]
+        flat = cols[keep] * n_rows + rows[keep]
         weights = None if values is None else values[keep]
         counts = np.bincount(flat, weights, minlength=n_rows * self.n_cols)
-        return counts.astype(np.float64).reshape(n_rows, self.n_cols)
+        return counts.astype(np.float64, copy=False).reshape(self.n_cols, n_rows)
 
     def dense_max(
         self, rows: np.ndarray, codes: np.ndarray, n_rows: int, values: np.ndarray
     ) -> np.ndarray:
-        """Largest value per (row, column), 0 where there is none."""
+        """Largest value per (column, row), 0 where there is none."""
         cols = self.columns_of(codes)
         keep = (rows >= 0) & (cols >= 0) & ~np.isnan(values)
         out = np.zeros(n_rows * self.n_cols)
-        np.maximum.at(out, rows[keep] * self.n_cols + cols[keep], values[keep])
-        return out.reshape(n_rows, self.n_cols)
+        np.maximum.at(out, cols[keep] * n_rows + rows[keep], values[keep])
+        return out.reshape(self.n_cols, n_rows)
 
     def window_sum(self, cells: np.ndarray, months: int, *, lag: int = 0) -> np.ndarray:
-        """Rows × as-of months: sum over months m with t - lag - months < m <= t - lag."""
+        """As-of months × rows: sum over months m with t - lag - months < m <= t - lag."""
         last = self.query_cols - lag
-        out = cells[:, last].copy()
+        out = cells[last]
         for back in range(1, months):
-            out += cells[:, last - back]
+            out = out + cells[last - back]
         return out
 
     def window_max(self, cells: np.ndarray, months: int) -> np.ndarray:
-        """Rows × as-of months: largest cell over the `months` months ending at each as-of month."""
-        out = cells[:, self.query_cols].copy()
+        """As-of months × rows: largest cell over the `months` months ending at each as-of month."""
+        out = cells[self.query_cols]
         for back in range(1, months):
-            np.maximum(out, cells[:, self.query_cols - back], out=out)
+            np.maximum(out, cells[self.query_cols - back], out=out)
         return out
 
     def ever(self, cells: np.ndarray) -> np.ndarray:
-        """Rows × as-of months: cumulative count up to each as-of month (cells must hold counts)."""
-        return np.cumsum(cells, axis=1)[:, self.query_cols]
+        """As-of months × rows: cumulative count up to each as-of month (cells must hold counts)."""
+        return np.cumsum(cells, axis=0)[self.query_cols]
+
+    def ever_max(self, cells: np.ndarray) -> np.ndarray:
+        """As-of months × rows: largest cell up to each as-of month."""
+        return np.maximum.accumulate(cells, axis=0)[self.query_cols]
 
     def last_month(self, rows: np.ndarray, codes: np.ndarray, n_rows: int) -> np.ndarray:
-        """Rows × as-of months: month code of the latest record on or before t (NaN if none)."""
+        """As-of months × rows: month code of the latest record on or before t (NaN if none)."""
         keep = (rows >= 0) & (codes != NO_MONTH) & (codes <= self.end)
         latest = np.full(n_rows * self.n_cols, -np.inf)
         cols = self.columns_of(codes[keep])
-        np.maximum.at(latest, rows[keep] * self.n_cols + cols, codes[keep].astype(np.float64))
-        running = np.maximum.accumulate(latest.reshape(n_rows, self.n_cols), axis=1)
-        out = running[:, self.query_cols]
+        np.maximum.at(latest, cols * n_rows + rows[keep], codes[keep].astype(np.float64))
+        out = self.ever_max(latest.reshape(self.n_cols, n_rows))
         return np.where(np.isinf(out), np.nan, out)
 
     def rows_with_record(
         self, person_rows: np.ndarray, codes: np.ndarray, months: int
     ) -> np.ndarray:
-        """Households × as-of months: members with at least one record in the window."""
+        """As-of months × households: members with at least one record in the window."""
         keep = person_rows >= 0
         uniq, local = np.unique(person_rows[keep], return_inverse=True)
         cells = self.dense(local, codes[keep], len(uniq))
-        flagged = (self.window_sum(cells, months) > 0).astype(np.float64)
+        flagged = self.window_sum(cells, months) > 0
         return self.to_households(flagged, self.member_household[uniq])
 
     def household_line(self, lines: object) -> np.ndarray:
-        """Households × as-of months: monitoring line for the county and the as-of year."""
+        """As-of months × households: monitoring line for the county and the as-of year."""
         county = self.households["county"].astype(str).reset_index(drop=True)
-        out = np.empty((self.n_households, len(self.months)))
+        out = np.empty((len(self.months), self.n_households))
         years = 1970 + np.floor_divide(self.months, 12)
         for j, year in enumerate(years):
-            out[:, j] = lines.lookup(county, int(year))  # type: ignore[attr-defined]
+            out[j] = lines.lookup(county, int(year))  # type: ignore[attr-defined]
         return out
+
+
+class Cells:
+    """Records dropped into (month column, row) cells once; counts, sums and maxima over any subset.
+
+    Parameters
+    ----------
+    grid
+        The grid whose columns the records' months map to.
+    rows, codes
+        Row (household or member; -1 = unknown) and month code of each record.
+    n_rows
+        Number of rows (households or members).
+    """
+
+    def __init__(self, grid: Grid, rows: np.ndarray, codes: np.ndarray, n_rows: int) -> None:
+        cols = grid.columns_of(codes)
+        self._keep = (rows >= 0) & (cols >= 0)
+        self._flat = cols[self._keep] * n_rows + rows[self._keep]
+        self._shape = (grid.n_cols, n_rows)
+
+    def _select(self, values: np.ndarray | None, mask: np.ndarray | None) -> tuple[np.ndarray, ...]:
+        flat = self._flat
+        kept = None if values is None else values[self._keep]
+        if mask is not None:
+            chosen = mask[self._keep]
+            flat = flat[chosen]
+            kept = None if kept is None else kept[chosen]
+        return (flat,) if kept is None else (flat, np.where(np.isnan(kept), 0.0, kept))
+
+    def count(self, mask: np.ndarray | None = None) -> np.ndarray:
+        """Number of records (where `mask`) per cell."""
+        (flat,) = self._select(None, mask)
+        counts = np.bincount(flat, minlength=self._shape[0] * self._shape[1])
+        return counts.astype(np.float64).reshape(self._shape)
+
+    def total(self, values: np.ndarray, mask: np.ndarray | None = None) -> np.ndarray:
+        """Sum of `values` (missing counts as nothing) of the records (where `mask`) per cell."""
+        flat, kept = self._select(values, mask)
+        return np.bincount(flat, kept, minlength=self._shape[0] * self._shape[1]).reshape(
+            self._shape
+        )
+
+    def maximum(self, values: np.ndarray, mask: np.ndarray | None = None) -> np.ndarray:
+        """Largest value of the records (where `mask`) per cell, 0 where there is none."""
+        flat, kept = self._select(values, mask)
+        out = np.zeros(self._shape[0] * self._shape[1])
+        np.maximum.at(out, flat, kept)
+        return out.reshape(self._shape)
 
 
 def make_grid(tables: Tables, months: Sequence[pd.Period]) -> Grid:
@@ -241,10 +336,9 @@ def safe_divide(numerator: np.ndarray, denominator: np.ndarray) -> np.ndarray:
 def county_coverage(
     grid: Grid, household_rows: np.ndarray, codes: np.ndarray, months: int
 ) -> np.ndarray:
-    """Households × as-of months: months in the window in which the household's county has any record."""
-    county = grid.households["county"].astype(str).to_numpy()
-    names, county_of_household = np.unique(county, return_inverse=True)
+    """As-of months × households: months in the window in which the household's county has a record."""
+    names, county_of_household = grid.counties
     keep = household_rows >= 0
     cells = grid.dense(county_of_household[household_rows[keep]], codes[keep], len(names))
     covered = grid.window_sum((cells > 0).astype(np.float64), months)
-    return covered[county_of_household]
+    return covered[:, county_of_household]

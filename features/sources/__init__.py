@@ -1,7 +1,7 @@
-"""One module per contract source; each turns its table into households × as-of-months arrays.
+"""One module per contract source; each turns its table into as-of-months × households arrays.
 
 Every module exposes `NAMES` (the catalogue features it produces, in catalogue order) and
-`features(grid, tables) -> dict[name, ndarray]` where each array is households × as-of months
+`features(grid, tables) -> dict[name, ndarray]` where each array is as-of months × households
 (`features.panel.Grid`). A source whose table is None yields NaN arrays (missing, not zero).
 """
 
@@ -14,7 +14,7 @@ from features.panel import Grid
 
 def all_missing(grid: Grid, names: tuple[str, ...]) -> dict[str, np.ndarray]:
     """NaN for every feature of a table the department did not send."""
-    shape = (grid.n_households, len(grid.months))
+    shape = (len(grid.months), grid.n_households)
     return {name: np.full(shape, np.nan) for name in names}
 
 

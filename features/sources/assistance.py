@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from features.panel import Grid, county_coverage, month_codes
+from features.panel import Cells, Grid, county_coverage, equals, month_codes
 from features.sources import all_missing
 from features.tables import Tables
 
@@ -33,28 +33,28 @@ HARDSHIP_TYPES = ("临时救助", "防贫保理赔")
 
 
 def features(grid: Grid, tables: Tables) -> dict[str, np.ndarray]:
-    """Assistance features, households × as-of months (NaN without an assistance table)."""
+    """Assistance features, as-of months × households (NaN without an assistance table)."""
     if tables.assistance is None:
         return all_missing(grid, NAMES)
     payments = tables.assistance
     rows = grid.household_rows(payments["household_id"])
     codes = month_codes(payments["month"])
-    kind = payments["type"].astype(str).to_numpy()
     amount = payments["amount"].fillna(0.0).to_numpy(dtype=float)
     n = grid.n_households
-    cells = grid.dense(rows, codes, n, amount)
+    by_month = Cells(grid, rows, codes, n)
+    cells = by_month.total(amount)
     out = {
         "assistance_amount_3m": grid.window_sum(cells, 3),
         "assistance_amount_12m": grid.window_sum(cells, 12),
     }
-    dibao_rows = np.where(kind == "低保金", rows, -1)
-    out["dibao_months_12m"] = grid.window_sum((grid.dense(dibao_rows, codes, n) > 0) * 1.0, 12)
+    out["dibao_months_12m"] = grid.window_sum(
+        (by_month.count(equals(payments["type"], "低保金")) > 0) * 1.0, 12
+    )
     for name, wanted in _AMOUNT_BY_TYPE.items():
-        typed = np.where(kind == wanted, amount, np.nan)
-        out[name] = grid.window_sum(grid.dense(rows, codes, n, typed), 12)
-    since = grid.months[None, :]
+        out[name] = grid.window_sum(by_month.total(amount, equals(payments["type"], wanted)), 12)
+    since = grid.months[:, None]
     out["months_since_assistance"] = since - grid.last_month(rows, codes, n)
-    hardship_rows = np.where(np.isin(kind, HARDSHIP_TYPES), rows, -1)
+    hardship_rows = np.where(equals(payments["type"], HARDSHIP_TYPES), rows, -1)
     out["months_since_hardship_payment"] = since - grid.last_month(hardship_rows, codes, n)
     out["assistance_feed_months_12m"] = county_coverage(grid, rows, codes, 12)
     return {name: out[name] for name in NAMES}

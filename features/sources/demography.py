@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from features.panel import Grid, month_codes
+from features.panel import Grid, equals, month_codes
 from features.sources import flag
 from features.tables import Tables
 
@@ -49,7 +49,7 @@ _AGE_BANDS = {
 
 
 def features(grid: Grid, tables: Tables) -> dict[str, np.ndarray]:
-    """Household make-up, households × as-of months."""
+    """Household make-up, as-of months × households."""
     age = grid.member_age_at_query
     present = grid.member_present
 
@@ -60,7 +60,7 @@ def features(grid: Grid, tables: Tables) -> dict[str, np.ndarray]:
     working = count((age >= 16) & (age <= 64))
     elderly = count(age >= 65)
     children = count(age < 16)
-    able = count(able_by_month(grid, tables)[:, grid.query_cols])
+    able = count(able_by_month(grid, tables)[grid.query_cols])
     out = {
         "household_size": size,
         "working_age_members": working,
@@ -78,10 +78,20 @@ def features(grid: Grid, tables: Tables) -> dict[str, np.ndarray]:
 
 
 def able_by_month(grid: Grid, tables: Tables) -> np.ndarray:
-    """Members × grid columns: aged 16–64, no grade 1–2 certificate so far, no serious claim in 12 months.
+    """Grid columns × members: aged 16–64, no grade 1–2 certificate so far, no serious claim in 12 months.
 
     Without a disability or medical table that evidence is unknown and does not disqualify anyone.
     """
+    return grid.memo("able_by_month", lambda: _able_by_month(grid, tables))
+
+
+def people_of(grid: Grid, tables: Tables, table: str) -> np.ndarray:
+    """Member row of each record of a person-level table (computed once per grid)."""
+    frame = getattr(tables, table)
+    return grid.memo(f"people:{table}", lambda: grid.person_rows(frame["person_id"]))
+
+
+def _able_by_month(grid: Grid, tables: Tables) -> np.ndarray:
     age = grid.member_age(grid.col_months)
     able = (age >= 16) & (age <= 64)
     n_members = len(grid.members)
@@ -89,21 +99,21 @@ def able_by_month(grid: Grid, tables: Tables) -> np.ndarray:
         certs = tables.disability
         severe = certs["grade"].isin(SEVERE_GRADES).to_numpy(dtype=bool, na_value=False)
         cells = grid.dense(
-            grid.person_rows(certs["person_id"][severe]),
+            people_of(grid, tables, "disability")[severe],
             month_codes(certs["certified_date"][severe]),
             n_members,
         )
-        able &= np.cumsum(cells, axis=1) == 0
+        able &= np.cumsum(cells, axis=0) == 0
     if tables.medical is not None:
         claims = tables.medical
         serious = serious_claims(claims)
         cells = grid.dense(
-            grid.person_rows(claims["person_id"][serious]),
+            people_of(grid, tables, "medical")[serious],
             month_codes(claims["settle_date"][serious]),
             n_members,
         )
-        running = np.cumsum(cells, axis=1)
-        running[:, 12:] -= running[:, :-12].copy()
+        running = np.cumsum(cells, axis=0)
+        running[12:] -= running[:-12].copy()
         able &= running == 0
     return able
 
@@ -111,7 +121,7 @@ def able_by_month(grid: Grid, tables: Tables) -> np.ndarray:
 def serious_claims(claims: pd.DataFrame) -> np.ndarray:
     """Boolean mask of claims that mark serious illness (大病保险 paid, or a costly inpatient stay)."""
     critical = claims["critical_illness_paid"].fillna(0.0).to_numpy(dtype=float) > 0
-    costly = (claims["visit_type"].astype(str) == "住院").to_numpy(dtype=bool) & (
+    costly = equals(claims["visit_type"], "住院") & (
         claims["total_cost"].fillna(0.0).to_numpy(dtype=float) >= SERIOUS_INPATIENT_COST
     )
     return critical | costly
@@ -120,17 +130,17 @@ def serious_claims(claims: pd.DataFrame) -> np.ndarray:
 def _head(grid: Grid) -> dict[str, np.ndarray]:
     """Age, sex and education of the 户主 (NaN when the household has no head born by as-of)."""
     members = grid.members
-    is_head = (members["relation"].astype(str) == "户主").to_numpy(dtype=bool)
+    is_head = equals(members["relation"], "户主")
     rows = np.flatnonzero(is_head & (grid.member_household >= 0))
-    shape = (grid.n_households, len(grid.months))
+    shape = (len(grid.months), grid.n_households)
     out = {
         name: np.full(shape, np.nan)
         for name in ("head_age", "head_is_female", "head_education_level")
     }
     households = grid.member_household[rows]
-    age = grid.member_age_at_query[rows].astype(np.float64)
+    age = grid.member_age_at_query[:, rows].astype(np.float64)
     age = np.where(age >= 0, age, np.nan)
-    female = (members["sex"].astype(str).to_numpy()[rows] == "女").astype(np.float64)
+    female = equals(members["sex"], "女")[rows].astype(np.float64)
     education = (
         members["education"]
         .map(EDUCATION_LEVEL)
@@ -140,7 +150,7 @@ def _head(grid: Grid) -> dict[str, np.ndarray]:
         else np.full(len(rows), np.nan)
     )
     born = ~np.isnan(age)
-    out["head_age"][households] = age
-    out["head_is_female"][households] = np.where(born, female[:, None], np.nan)
-    out["head_education_level"][households] = np.where(born, education[:, None], np.nan)
+    out["head_age"][:, households] = age
+    out["head_is_female"][:, households] = np.where(born, female[None, :], np.nan)
+    out["head_education_level"][:, households] = np.where(born, education[None, :], np.nan)
     return out

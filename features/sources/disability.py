@@ -10,6 +10,7 @@ import numpy as np
 
 from features.panel import Grid, month_codes
 from features.sources import all_missing
+from features.sources.demography import people_of
 from features.tables import Tables
 
 NAMES = (
@@ -22,11 +23,11 @@ NAMES = (
 
 
 def features(grid: Grid, tables: Tables) -> dict[str, np.ndarray]:
-    """Disability features, households × as-of months (NaN without a disability table)."""
+    """Disability features, as-of months × households (NaN without a disability table)."""
     if tables.disability is None:
         return all_missing(grid, NAMES)
     certs = tables.disability
-    people = grid.person_rows(certs["person_id"])
+    people = people_of(grid, tables, "disability")
     rows = np.where(people >= 0, grid.member_household[people], -1)
     codes = month_codes(certs["certified_date"])
     grade = certs["grade"].astype("Float64").to_numpy(dtype=float, na_value=np.nan)
@@ -39,10 +40,8 @@ def features(grid: Grid, tables: Tables) -> dict[str, np.ndarray]:
         "severe_disabled_members": grid.ever(
             grid.dense(np.where(severe_first, rows, -1), codes, n)
         ),
-        "max_disability_severity": np.maximum.accumulate(
-            grid.dense_max(rows, codes, n, severity), axis=1
-        )[:, grid.query_cols],
-        "months_since_disability_certified": grid.months[None, :] - grid.last_month(rows, codes, n),
+        "max_disability_severity": grid.ever_max(grid.dense_max(rows, codes, n, severity)),
+        "months_since_disability_certified": grid.months[:, None] - grid.last_month(rows, codes, n),
         "disability_certified_12m": grid.window_sum(grid.dense(rows, codes, n), 12),
     }
 

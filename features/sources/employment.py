@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from features.panel import NO_MONTH, Grid, month_codes, safe_divide
+from features.panel import NO_MONTH, Grid, equals, month_codes, safe_divide
 from features.sources import all_missing
-from features.sources.demography import able_by_month
+from features.sources.demography import able_by_month, people_of
 from features.tables import Tables
 
 NAMES = (
@@ -38,17 +38,17 @@ SHORT_SPELL_MONTHS = 3
 
 
 def features(grid: Grid, tables: Tables) -> dict[str, np.ndarray]:
-    """Employment features, households × as-of months (NaN without an employment table)."""
+    """Employment features, as-of months × households (NaN without an employment table)."""
     if tables.employment is None:
         return all_missing(grid, NAMES)
     spells = tables.employment
-    people = grid.person_rows(spells["person_id"])
+    people = people_of(grid, tables, "employment")
     start = month_codes(spells["start_month"])
     end = month_codes(spells["end_month"])
     known = (people >= 0) & (start != NO_MONTH) & (start <= grid.end)
     people = np.where(known, people, -1)
     rows = np.where(people >= 0, grid.member_household[np.maximum(people, 0)], -1)
-    location = spells["work_location"].astype(str).to_numpy()
+    location = {name: equals(spells["work_location"], where) for name, where in _LOCATIONS.items()}
     wage = spells["monthly_income"].fillna(0.0).to_numpy(dtype=float)
     out = _working_now(grid, people, rows, start, end, location, wage)
     n = grid.n_households
@@ -76,36 +76,33 @@ def _working_now(
     rows: np.ndarray,
     start: np.ndarray,
     end: np.ndarray,
-    location: np.ndarray,
+    location: dict[str, np.ndarray],
     wage: np.ndarray,
 ) -> dict[str, np.ndarray]:
     """Members working in each as-of month (in all and by location) and their monthly wages."""
     n_members, n_months = len(grid.members), len(grid.months)
     names = ["members_working_now", *_LOCATIONS, "monthly_wage_now"]
-    out = {name: np.empty((grid.n_households, n_months)) for name in names}
+    out = {name: np.empty((n_months, grid.n_households)) for name in names}
     for j, month in enumerate(grid.months):
         covering = (people >= 0) & (start <= month) & ((end == NO_MONTH) | (end >= month))
         selections = {"members_working_now": covering}
-        selections.update(
-            {name: covering & (location == where) for name, where in _LOCATIONS.items()}
-        )
+        selections.update({name: covering & location[name] for name in _LOCATIONS})
         for name, mask in selections.items():
             working = np.bincount(people[mask], minlength=n_members) > 0
-            out[name][:, j] = grid.to_households(working[:, None].astype(np.float64))[:, 0]
-        out["monthly_wage_now"][:, j] = np.bincount(
+            out[name][j] = grid.to_households(working[None, :])[0]
+        out["monthly_wage_now"][j] = np.bincount(
             rows[covering], wage[covering], minlength=grid.n_households
         )
     return out
 
 
 def _feed_covered(grid: Grid, rows: np.ndarray, start: np.ndarray) -> np.ndarray:
-    """Households × grid columns: the month is on or after the first spell start in the county."""
-    county = grid.households["county"].astype(str).to_numpy()
-    names, county_of_household = np.unique(county, return_inverse=True)
+    """Grid columns × households: the month is on or after the first spell start in the county."""
+    names, county_of_household = grid.counties
     first = np.full(len(names), np.iinfo(np.int64).max)
     keep = rows >= 0
     np.minimum.at(first, county_of_household[rows[keep]], start[keep])
-    return grid.col_months[None, :] >= first[county_of_household][:, None]
+    return grid.col_months[:, None] >= first[county_of_household][None, :]
 
 
 def _unemployed_cells(
@@ -116,14 +113,14 @@ def _unemployed_cells(
     end: np.ndarray,
     feed: np.ndarray,
 ) -> np.ndarray:
-    """Members × grid columns: 1 where an able working-age member has no covering spell in a covered month."""
+    """Grid columns × members: 1 where an able working-age member has no covering spell in a covered month."""
     n_members = len(grid.members)
     keep = people >= 0
     change = grid.dense(people[keep], start[keep], n_members)
     stop = end[keep] + 1
     stopped = (end[keep] != NO_MONTH) & (stop <= grid.end)
     change -= grid.dense(people[keep][stopped], stop[stopped], n_members)
-    covered = np.cumsum(change, axis=1) > 0
+    covered = np.cumsum(change, axis=0) > 0
     household = grid.member_household
-    in_feed = feed[np.maximum(household, 0)] & (household >= 0)[:, None]
+    in_feed = feed[:, np.maximum(household, 0)] & (household >= 0)[None, :]
     return (able_by_month(grid, tables) & ~covered & in_feed).astype(np.float64)

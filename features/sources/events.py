@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 
-from features.panel import Grid, month_codes
+from features.panel import Cells, Grid, equals, month_codes
 from features.sources import all_missing
 from features.tables import Tables
 
@@ -35,17 +36,17 @@ _COUNT_BY_TYPE = {
 
 
 def features(grid: Grid, tables: Tables) -> dict[str, np.ndarray]:
-    """Shock features, households × as-of months (NaN without an events table)."""
+    """Shock features, as-of months × households (NaN without an events table)."""
     if tables.events is None:
         return all_missing(grid, NAMES)
     events = tables.events
     rows = grid.household_rows(events["household_id"])
     codes = month_codes(events["date"])
-    kind = events["event_type"].astype(str).to_numpy()
     loss = events["loss_amount"].fillna(0.0).to_numpy(dtype=float)
     n = grid.n_households
-    counts = grid.dense(rows, codes, n)
-    losses = grid.dense(rows, codes, n, loss)
+    cells = Cells(grid, rows, codes, n)
+    counts = cells.count()
+    losses = cells.total(loss)
     out = {
         "events_3m": grid.window_sum(counts, 3),
         "events_12m": grid.window_sum(counts, 12),
@@ -53,16 +54,14 @@ def features(grid: Grid, tables: Tables) -> dict[str, np.ndarray]:
         "event_loss_12m": grid.window_sum(losses, 12),
     }
     for name, (wanted, months) in _COUNT_BY_TYPE.items():
-        out[name] = grid.window_sum(
-            grid.dense(np.where(kind == wanted, rows, -1), codes, n), months
-        )
+        out[name] = grid.window_sum(cells.count(equals(events["event_type"], wanted)), months)
     out["working_age_deaths_12m"] = grid.window_sum(
-        grid.dense(np.where(_working_age_death(grid, events, kind, codes), rows, -1), codes, n), 12
+        cells.count(_working_age_death(grid, events, codes)), 12
     )
     return {name: out[name] for name in NAMES}
 
 
-def _working_age_death(grid: Grid, events, kind: np.ndarray, codes: np.ndarray) -> np.ndarray:  # noqa: ANN001
+def _working_age_death(grid: Grid, events: pd.DataFrame, codes: np.ndarray) -> np.ndarray:
     """Death events naming a member aged 16–64 in the month of the event."""
     if "person_id" not in events.columns:
         return np.zeros(len(events), dtype=bool)
@@ -71,4 +70,4 @@ def _working_age_death(grid: Grid, events, kind: np.ndarray, codes: np.ndarray) 
     known = people >= 0
     age = np.full(len(events), -1)
     age[known] = np.floor_divide(codes[known] - grid.member_birth[people[known]], 12)
-    return (kind == "家庭成员死亡") & known & (age >= 16) & (age <= 64)
+    return equals(events["event_type"], "家庭成员死亡") & known & (age >= 16) & (age <= 64)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from features.panel import Grid
+from features.panel import Grid, equals
 from features.tables import Tables
 
 NAMES = (
@@ -38,21 +38,21 @@ def categorical(grid: Grid) -> dict[str, pd.Categorical]:
 
 
 def features(grid: Grid, tables: Tables) -> dict[str, np.ndarray]:
-    """Numeric housing features, households × as-of months (categoricals: see `categorical`)."""
+    """Numeric housing features, as-of months × households (categoricals: see `categorical`)."""
     households = grid.households
     n_months = len(grid.months)
 
     def per_month(column: np.ndarray) -> np.ndarray:
-        return np.repeat(column.astype(np.float64)[:, None], n_months, axis=1)
+        return np.repeat(column.astype(np.float64)[None, :], n_months, axis=0)
 
-    poor = households["household_type"].astype(str).to_numpy() == "脱贫户"
+    poor = equals(households["household_type"], "脱贫户")
     exit_year = _numbers(households, "exit_year")
     years = (1970 + np.floor_divide(grid.months, 12)).astype(np.float64)
-    since_exit = years[None, :] - exit_year[:, None]
+    since_exit = years[:, None] - exit_year[None, :]
     since_exit = np.where(since_exit >= 0, since_exit, np.nan)
     return {
         "is_formerly_poor": per_month(poor),
-        "years_since_exit": np.where(poor[:, None], since_exit, np.nan),
+        "years_since_exit": np.where(poor[None, :], since_exit, np.nan),
         "relocated": per_month(_numbers(households, "relocated")),
         "cultivated_land_mu": per_month(_numbers(households, "cultivated_land_mu")),
     }

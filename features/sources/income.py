@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 from features.lines import MonitoringLines
-from features.panel import Grid, month_codes, safe_divide
+from features.panel import Cells, Grid, month_codes, safe_divide
 from features.sources import all_missing
 from features.tables import Tables
 
@@ -41,7 +41,7 @@ _PARTS = (
 
 
 def features(grid: Grid, tables: Tables, *, lines: MonitoringLines) -> dict[str, np.ndarray]:
-    """Income features, households × as-of months (NaN without an income table)."""
+    """Income features, as-of months × households (NaN without an income table)."""
     if tables.income is None:
         return all_missing(grid, NAMES)
     income = tables.income
@@ -56,9 +56,10 @@ def features(grid: Grid, tables: Tables, *, lines: MonitoringLines) -> dict[str,
         + parts["property_income"]
         + parts["transfer_income"]
     )
-    observed = grid.dense(rows, codes, n)
-    net_cells = grid.dense(rows, codes, n, net)
-    wage_cells = grid.dense(rows, codes, n, parts["wage_income"])
+    cells = Cells(grid, rows, codes, n)
+    observed = cells.count()
+    net_cells = cells.total(net)
+    wage_cells = cells.total(parts["wage_income"])
     size = grid.household_size
     line = grid.household_line(lines)
 
@@ -73,17 +74,15 @@ def features(grid: Grid, tables: Tables, *, lines: MonitoringLines) -> dict[str,
     net_12m = grid.window_sum(net_cells, 12)
     positive = np.where(net_12m > 0, net_12m, np.nan)
     out["wage_share_12m"] = grid.window_sum(wage_cells, 12) / positive
-    business = grid.dense(rows, codes, n, parts["business_income"] - parts["business_expense"])
+    business = cells.total(parts["business_income"] - parts["business_expense"])
     out["business_share_12m"] = grid.window_sum(business, 12) / positive
     for part, name in (
         ("property_income", "property_share_12m"),
         ("transfer_income", "transfer_share_12m"),
     ):
-        out[name] = grid.window_sum(grid.dense(rows, codes, n, parts[part]), 12) / positive
+        out[name] = grid.window_sum(cells.total(parts[part]), 12) / positive
     out["income_change_ratio_12m"] = _change_ratio(grid, observed, net_cells)
-    out["income_volatility_12m"] = _volatility(
-        grid, observed, net_cells, grid.dense(rows, codes, n, net**2)
-    )
+    out["income_volatility_12m"] = _volatility(grid, observed, net_cells, cells.total(net**2))
     seen_now = grid.window_sum(observed, 1) > 0
     out["net_income_last_month"] = np.where(seen_now, grid.window_sum(net_cells, 1), np.nan)
     out["wage_income_last_month"] = np.where(seen_now, grid.window_sum(wage_cells, 1), np.nan)

@@ -7,9 +7,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from features.panel import Grid, county_coverage, month_codes, safe_divide
+from features.panel import Cells, Grid, county_coverage, equals, month_codes, safe_divide
 from features.sources import all_missing
-from features.sources.demography import serious_claims
+from features.sources.demography import people_of, serious_claims
 from features.tables import Tables
 
 NAMES = (
@@ -30,29 +30,27 @@ NAMES = (
 
 
 def features(grid: Grid, tables: Tables) -> dict[str, np.ndarray]:
-    """Medical features, households × as-of months (NaN without a medical table)."""
+    """Medical features, as-of months × households (NaN without a medical table)."""
     if tables.medical is None:
         return all_missing(grid, NAMES)
     claims = tables.medical
-    people = grid.person_rows(claims["person_id"])
+    people = people_of(grid, tables, "medical")
     rows = np.where(people >= 0, grid.member_household[people], -1)
     codes = month_codes(claims["settle_date"])
     n = grid.n_households
     oop = claims["out_of_pocket"].fillna(0.0).to_numpy(dtype=float)
-    inpatient = (claims["visit_type"].astype(str) == "住院").to_numpy(dtype=bool)
-    chronic = (claims["visit_type"].astype(str) == "门诊慢特病").to_numpy(dtype=bool)
-    oop_cells = grid.dense(rows, codes, n, oop)
+    inpatient = equals(claims["visit_type"], "住院")
+    chronic = equals(claims["visit_type"], "门诊慢特病")
+    cells = Cells(grid, rows, codes, n)
+    oop_cells = cells.total(oop)
     size = grid.household_size
     out: dict[str, np.ndarray] = {}
     for months in (1, 3, 12):
         out[f"oop_medical_{months}m"] = grid.window_sum(oop_cells, months)
     out["oop_medical_per_capita_3m"] = safe_divide(out["oop_medical_3m"], size)
     out["oop_medical_per_capita_12m"] = safe_divide(out["oop_medical_12m"], size)
-    inpatient_oop = np.where(inpatient, oop, np.nan)
-    out["max_inpatient_oop_12m"] = grid.window_max(
-        grid.dense_max(rows, codes, n, inpatient_oop), 12
-    )
-    stays = grid.dense(np.where(inpatient, rows, -1), codes, n)
+    out["max_inpatient_oop_12m"] = grid.window_max(cells.maximum(oop, inpatient), 12)
+    stays = cells.count(inpatient)
     out["inpatient_stays_3m"] = grid.window_sum(stays, 3)
     out["inpatient_stays_12m"] = grid.window_sum(stays, 12)
     out["inpatient_members_12m"] = grid.rows_with_record(np.where(inpatient, people, -1), codes, 12)
@@ -64,6 +62,6 @@ def features(grid: Grid, tables: Tables) -> dict[str, np.ndarray]:
         np.where(serious, people, -1), codes, 12
     )
     total = claims["total_cost"].fillna(0.0).to_numpy(dtype=float)
-    out["medical_total_cost_12m"] = grid.window_sum(grid.dense(rows, codes, n, total), 12)
+    out["medical_total_cost_12m"] = grid.window_sum(cells.total(total), 12)
     out["medical_feed_months_12m"] = county_coverage(grid, rows, codes, 12)
     return out

@@ -16,7 +16,7 @@ NAMES = ("previous_monitoring_episodes", "months_since_risk_eliminated", "monito
 
 
 def features(grid: Grid, tables: Tables) -> dict[str, np.ndarray]:
-    """Monitoring-history features, households × as-of months (NaN without an outcomes table)."""
+    """Monitoring-history features, as-of months × households (NaN without an outcomes table)."""
     if tables.outcomes is None:
         return all_missing(grid, NAMES)
     outcomes = tables.outcomes
@@ -30,6 +30,6 @@ def features(grid: Grid, tables: Tables) -> dict[str, np.ndarray]:
     ended = grid.ever(grid.dense(rows, closed, n))
     return {
         "previous_monitoring_episodes": ended,
-        "months_since_risk_eliminated": grid.months[None, :] - grid.last_month(rows, closed, n),
+        "months_since_risk_eliminated": grid.months[:, None] - grid.last_month(rows, closed, n),
         "monitored_now": (opened > ended).astype(np.float64),
     }
