@@ -651,7 +651,7 @@ def _check_table(
     if len(bad):
         row = int(bad[0]) + 2
         raise DataContractError(
-            f"table: column {label_column!r} must be 0 or 1; row {row} has {frame.loc[bad[0], label_column]!r}"
+            f"table: column {label_column!r} must be 0 or 1; row {row} has {str(frame.loc[bad[0], label_column])!r}"
         )
     if labels.nunique() < 2:
         raise DataContractError(
