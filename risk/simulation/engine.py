@@ -1,0 +1,320 @@
+"""`simulate`: run the county month by month, record the feeds, estimate the hidden truth."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from features.errors import ConfigError
+from risk.simulation import layout as L
+from risk.simulation.dynamics import State, expected_person_income, expected_transfers, step
+from risk.simulation.feeds import (
+    Context,
+    FeedGaps,
+    build_ledgers,
+    export_view,
+    month_labels,
+    snapshot_tables,
+)
+from risk.simulation.population import Population, build_population
+from risk.simulation.records import Recorder
+from risk.simulation.timeline import Timeline
+from risk.simulation.truth import (
+    HORIZON,
+    continuation_probability,
+    oracle_summary,
+    realised_labels,
+)
+
+#: Called as progress(stage, done, total).
+Progress = Callable[[str, int, int], None]
+TRUTH_MONTHS = 12
+DRAWS = 200
+
+
+@dataclass
+class Simulation:
+    """A simulated data directory in memory.
+
+    Attributes
+    ----------
+    tables
+        Contract tables by name (English column names), as exported at the last month.
+    truth
+        `household_id, month, p_true, label` for the truth months (None without truth).
+    exports
+        For each `export_at` month (`YYYY-MM`): the tables as exported at that month.
+    hidden
+        Per household at the last month: hidden factors and the true trailing income (diagnostics).
+    distress
+        `household_id, month` of every month a household not yet monitored was in real distress.
+    summary
+        Oracle AUC, positive rate, timings and feed gaps.
+    """
+
+    tables: dict[str, pd.DataFrame]
+    truth: pd.DataFrame | None
+    exports: dict[str, dict[str, pd.DataFrame]]
+    hidden: pd.DataFrame
+    distress: pd.DataFrame
+    gaps: FeedGaps
+    summary: dict[str, float] = field(default_factory=dict)
+
+
+def simulate(
+    *,
+    households: int = 20000,
+    months: int = 36,
+    end: str = "2026-10",
+    counties: int = 2,
+    seed: int = 0,
+    truth: bool = True,
+    export_at: Sequence[str] = (),
+    draws: int = DRAWS,
+    progress: Progress | None = None,
+) -> Simulation:
+    """Simulate a rural county (or several) and its department feeds, with the hidden truth.
+
+    Parameters
+    ----------
+    households, months, end, counties, seed
+        Size, the written months (the `months` months ending at `end`), counties (1–8) and seed.
+    truth
+        Estimate `p_true` for the last 12 months that have a full 6-month horizon.
+    export_at
+        Months (`YYYY-MM`) at which to also produce the directory as exported then.
+    draws
+        Monte Carlo continuations per household and month (at least 200 for the contract).
+    progress
+        Optional callback `progress(stage, done, total)`.
+
+    Returns
+    -------
+    Simulation
+    """
+    _check(households=households, months=months, counties=counties, draws=draws)
+    timeline = Timeline.build(end=end, months=months)
+    exports_t = _export_months(timeline, export_at)
+    root = np.random.SeedSequence(seed)
+    ss_pop, ss_dyn, ss_feed, ss_truth = root.spawn(4)
+    clock = {"start": time.perf_counter()}
+    pop = build_population(
+        np.random.default_rng(ss_pop),
+        households=households,
+        counties=counties,
+        start=timeline.start,
+        line0=timeline.line(0),
+    )
+    state = initial_state(pop)
+    rec = Recorder(n_persons=len(pop.pi), n_households=len(pop.hi))
+    working = np.flatnonzero(pop.pi[:, L.JOB] > 0)
+    rec.start_spells(state, working, pop.pi[working, L.SPELL_T])
+    truth_t = _truth_months(timeline) if truth else []
+    rng = np.random.default_rng(ss_dyn)
+    truth_streams = dict(zip(truth_t, ss_truth.spawn(max(len(truth_t), 1)), strict=False))
+    parts: list[pd.DataFrame] = []
+    snapshots: dict[int, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
+    clock["population"] = time.perf_counter()
+    for t in range(timeline.n_months):
+        calendar = timeline.calendar(t)
+        record = step(state, t=t, calendar=calendar, rng=rng)
+        rec.record_month(state, record, t=t, scale=calendar.scale)
+        if t in exports_t or t == timeline.n_months - 1:
+            snapshots[t] = (state.hi.copy(), state.pi.copy(), state.pf.copy())
+        if t in truth_streams:
+            rows, p_true = continuation_probability(
+                state, t=t, timeline=timeline, seed=truth_streams[t], draws=draws
+            )
+            parts.append(pd.DataFrame({"row": rows, "t": t, "p_true": p_true}))
+        if progress:
+            progress("simulate", t + 1, timeline.n_months)
+    clock["dynamics"] = time.perf_counter()
+    sim = _assemble(pop, timeline, rec, state, snapshots, parts, ss_feed, exports_t)
+    clock["tables"] = time.perf_counter()
+    sim.summary.update(
+        {
+            "seconds_population": clock["population"] - clock["start"],
+            "seconds_dynamics_and_truth": clock["dynamics"] - clock["population"],
+            "seconds_tables": clock["tables"] - clock["dynamics"],
+        }
+    )
+    return sim
+
+
+def _check(*, households: int, months: int, counties: int, draws: int) -> None:
+    if households < 10:
+        raise ConfigError(f"--households must be at least 10, got {households}")
+    if not 1 <= counties <= 8:
+        raise ConfigError(f"--counties must be between 1 and 8, got {counties}")
+    if months < 2:
+        raise ConfigError(f"--months must be at least 2, got {months}")
+    if draws < 1:
+        raise ConfigError(f"draws must be positive, got {draws}")
+
+
+def _export_months(timeline: Timeline, export_at: Sequence[str]) -> set[int]:
+    out = set()
+    for month in export_at:
+        try:
+            t = timeline.index(month)
+        except (ValueError, TypeError) as error:
+            raise ConfigError(f"--export-at {month!r}: expected a month YYYY-MM") from error
+        if not timeline.first_written <= t < timeline.n_months:
+            raise ConfigError(
+                f"--export-at {month}: outside the simulated months "
+                f"{timeline.period(timeline.first_written)}…{timeline.end}"
+            )
+        out.add(t)
+    return out
+
+
+def _truth_months(timeline: Timeline) -> list[int]:
+    last = timeline.n_months - 1 - HORIZON
+    first = max(timeline.first_written, last - TRUTH_MONTHS + 1)
+    return list(range(first, last + 1))
+
+
+def initial_state(pop: Population) -> State:
+    """The state at month 0, trailing incomes filled with each household's expected income."""
+    hh = pop.pi[:, L.HH]
+    n = len(pop.hi)
+    expected = (
+        np.bincount(
+            hh, weights=expected_person_income(pop.pi, pop.pf, pop.hi[hh, L.POOR] == 1), minlength=n
+        )
+        * pop.hf[:, L.WAGE_LEVEL]
+        + pop.hf[:, L.LAND] * pop.hf[:, L.FARM_RATE] * 0.62 / 12
+        + pop.hf[:, L.BIZ_GROSS] * 0.45
+        + pop.hf[:, L.PROPERTY]
+        + pop.hf[:, L.SUPPORT]
+        + expected_transfers(pop.pi, hh, n)
+        + 280.0 * pop.hi[:, L.DIBAO] * pop.hi[:, L.SIZE]
+        + 600.0 * pop.hi[:, L.TEKUN]
+    )
+    return State(
+        hf=pop.hf.copy(),
+        hi=pop.hi.copy(),
+        pf=pop.pf.copy(),
+        pi=pop.pi.copy(),
+        person_start=pop.person_start.copy(),
+        inc_ring=np.repeat(expected[:, None], 12, axis=1),
+        rig_ring=np.zeros((n, 12)),
+        oop_ring=np.zeros((n, 12)),
+        downturn=np.zeros(pop.n_counties, dtype=bool),
+        n_villages=pop.n_villages,
+    )
+
+
+def _assemble(
+    pop: Population,
+    timeline: Timeline,
+    rec: Recorder,
+    state: State,
+    snapshots: dict[int, tuple[np.ndarray, np.ndarray, np.ndarray]],
+    parts: list[pd.DataFrame],
+    ss_feed: np.random.SeedSequence,
+    exports_t: set[int],
+) -> Simulation:
+    household_ids = pop.households["household_id"].to_numpy(dtype=object)
+    ctx = Context(
+        pop=pop,
+        timeline=timeline,
+        rec=rec,
+        rng=np.random.default_rng(ss_feed),
+        household_ids=household_ids,
+        person_ids=pop.persons["person_id"].to_numpy(dtype=object),
+        counties=pop.households["county"].to_numpy(dtype=object),
+        final_pi=state.pi,
+    )
+    ledgers, gaps = build_ledgers(ctx)
+    last = timeline.n_months - 1
+    views = {t: _directory(pop, ledgers, snapshots[t], t) for t in sorted(exports_t | {last})}
+    tables = views[last]
+    exports = {str(timeline.period(t)): views[t] for t in sorted(exports_t)}
+    outcomes = rec.columns(rec.outcomes)
+    truth = _truth_frame(parts, outcomes, household_ids, timeline)
+    summary = oracle_summary(truth) if truth is not None else {}
+    return Simulation(
+        tables=tables,
+        truth=None if truth is None else truth,
+        exports=exports,
+        hidden=_hidden(pop, state, timeline, household_ids),
+        distress=_distress(rec, state, timeline, household_ids),
+        gaps=gaps,
+        summary=summary,
+    )
+
+
+def _directory(
+    pop: Population,
+    ledgers: dict[str, pd.DataFrame],
+    snapshot: tuple[np.ndarray, np.ndarray, np.ndarray],
+    t: int,
+) -> dict[str, pd.DataFrame]:
+    households, members = snapshot_tables(pop, *snapshot)
+    return {"households": households, "members": members, **export_view(ledgers, at=t)}
+
+
+def _truth_frame(
+    parts: list[pd.DataFrame],
+    outcomes: dict[str, np.ndarray],
+    household_ids: np.ndarray,
+    timeline: Timeline,
+) -> pd.DataFrame | None:
+    if not parts:
+        return None
+    frame = pd.concat(parts, ignore_index=True)
+    out_t = outcomes.get("t", np.zeros(0, dtype=np.int64)).astype(np.int64)
+    out_h = outcomes.get("household", np.zeros(0, dtype=np.int64)).astype(np.int64)
+    labels = np.concatenate(
+        [
+            realised_labels(out_t, out_h, part["row"].to_numpy(), t=int(part["t"].iloc[0]))
+            for part in parts
+        ]
+    )
+    return pd.DataFrame(
+        {
+            "household_id": household_ids[frame["row"].to_numpy()].astype(str),
+            "month": month_labels(timeline, frame["t"].to_numpy()).astype(str),
+            "p_true": frame["p_true"].to_numpy(),
+            "label": labels,
+        }
+    )
+
+
+def _hidden(
+    pop: Population, state: State, timeline: Timeline, household_ids: np.ndarray
+) -> pd.DataFrame:
+    size = np.maximum(state.hi[:, L.SIZE], 1)
+    return pd.DataFrame(
+        {
+            "household_id": household_ids.astype(str),
+            "household_type": pop.households["household_type"].to_numpy(),
+            "size": state.hi[:, L.SIZE],
+            "income_pc_12m": state.inc_ring.sum(axis=1) / size,
+            "line": timeline.line(timeline.n_months - 1),
+            "buffer": state.hf[:, L.BUFFER],
+            "help_monthly": state.hf[:, L.HELP],
+            "propensity": state.hf[:, L.PROPENSITY],
+            "target_ratio": state.hf[:, L.TARGET],
+            "monitored": state.hi[:, L.MONITORED] == 1,
+        }
+    )
+
+
+def _distress(
+    rec: Recorder, state: State, timeline: Timeline, household_ids: np.ndarray
+) -> pd.DataFrame:
+    flags = np.stack(rec.qualifies)  # (months, households)
+    t, h = np.nonzero(flags)
+    return pd.DataFrame(
+        {
+            "household_id": household_ids[h].astype(str),
+            "month": month_labels(timeline, t).astype(str),
+            "_t": t,
+        }
+    )
