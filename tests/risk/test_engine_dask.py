@@ -1,0 +1,94 @@
+"""The Dask engine gives the local engine's outputs, file for file, on a 2-worker LocalCluster."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+from scoring_county import SCORING_MONTH
+
+from risk.config import FanpinConfig
+from risk.engine_dask import (
+    county_partitions,
+    gather_features,
+    partition_tables,
+    score_month_dask,
+)
+from risk.score import EXPLANATIONS_FILE, SCORES_FILE
+
+distributed = pytest.importorskip("distributed")
+
+
+@pytest.fixture(scope="module")
+def client():
+    with (
+        distributed.LocalCluster(
+            n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
+        ) as cluster,
+        distributed.Client(cluster) as connected,
+    ):
+        yield connected
+
+
+@pytest.fixture(scope="module")
+def dask_run(client, scoring_tables, scoring_model, scoring_county_dir, tmp_path_factory):
+    out = tmp_path_factory.mktemp("dask") / SCORING_MONTH
+    return score_month_dask(
+        scoring_tables,
+        month=SCORING_MONTH,
+        model=scoring_model,
+        config=FanpinConfig(),
+        out_dir=out,
+        data_dir=scoring_county_dir,
+        progress=False,
+        client=client,
+    )
+
+
+def test_scores_are_identical_to_local(dask_run, scored_run) -> None:
+    local = pd.read_parquet(scored_run.out_dir / SCORES_FILE)
+    dask = pd.read_parquet(dask_run.out_dir / SCORES_FILE)
+    pd.testing.assert_frame_equal(dask, local, check_exact=True)
+    assert (dask_run.out_dir / SCORES_FILE).read_bytes() == (
+        scored_run.out_dir / SCORES_FILE
+    ).read_bytes()
+
+
+def test_explanations_are_identical_to_local(dask_run, scored_run) -> None:
+    local = pd.read_parquet(scored_run.out_dir / EXPLANATIONS_FILE)
+    dask = pd.read_parquet(dask_run.out_dir / EXPLANATIONS_FILE)
+    assert len(local) > 0
+    pd.testing.assert_frame_equal(dask, local, check_exact=True)
+
+
+def test_counts_and_run_id_match(dask_run, scored_run) -> None:
+    assert dask_run.run_id == scored_run.run_id
+    assert dask_run.counts == scored_run.counts
+    assert set(dask_run.timings) == set(scored_run.timings)
+
+
+def test_partitions_keep_counties_whole_and_cover_everyone(scoring_tables) -> None:
+    groups = county_partitions(scoring_tables.households, n_partitions=4)
+    assert sorted(c for g in groups for c in g) == sorted(
+        scoring_tables.households["county"].astype(str).unique()
+    )
+    parts = [partition_tables(scoring_tables, g) for g in groups]
+    assert sum(len(p.households) for p in parts) == len(scoring_tables.households)
+    assert sum(len(p.members) for p in parts) == len(scoring_tables.members)
+    for part, group in zip(parts, groups, strict=True):
+        assert set(part.households["county"].astype(str)) == set(group)
+        people = set(part.members["person_id"].astype(str))
+        assert set(part.medical["person_id"].astype(str)) <= people
+
+
+def test_gather_features_restores_order_and_categories() -> None:
+    a = pd.DataFrame(
+        {"county": pd.Categorical(["乙"], categories=["乙"]), "x": [1.0]}, index=["h2"]
+    )
+    b = pd.DataFrame(
+        {"county": pd.Categorical(["甲", "甲"], categories=["甲"]), "x": [2.0, 3.0]},
+        index=["h1", "h3"],
+    )
+    out = gather_features([a, b], order=pd.Index(["h1", "h2", "h3"]))
+    assert out.index.tolist() == ["h1", "h2", "h3"]
+    assert list(out["county"].cat.categories) == sorted(["甲", "乙"])
+    assert out["county"].astype(str).tolist() == ["甲", "乙", "甲"]
