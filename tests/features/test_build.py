@@ -123,3 +123,21 @@ def test_cli_bad_month_is_a_usage_error(tmp_path, monkeypatch, capsys) -> None: 
     assert _run_cli(argv) == 2
     assert "YYYY-MM" in capsys.readouterr().err
     assert not out.exists()
+
+
+@pytest.mark.slow
+def test_panel_equals_month_by_month_on_the_small_county(small_county) -> None:  # noqa: ANN001
+    from features.io import load_directory  # noqa: PLC0415
+
+    tables = load_directory(small_county, pseudonym_key=b"test").tables
+    months = [tables.export_month - k for k in (13, 7, 2, 1, 0)]
+    panel = build_panel(tables, months=months, lines=LINES)
+    one_by_one = pd.concat(
+        [build_features(tables, as_of=m, lines=LINES) for m in months], ignore_index=True
+    )
+    pd.testing.assert_frame_equal(panel, one_by_one, check_exact=True)
+    latest = panel.loc[panel["month"] == tables.export_month]
+    assert latest["household_id"].is_unique and len(latest) == len(tables.households)
+    for name in ("income_per_capita_12m", "oop_medical_12m", "members_working_now"):
+        assert latest[name].notna().mean() > 0.5, name
+        assert latest[name].nunique() > 5, name

@@ -127,3 +127,65 @@ def test_the_leak_test_can_fail() -> None:
     assert not np.array_equal(
         after["oop_medical_1m"].to_numpy(), before["oop_medical_1m"].to_numpy()
     )
+
+
+# --- the strongest leak test: an export made at M against the final export ------------------------
+
+EXPORT_MONTH = "2025-12"
+
+
+@pytest.fixture(scope="module")
+def exported_county(tmp_path_factory: pytest.TempPathFactory) -> tuple[Tables, Tables]:
+    """A small simulated county written as exported at EXPORT_MONTH and at its last month."""
+    from features.io import load_directory  # noqa: PLC0415
+    from risk.simulation import simulate, write_simulation  # noqa: PLC0415
+
+    sim = simulate(households=400, months=30, seed=11, truth=False, export_at=(EXPORT_MONTH,))
+    out = write_simulation(sim, tmp_path_factory.mktemp("export_at") / "county", fmt="parquet")
+    final = load_directory(out, pseudonym_key=b"leak-test").tables
+    early = load_directory(out / f"export_{EXPORT_MONTH}", pseudonym_key=b"leak-test").tables
+    return final, early
+
+
+def _member_sets(members: pd.DataFrame) -> pd.Series:
+    return members.groupby("household_id")["person_id"].agg(lambda ids: tuple(sorted(ids)))
+
+
+def _row_keys(income: pd.DataFrame) -> pd.Series:
+    return income["household_id"].astype(str) + "|" + income["month"].astype(str)
+
+
+@pytest.mark.slow
+def test_features_from_an_export_at_m_equal_those_from_the_final_export(
+    exported_county: tuple[Tables, Tables],
+) -> None:
+    """Features for M from the final directory equal those from the directory exported at M.
+
+    Two differences are the simulator's realism, not leaks, and are set aside explicitly:
+    income rows for months ≤ M that arrived after M (reporting delay: only the rows the export at
+    M holds are compared), and households whose members changed after M (the members snapshot
+    of the final export no longer lists people who left, and the loader drops their records).
+    """
+    final, early = exported_county
+    month = pd.Period(EXPORT_MONTH, "M")
+    final_sets, early_sets = _member_sets(final.members), _member_sets(early.members)
+    same = final_sets.index[final_sets.eq(early_sets.reindex(final_sets.index))]
+    assert len(same) >= 0.95 * len(final_sets)
+    known_rows = set(_row_keys(early.income))
+    aligned = final.replace(income=final.income.loc[_row_keys(final.income).isin(known_rows)])
+    from_final = build_features(aligned, as_of=month, lines=LINES).set_index("household_id")
+    from_early = build_features(early, as_of=month, lines=LINES).set_index("household_id")
+    pd.testing.assert_frame_equal(from_final.loc[same], from_early.loc[same], check_exact=True)
+
+
+@pytest.mark.slow
+def test_the_export_at_m_income_rows_are_in_the_final_export_unchanged(
+    exported_county: tuple[Tables, Tables],
+) -> None:
+    final, early = exported_county
+    columns = ["household_id", "month", "wage_income", "business_income", "transfer_income"]
+    merged = early.income[columns].merge(
+        final.income[columns], on=["household_id", "month"], how="left", suffixes=("", "_final")
+    )
+    assert merged["wage_income_final"].notna().all()
+    assert np.allclose(merged["wage_income"], merged["wage_income_final"], equal_nan=True)
