@@ -8,10 +8,12 @@ columns; 审核结论 has a drop-down (纳入监测 / 排除 / 待核实).
 from __future__ import annotations
 
 import datetime as dt
+import re
 import zipfile
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
+from xml.sax.saxutils import escape
 
 import pandas as pd
 from openpyxl import Workbook
@@ -178,9 +180,47 @@ def write_warnings_workbook(
     _legend_sheet(workbook, legend, notes)
     _info_sheet(workbook, run_info)
     target = Path(path)
+    # openpyxl numbers sheets by position when it saves: the list is the first sheet.
+    list_path = f"xl/worksheets/sheet{workbook.sheetnames.index(LIST_SHEET) + 1}.xml"
     with _FixedTimeZip(target, "w", zipfile.ZIP_DEFLATED, allowZip64=True) as archive:
+        archive.rewrite[list_path] = lambda xml: _splice_rows(xml, rows)
         ExcelWriter(workbook, archive).write_data()
     return target
+
+
+_TEMPLATE_ROW = re.compile(r'<row r="2"[^>]*>.*?</row>', re.DOTALL)
+_TEMPLATE_CELL = re.compile(r'<c r="([A-Z]+)2"(?: s="(\d+)")?')
+_ILLEGAL_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f]")
+
+
+def _splice_rows(xml: str, rows: pd.DataFrame) -> str:
+    """Replace the template row 2 of the list sheet by every data row, styled like the template."""
+    template = _TEMPLATE_ROW.search(xml)
+    if template is None:
+        return xml
+    styles = {letter: style for letter, style in _TEMPLATE_CELL.findall(template.group(0))}
+    letters = [get_column_letter(i) for i in range(1, len(rows.columns) + 1)]
+    cell_styles = [f' s="{styles[c]}"' if styles.get(c) else "" for c in letters]
+    rendered = []
+    for number, values in enumerate(rows.itertuples(index=False, name=None), start=2):
+        cells = []
+        for letter, style, value in zip(letters, cell_styles, values, strict=True):
+            cells.append(_cell_xml(f"{letter}{number}", style, _cell_value(value)))
+        rendered.append(f'<row r="{number}">{"".join(cells)}</row>')
+    return xml[: template.start()] + "".join(rendered) + xml[template.end() :]
+
+
+def _cell_xml(reference: str, style: str, value: Any) -> str:
+    """One cell as openpyxl writes it in streaming mode (inline strings); "" for an empty cell."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return f'<c r="{reference}"{style} t="b"><v>{int(value)}</v></c>'
+    if isinstance(value, (int, float)):
+        return f'<c r="{reference}"{style} t="n"><v>{value!r}</v></c>'
+    text = escape(_ILLEGAL_XML.sub("", str(value)))
+    space = ' xml:space="preserve"' if text != text.strip() else ""
+    return f'<c r="{reference}"{style} t="inlineStr"><is><t{space}>{text}</t></is></c>'
 
 
 def _list_sheet(workbook: Workbook, rows: pd.DataFrame) -> None:
@@ -211,7 +251,9 @@ def _list_sheet(workbook: Workbook, rows: pd.DataFrame) -> None:
     wrapped = {
         WARNING_COLUMNS.index(c) for c in ("主要原因1", "主要原因2", "主要原因3", "规则触发")
     }
-    for values in rows.itertuples(index=False, name=None):
+    # Only the first data row goes through openpyxl: it is the template (cell styles) from which
+    # the writer renders every row directly into the sheet's XML (`_splice_rows`), ~20x faster.
+    for values in rows.head(1).itertuples(index=False, name=None):
         cells: list[Any] = []
         for position, value in enumerate(values):
             if position == probability_at or position in wrapped:
@@ -277,7 +319,14 @@ def _bold(sheet: _WorkbookChild, text: str) -> WriteOnlyCell:
 
 
 class _FixedTimeZip(zipfile.ZipFile):
-    """A zip archive whose entries all carry one fixed time, so equal content gives equal bytes."""
+    """A zip archive whose entries all carry one fixed time, so equal content gives equal bytes.
+
+    ``rewrite`` maps an entry name to a function applied to its XML text before it is stored.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.rewrite: dict[str, Callable[[str], str]] = {}
 
     def writestr(  # type: ignore[override]
         self,
@@ -291,6 +340,10 @@ class _FixedTimeZip(zipfile.ZipFile):
             info.compress_type = zipfile.ZIP_DEFLATED
             info.external_attr = 0o600 << 16
             zinfo_or_arcname = info
+        change = self.rewrite.get(zinfo_or_arcname.filename)
+        if change is not None:
+            text = data.decode("utf-8") if isinstance(data, bytes) else data
+            data = change(text).encode("utf-8")
         super().writestr(zinfo_or_arcname, data, compress_type, compresslevel)
 
     def write(  # type: ignore[override]

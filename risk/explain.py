@@ -231,7 +231,9 @@ def _value_columns(frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
         else:
             floats = series.to_numpy(dtype=float, na_value=np.nan)
             numeric[:, j] = floats
-            text[:, j] = [_display(v) for v in floats]
+            distinct, inverse = np.unique(floats, return_inverse=True)
+            shown = np.array([_display(v) for v in distinct], dtype=object)
+            text[:, j] = shown[inverse.ravel()] if len(floats) else shown[:0]
     return numeric, text
 
 
@@ -259,15 +261,29 @@ def _attach_catalogue(long: pd.DataFrame, catalogue: Mapping[str, ReasonSpec]) -
 
 
 def _reason_sentences(long: pd.DataFrame, catalogue: Mapping[str, ReasonSpec]) -> pd.Series:
-    sentences = pd.Series("", index=long.index, dtype=object)
-    for feature, rows in long.groupby("feature", sort=False).groups.items():
+    """`reason_sentence` for every row, each distinct (feature, value) formatted once."""
+    sentences = np.empty(len(long), dtype=object)
+    features = long["feature"].to_numpy()
+    values = long["value"].to_numpy(dtype=float)
+    texts = long["value_text"].to_numpy(dtype=object)
+    for feature in pd.unique(features):
+        rows = np.flatnonzero(features == feature)
         spec = catalogue.get(str(feature))
-        block = long.loc[rows]
-        sentences.loc[rows] = [
-            reason_sentence(spec, value=value, text=text, feature=str(feature))
-            for value, text in zip(block["value"], block["value_text"], strict=True)
-        ]
-    return sentences.astype(str)
+        numeric = values[rows]
+        if np.isnan(numeric).all():  # a category: the text is the value
+            codes, _ = pd.factorize(pd.Series(texts[rows]).astype(str))
+        else:
+            codes = np.unique(numeric, return_inverse=True)[1].ravel()
+        first = rows[np.unique(codes, return_index=True)[1]]
+        formatted = np.array(
+            [
+                reason_sentence(spec, value=values[i], text=str(texts[i]), feature=str(feature))
+                for i in first
+            ],
+            dtype=object,
+        )
+        sentences[rows] = formatted[codes]
+    return pd.Series(sentences, index=long.index, dtype=object).astype(str)
 
 
 def reason_sentence(spec: ReasonSpec | None, *, value: float, text: str, feature: str) -> str:
@@ -377,29 +393,30 @@ def source_records(
     source table dated in the window (spells overlapping it); other features name all of the
     household's records of that table up to `as_of`. Other rows get an empty string.
     """
-    result = pd.Series("", index=long.index, dtype=object)
     reasons = long.loc[long["reason_order"].notna(), ["household_id", "feature"]]
     sources = reasons["feature"].map(lambda f: _source_table(catalogue.get(f), tables))
+    named: list[pd.Series] = []
     for table in sorted(set(sources.dropna())):
         picked = reasons.loc[sources == table]
         records = _dated_records(table, tables, households=set(picked["household_id"]))
         if records is None or records.empty:
             continue
-        positions = records.groupby("household_id", sort=False).indices
-        start, end = records["start"].to_numpy(), records["end"].to_numpy()
-        rows = records["source_row"].to_numpy()
+        windows = picked["feature"].map(_window_months)
+        first = np.where(
+            windows.isna(), np.iinfo(np.int64).min, as_of.ordinal - windows.fillna(0) + 1
+        ).astype(np.int64)
+        wanted = pd.DataFrame(
+            {"reason": picked.index, "household_id": picked["household_id"], "first": first}
+        )
+        joined = wanted.merge(records, on="household_id", how="inner")
+        joined = joined.loc[(joined["start"] <= as_of.ordinal) & (joined["end"] >= joined["first"])]
+        joined = joined.sort_values(["reason", "source_row"], kind="mergesort")
         file_name = tables.files.get(table, table)
-        for index, household, feature in zip(
-            picked.index, picked["household_id"], picked["feature"], strict=True
-        ):
-            mine = positions.get(household)
-            if mine is None:
-                continue
-            window = _window_months(feature)
-            first = as_of.ordinal - window + 1 if window else np.iinfo(np.int64).min
-            hit = mine[(start[mine] <= as_of.ordinal) & (end[mine] >= first)]
-            result.loc[index] = _name_rows(file_name, [int(r) for r in rows[hit]])
-    return result.astype(str)
+        rows_by_reason = joined.groupby("reason", sort=False)["source_row"].agg(list)
+        named.append(rows_by_reason.map(lambda rows, name=file_name: _name_rows(name, rows)))
+    if not named:
+        return pd.Series("", index=long.index, dtype=object)
+    return pd.concat(named).reindex(long.index).fillna("").astype(str)
 
 
 def _source_table(spec: ReasonSpec | None, tables: Tables) -> str | None:

@@ -91,11 +91,24 @@ def _zh(chinese: str, english: str) -> str:
     return chinese if cjk_font() else english
 
 
-def _figure(width: float, height: float) -> tuple[Figure, Axes]:
+def _figure(
+    width: float, height: float, *, labels: Sequence[str] = (), bottom: float = 0.55
+) -> tuple[Figure, Axes]:
+    """A figure with fixed margins wide enough for the y labels (cheaper than a layout engine)."""
     from matplotlib.figure import Figure  # noqa: PLC0415
 
-    figure = Figure(figsize=(width, height), dpi=90, layout="constrained")
+    figure = Figure(figsize=(width, height), dpi=90)
+    longest = max((_text_width(label) for label in labels), default=4.0)
+    left = min(0.62, (0.2 + 0.145 * longest) / width)
+    figure.subplots_adjust(
+        left=max(left, 0.09), right=0.97, top=1 - 0.25 / height, bottom=bottom / height
+    )
     return figure, figure.subplots()
+
+
+def _text_width(label: str) -> float:
+    """Width of a label in ems: CJK characters count 1, others about 0.55."""
+    return sum(1.0 if ord(ch) > 0x2E80 else 0.55 for ch in str(label))
 
 
 def _png(figure: Figure) -> str:
@@ -240,13 +253,13 @@ def reason_frequencies(explanations: pd.DataFrame) -> pd.DataFrame:
 def plot_reasons(frequencies: pd.DataFrame, *, top: int = 15) -> Figure:
     """Horizontal bars: how many listed households carry each reason."""
     shown = frequencies.head(top).iloc[::-1]
-    figure, axes = _figure(8, 0.35 * len(shown) + 1.2)
     labels = [
         _zh(f"{label}（{risk}）", feature)
         for label, risk, feature in zip(
             shown["label_zh"], shown["risk_type"], shown["feature"], strict=True
         )
     ]
+    figure, axes = _figure(8, 0.35 * len(shown) + 1.2, labels=labels)
     axes.barh(labels, shown["households"], color="#70ad47")
     axes.set_xlabel(_zh("名单中的户数", "households on the list"))
     return figure
@@ -269,13 +282,13 @@ def township_counts(scores: pd.DataFrame) -> pd.DataFrame:
 def plot_townships(counts: pd.DataFrame, *, top: int = 20) -> Figure:
     """Horizontal bars of warned households per township (top `top`)."""
     shown = counts.head(top).iloc[::-1]
-    figure, axes = _figure(8, 0.3 * len(shown) + 1.2)
     labels = [
         _zh(f"{county} {township}", code)
         for county, township, code in zip(
             shown["county"], shown["township"], shown["code"], strict=True
         )
     ]
+    figure, axes = _figure(8, 0.3 * len(shown) + 1.2, labels=labels)
     axes.barh(labels, shown["warned"], color="#5b9bd5")
     axes.set_xlabel(_zh("预警户数", "warned households"))
     return figure
@@ -300,7 +313,7 @@ def plot_waterfall(explanations: pd.DataFrame, *, household_id: str, probability
             _zh(f"其他 {len(order) - WATERFALL_TERMS} 项", f"{len(order) - WATERFALL_TERMS} others")
         )
         steps.append(rest)
-    figure, axes = _figure(8, 0.42 * len(steps) + 1.4)
+    figure, axes = _figure(9, 0.42 * len(steps) + 1.4, labels=labels, bottom=0.65)
     start = base
     for row, step in enumerate(steps):
         y = len(steps) - row
@@ -308,6 +321,8 @@ def plot_waterfall(explanations: pd.DataFrame, *, household_id: str, probability
         axes.text(start + step, y, f" {step:+.2f}", va="center", fontsize=8)
         start += step
     axes.set_yticks(range(len(steps), 0, -1), labels)
+    low, high = axes.get_xlim()
+    axes.set_xlim(low, high + 0.12 * (high - low))  # room for the last step's label
     axes.axvline(base, color="grey", linewidth=0.8)
     axes.axvline(start, color="black", linewidth=0.8)
     axes.set_xlabel(
@@ -321,7 +336,7 @@ def plot_waterfall(explanations: pd.DataFrame, *, household_id: str, probability
 
 def plot_completeness(volumes: pd.DataFrame) -> Figure:
     """Heat map of records per department feed and month (grey: feed not sent)."""
-    figure, axes = _figure(9, 0.45 * len(volumes) + 1.4)
+    figure, axes = _figure(9, 0.45 * len(volumes) + 1.6, labels=["医保结算 "], bottom=0.9)
     data = volumes.to_numpy(dtype=float)
     baseline = np.nanmax(np.where(np.isnan(data), -1, data), axis=1, keepdims=True)
     relative = np.where(baseline > 0, data / np.maximum(baseline, 1), 0.0)
@@ -348,7 +363,7 @@ def plot_drift(drift: Mapping[str, Any], *, top: int = 15) -> Figure:
     items += list(drift.get("feature_psi", {}).items())[:top]
     labels = [name for name, _ in items][::-1]
     values = [value for _, value in items][::-1]
-    figure, axes = _figure(8, 0.3 * len(items) + 1.4)
+    figure, axes = _figure(8, 0.3 * len(items) + 1.4, labels=labels)
     colours = [
         "#c00000" if v >= PSI_MAJOR else "#ed7d31" if v >= PSI_MODERATE else "#70ad47"
         for v in values
