@@ -27,10 +27,11 @@ import contextlib
 import random
 import sqlite3
 import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any, TypeVar
 
 import pandas as pd
 
@@ -93,6 +94,7 @@ _MIGRATIONS: tuple[str, ...] = (
     """,
 )
 SCHEMA_VERSION = len(_MIGRATIONS)
+T = TypeVar("T")
 _CONTENT = ("decision", "reason", "reason_text", "reviewer", "decided_at", "note")
 
 
@@ -186,44 +188,77 @@ class ReviewStore:
         self._migrate()
 
     # -- connections and transactions -------------------------------------------------------
-    @contextlib.contextmanager
-    def _connect(self) -> Iterator[sqlite3.Connection]:
+    def _open(self) -> sqlite3.Connection:
+        """A connection with the per-connection settings (WAL itself is set once, by `_migrate`)."""
+        connection = sqlite3.connect(self.path, timeout=self.timeout, isolation_level=None)
         try:
-            connection = sqlite3.connect(self.path, timeout=self.timeout, isolation_level=None)
-        except sqlite3.Error as error:
-            raise OutputError(f"review store {self.path}: cannot open ({error})") from error
-        try:
-            connection.execute("PRAGMA journal_mode=WAL")
-            connection.execute("PRAGMA synchronous=FULL")
             connection.execute(f"PRAGMA busy_timeout={int(self.timeout * 1000)}")
-            yield connection
-        finally:
+            connection.execute("PRAGMA synchronous=FULL")
+        except BaseException:
             connection.close()
+            raise
+        return connection
+
+    def _retrying(self, step: Callable[[], T]) -> T:
+        """Run `step`, retrying with random back-off while the database is busy or locked."""
+        for attempt in range(self.retries + 1):
+            try:
+                return step()
+            except sqlite3.OperationalError as error:
+                if not _is_busy(error) or attempt == self.retries:
+                    raise OutputError(
+                        f"review store {self.path}: {error}; if another import or the review page "
+                        "is writing, try again when it has finished"
+                    ) from error
+            time.sleep(random.uniform(0.01, 0.05) * min(attempt + 1, 10))
+        raise AssertionError("unreachable")  # pragma: no cover
 
     @contextlib.contextmanager
     def _write(self) -> Iterator[sqlite3.Connection]:
-        """One ``BEGIN IMMEDIATE`` transaction, retried while another writer holds the lock."""
-        for attempt in range(self.retries + 1):
-            with self._connect() as connection:
-                try:
-                    connection.execute("BEGIN IMMEDIATE")
-                except sqlite3.OperationalError as error:
-                    if not _is_busy(error) or attempt == self.retries:
-                        raise OutputError(
-                            f"review store {self.path} stayed locked by another writer ({error}); "
-                            "try again when the other import or review page has finished"
-                        ) from error
-                    time.sleep(random.uniform(0.01, 0.05) * (attempt + 1))
-                    continue
-                try:
-                    yield connection
-                    connection.execute("COMMIT")
-                except BaseException:
-                    connection.execute("ROLLBACK")
-                    raise
-                return
+        """One ``BEGIN IMMEDIATE`` transaction (retried while another writer holds the lock)."""
+        connection = self._retrying(self._begin)
+        try:
+            yield connection
+            connection.execute("COMMIT")
+        except BaseException:
+            connection.execute("ROLLBACK")
+            raise
+        finally:
+            connection.close()
+
+    def _begin(self) -> sqlite3.Connection:
+        connection = self._open()
+        try:
+            connection.execute("BEGIN IMMEDIATE")
+        except BaseException:
+            connection.close()
+            raise
+        return connection
+
+    def _read(self, query: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        def step() -> list[tuple[Any, ...]]:
+            connection = self._open()
+            try:
+                return connection.execute(query, params).fetchall()
+            finally:
+                connection.close()
+
+        return self._retrying(step)
+
+    def _use_wal(self) -> None:
+        """Switch the file to write-ahead logging (persistent; a no-op when already on)."""
+
+        def step() -> None:
+            connection = self._open()
+            try:
+                connection.execute("PRAGMA journal_mode=WAL")
+            finally:
+                connection.close()
+
+        self._retrying(step)
 
     def _migrate(self) -> None:
+        self._use_wal()
         with self._write() as connection:
             version = connection.execute("PRAGMA user_version").fetchone()[0]
             if version > SCHEMA_VERSION:
@@ -261,8 +296,7 @@ class ReviewStore:
         """Every stored decision (optionally of one run and household), oldest first."""
         where, params = _filters(run_id=run_id, household_id=household_id)
         query = f"SELECT {', '.join(DECISION_COLUMNS)} FROM decisions {where} ORDER BY id"
-        with self._connect() as connection:
-            rows = connection.execute(query, params).fetchall()
+        rows = self._read(query, params)
         return pd.DataFrame(rows, columns=list(DECISION_COLUMNS))
 
     def current(self, run_id: str | None = None) -> pd.DataFrame:
@@ -273,24 +307,20 @@ class ReviewStore:
             f"SELECT MAX(id) FROM decisions {where} GROUP BY run_id, household_id) "
             "ORDER BY run_id, household_id"
         )
-        with self._connect() as connection:
-            rows = connection.execute(query, params).fetchall()
+        rows = self._read(query, params)
         return pd.DataFrame(rows, columns=list(DECISION_COLUMNS))
 
     def count(self) -> int:
         """Number of stored decision rows."""
-        with self._connect() as connection:
-            return int(connection.execute("SELECT COUNT(*) FROM decisions").fetchone()[0])
+        return int(self._read("SELECT COUNT(*) FROM decisions")[0][0])
 
     def integrity(self) -> str:
         """SQLite's ``PRAGMA integrity_check`` (``"ok"`` when the file is sound)."""
-        with self._connect() as connection:
-            return str(connection.execute("PRAGMA integrity_check").fetchone()[0])
+        return str(self._read("PRAGMA integrity_check")[0][0])
 
     def schema_version(self) -> int:
         """The schema version of the file (`SCHEMA_VERSION` after opening)."""
-        with self._connect() as connection:
-            return int(connection.execute("PRAGMA user_version").fetchone()[0])
+        return int(self._read("PRAGMA user_version")[0][0])
 
 
 def _statements(script: str) -> list[str]:

@@ -335,7 +335,11 @@ def _tables_source(
 
     def load() -> Tables | None:
         if "tables" not in cache:
-            cache["tables"] = _load_data(run, key)
+            try:
+                cache["tables"] = _load_data(run, key)
+            except (FanpinError, OSError, ValueError, KeyError) as error:
+                log.warning("history charts left out: %s", error)
+                cache["tables"] = None  # tried once; the page says the charts are unavailable
         return cache["tables"]
 
     return load

@@ -158,3 +158,39 @@ def test_duplicated_household_rows_with_different_entries_are_both_rejected(
     parsed = read_decisions(tmp_path / "dup.xlsx", run=load_run(run_dir))
     assert [d.household_id for _, d in parsed.decisions] == [sheet["B3"].value]
     assert sorted(p.row for p in parsed.problems) == [2, sheet.max_row - 1]
+
+
+def test_round_trip_on_the_scoring_steps_own_workbook(run_dir: Path, tmp_path: Path) -> None:
+    """The list written by `risk.excel` (write-only workbook) exports and re-imports cleanly."""
+    import pandas as pd
+    from conftest import make_explanations, make_scores
+
+    from risk.excel import warning_rows, write_warnings_workbook
+    from risk.review.store import Decision
+
+    scores = make_scores()
+    explanations = make_explanations(scores)
+    reasons = explanations.assign(
+        reason_order=explanations.groupby("household_id").cumcount() + 1, is_new=False
+    )
+    warned = scores[scores["warned"]].assign(head="张*", household_type="脱贫户")
+    write_warnings_workbook(
+        run_dir / "warnings.xlsx",
+        warning_rows(warned, reasons, rule_labels={}),
+        legend=pd.DataFrame({"指标": ["x"]}),
+        notes=[("排名", "1 = 风险最高")],
+        run_info=[("run_id", RUN_ID)],
+        fixed_date=datetime(2026, 11, 1),
+    )
+    run, store = load_run(run_dir), ReviewStore(tmp_path / "review.sqlite")
+    store.add(
+        [Decision(run_id=RUN_ID, month=run.month, household_id="H003", decision="排除",
+                  reason="其他", reason_text="已搬迁", reviewer="甲",
+                  decided_at="2026-11-02T10:11:12", source="web")]
+    )  # fmt: skip
+    out = export_decisions(run, store=store, out=tmp_path / "export.xlsx")
+    sheet = openpyxl.load_workbook(out)["预警名单"]
+    row = next(r for r in sheet.iter_rows(min_row=2, values_only=True) if r[1] == "H003")
+    assert list(row[13:]) == ["排除", "其他：已搬迁", "甲", datetime(2026, 11, 2, 10, 11, 12), None]
+    again = import_decisions(out, run=run, store=store)
+    assert (again.decided, again.new, len(again.result.unchanged), again.undecided) == (1, 0, 1, 11)

@@ -170,3 +170,31 @@ def test_history_charts_from_the_runs_tables(run_dir: Path, tmp_path: Path) -> N
     assert "配偶" in page and "省外" in page and "3,200元/月" in page and "2026-06" in page
     assert "房屋损毁" in page and "失业" not in page  # December is after the run's month
     assert "Pa" not in re.sub(r"<[^>]+>", " ", page).split()  # people by relation, never by id
+
+
+def test_history_from_the_data_folder_named_in_the_manifest(run_dir: Path, tmp_path: Path) -> None:
+    import json
+
+    data = tmp_path / "data"
+    data.mkdir()
+    pd.DataFrame(
+        {"户编号": ["H001", "H002"], "县": "甲县", "乡镇": "东镇", "村": "一村", "户类型": "脱贫户"}
+    ).to_csv(data / "households.csv", index=False)
+    pd.DataFrame(
+        {"证件号码": [ID_NUMBER, "M2"], "户编号": ["H001", "H002"], "与户主关系": "户主"}
+    ).to_csv(data / "members.csv", index=False)
+    pd.DataFrame(
+        {"证件号码": [ID_NUMBER], "结算日期": ["2026-09-10"], "就诊类型": ["住院"],
+         "医疗费总额": [9000], "个人自付": [6543]}
+    ).to_csv(data / "medical.csv", index=False)  # fmt: skip
+    manifest = json.loads((run_dir / "manifest.json").read_text(encoding="utf-8"))
+    (run_dir / "manifest.json").write_text(
+        json.dumps({**manifest, "data_dir": "../data"}), encoding="utf-8"
+    )
+    web, _ = client(run_dir, tmp_path, pseudonym_key=lambda: b"k")
+    page = web.get("/household/H001").text
+    assert "医疗自付" in page and "6,543元" in page and ID_NUMBER not in page
+    (data / "households.csv").unlink()  # an unreadable folder: the page still works, says so
+    web, _ = client(run_dir, tmp_path, pseudonym_key=b"k")
+    page = web.get("/household/H001").text
+    assert web.get("/household/H001").status_code == 200 and "近期情况不可用" in page
