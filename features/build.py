@@ -97,16 +97,26 @@ def _numeric_features(
     values.update(assistance.features(grid, tables))
     values.update(events.features(grid, tables))
     values.update(monitoring.features(grid, tables))
-    values["oop_to_income_12m"] = _oop_to_income(values)
+    values.update(_derived(grid, values, lines=lines))
     return values
 
 
-def _oop_to_income(values: dict[str, np.ndarray]) -> np.ndarray:
-    """Yearly out-of-pocket cost as a share of yearly household income (NaN when income ≤ 0)."""
+def _derived(
+    grid: Grid, values: dict[str, np.ndarray], *, lines: MonitoringLines
+) -> dict[str, np.ndarray]:
+    """Features that combine sources: rigid spending against income and the line, the calendar."""
     household_income = values["income_per_capita_12m"] * values["household_size"]
-    return safe_divide(
-        values["oop_medical_12m"], np.where(household_income > 0, household_income, np.nan)
-    )
+    positive_income = np.where(household_income > 0, household_income, np.nan)
+    rigid = values["oop_medical_12m"] + values["event_loss_12m"]
+    need = grid.household_line(lines) * values["household_size"]
+    month_of_year = (np.mod(grid.months, 12) + 1).astype(np.float64)
+    return {
+        "oop_to_income_12m": safe_divide(values["oop_medical_12m"], positive_income),
+        "rigid_expense_12m": rigid,
+        "rigid_expense_to_income_12m": safe_divide(rigid, positive_income),
+        "income_after_rigid_to_line_12m": safe_divide(household_income - rigid, need),
+        "month_of_year": np.repeat(month_of_year[:, None], grid.n_households, axis=1),
+    }
 
 
 def _assemble(grid: Grid, values: dict[str, np.ndarray]) -> pd.DataFrame:

@@ -1056,6 +1056,56 @@ _EVENTS = (
     ),
 )
 
+_DERIVED = (
+    _spec(
+        "rigid_expense_12m",
+        "近12个月刚性支出",
+        "元",
+        "medical+events",
+        "oop_medical_12m + event_loss_12m: the rigid spending (刚性支出) of the last 12 months that "
+        "the household could see on its own records; NaN when either table is missing.",
+        "近12个月医疗自付和突发损失等刚性支出{value:,.0f}元",
+        "其他",
+        monotone=1,
+        cause="rigid_expense",
+    ),
+    _spec(
+        "rigid_expense_to_income_12m",
+        "刚性支出占收入比",
+        "比例",
+        "medical+events+income",
+        "rigid_expense_12m / (income_per_capita_12m × household_size); NaN when income is unknown "
+        "or ≤ 0.",
+        "近12个月刚性支出相当于家庭收入的{value:.0%}",
+        "其他",
+        cause="rigid_expense",
+    ),
+    _spec(
+        "income_after_rigid_to_line_12m",
+        "扣除刚性支出后人均收入与监测线之比",
+        "倍",
+        "income+medical+events",
+        "(income_per_capita_12m × household_size − rigid_expense_12m) / (monitoring line × "
+        "household_size).",
+        "扣除刚性支出后人均收入仅为监测线的{value:.2f}倍",
+        "其他",
+        monotone=-1,
+        cause="income_level",
+    ),
+)
+
+_CALENDAR = (
+    _spec(
+        "month_of_year",
+        "月份",
+        "月",
+        "calendar",
+        "Calendar month of the as-of month (1–12): identification has seasons (the yearly sweep).",
+        "当前为{value:.0f}月",
+        cause="calendar",
+    ),
+)
+
 _MONITORING = (
     _spec(
         "previous_monitoring_episodes",
@@ -1098,7 +1148,9 @@ CATALOGUE: tuple[FeatureSpec, ...] = (
     *_EMPLOYMENT,
     *_ASSISTANCE,
     *_EVENTS,
+    *_DERIVED,
     *_MONITORING,
+    *_CALENDAR,
 )
 
 _BY_NAME = {spec.name: spec for spec in CATALOGUE}

@@ -255,6 +255,9 @@ class Grid:
 
     def household_line(self, lines: object) -> np.ndarray:
         """As-of months × households: monitoring line for the county and the as-of year."""
+        return self.memo(f"line:{id(lines)}", lambda: self._household_line(lines))
+
+    def _household_line(self, lines: object) -> np.ndarray:
         county = self.households["county"].astype(str).reset_index(drop=True)
         out = np.empty((len(self.months), self.n_households))
         years = 1970 + np.floor_divide(self.months, 12)

@@ -141,3 +141,12 @@ def test_panel_equals_month_by_month_on_the_small_county(small_county) -> None: 
     for name in ("income_per_capita_12m", "oop_medical_12m", "members_working_now"):
         assert latest[name].notna().mean() > 0.5, name
         assert latest[name].nunique() > 5, name
+
+
+def test_rigid_expense_and_calendar() -> None:
+    frame = build_features(make_tables(), as_of=pd.Period("2024-06", "M"), lines=LINES)
+    h1 = frame.set_index("household_id").loc["H1"]
+    assert h1["rigid_expense_12m"] == 18300 + 5000
+    assert h1["rigid_expense_to_income_12m"] == pytest.approx(23300 / 15000)
+    assert h1["income_after_rigid_to_line_12m"] == pytest.approx((15000 - 23300) / (7300 * 4))
+    assert frame["month_of_year"].tolist() == [6.0, 6.0, 6.0]
