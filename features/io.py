@@ -144,8 +144,8 @@ def _load(directory: Path, *, key: bytes) -> tuple[Tables | None, ValidationRepo
     files, named = _discover(run)
     run.issues += check_required_tables(named)
     run.issues += report_missing_optional_tables(named)
-    for name, file in files.items():
-        table = _read_table(run, CONTRACT[name], directory / file)
+    for name in (n for n in CONTRACT if n in files):  # contract order: same report for any naming
+        table = _read_table(run, CONTRACT[name], directory / files[name])
         if table is not None:
             run.tables[name] = table
     _fill_grade_from_card(run)
