@@ -28,7 +28,7 @@ Kind = Literal[
 #: What each kind accepts, in the words shown to users ("expected ..." in messages).
 KIND_FORMS: Mapping[str, str] = MappingProxyType(
     {
-        "text": "文本 text",
+        "text": "文本 text (ID numbers as text cells: an Excel number keeps only 15 digits)",
         "category": "规定取值之一 one of the allowed values",
         "multicategory": "规定取值, 多个用逗号分隔 allowed values joined by ','",
         "bool": "是/否, true/false, 1/0, Y/N",

@@ -36,6 +36,8 @@ _DATE = re.compile(
     r"(?:[ T]\d{1,2}:\d{2}(?::\d{2}(?:\.\d+)?)?)?$|^(\d{4})(\d{2})(\d{2})$"
 )
 _EXCEL_EPOCH = dt.date(1899, 12, 30)
+#: Floating-point cells from here on cannot hold every digit of an id (Excel keeps 15 digits).
+LOSSY_FLOAT = 1e15
 
 
 @dataclass(frozen=True)
@@ -186,6 +188,8 @@ def _as_text(value: Any) -> Any:
 
 
 def _parse_text(value: Any) -> Any:
+    if isinstance(value, float | np.floating) and abs(value) >= LOSSY_FLOAT:
+        return _BAD  # an ID number saved as an Excel number has lost its last digits
     return _as_text(value)
 
 
