@@ -188,7 +188,7 @@ def _as_text(value: Any) -> Any:
 
 
 def _parse_text(value: Any) -> Any:
-    if isinstance(value, float | np.floating) and abs(value) >= LOSSY_FLOAT:
+    if isinstance(value, float | np.floating) and abs(float(value)) >= LOSSY_FLOAT:
         return _BAD  # an ID number saved as an Excel number has lost its last digits
     return _as_text(value)
 
