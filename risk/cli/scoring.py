@@ -52,7 +52,7 @@ ProgressOption = Annotated[
 ]
 
 #: Module and function of the partitioned engine (issue 7), looked up when --engine dask is asked.
-DASK_ENGINE = ("risk.dask_engine", "score_month_dask")
+DASK_ENGINE = ("risk.engine_dask", "score_month_dask")
 
 
 def parse_month(text: str) -> pd.Period:

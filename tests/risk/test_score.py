@@ -400,13 +400,16 @@ def test_cli_score_refuses_bad_options(
     assert not (tmp_path / "run").exists()
 
 
-def test_cli_dask_engine_is_clear_when_not_available(
+def test_cli_dask_engine_is_found_or_clearly_missing(
     cli_env, scoring_county_dir, tmp_path, monkeypatch, capsys
 ):
     import importlib.util
 
-    if importlib.util.find_spec("risk.dask_engine") is not None:
-        pytest.skip("the Dask engine has landed; its own tests cover --engine dask")
+    from risk.cli.scoring import DASK_ENGINE, _engine
+
+    if importlib.util.find_spec(DASK_ENGINE[0]) is not None:
+        assert callable(_engine("dask", "tcp://127.0.0.1:8786"))
+        monkeypatch.setattr("risk.cli.scoring.DASK_ENGINE", ("risk.no_such_engine", "run"))
     argv = ["score", "--data", str(scoring_county_dir), "--month", SCORING_MONTH,
             "--out", str(tmp_path / "run"), "--engine", "dask"]  # fmt: skip
     assert _cli(argv, monkeypatch) == 2
@@ -425,3 +428,43 @@ def test_cli_mismatched_model_exits_2_naming_features(
     assert _cli(argv, monkeypatch, model) == 2
     err = capsys.readouterr().err
     assert "ghost" in err and "events_12m" in err and "Traceback" not in err
+
+
+# --- the simulated county, a model trained and registered by training's API ---------------------------
+
+
+@pytest.mark.slow
+def test_small_county_trained_registered_and_scored_by_the_cli(
+    small_county, tmp_path, monkeypatch, capsys
+):
+    """The whole path users take: simulate → train → register champion → `risk score`."""
+    from features.io import load_directory
+    from risk.cli import main
+    from risk.demo import train_demo_model
+
+    monkeypatch.setenv("FANPIN_PSEUDONYM_KEY", "small-county-key")
+    monkeypatch.chdir(tmp_path)
+    store = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    (tmp_path / "risk.toml").write_text(f'[model]\ntracking_uri = "{store}"\n', encoding="utf-8")
+    from risk.config import load_config
+
+    settings = load_config(tmp_path / "risk.toml")
+    tables = load_directory(small_county, pseudonym_key=b"small-county-key").tables
+    champion = train_demo_model(tables, data=small_county, folder=tmp_path, settings=settings)
+    assert champion.version == "1"
+    month = str(tables.export_month)
+    argv = ["score", "--data", str(small_county), "--month", month, "--out",
+            str(tmp_path / "runs" / month), "--config", str(tmp_path / "risk.toml"),
+            "--no-progress"]  # fmt: skip
+    with pytest.raises(SystemExit) as done:
+        main(argv)
+    assert done.value.code in (0, None), capsys.readouterr().err
+    run = tmp_path / "runs" / month
+    manifest = json.loads((run / "manifest.json").read_text(encoding="utf-8"))
+    assert manifest["model"]["name"] == "fanpin" and manifest["model"]["version"] == "1"
+    scores = pd.read_parquet(run / "scores.parquet")
+    assert (scores["model_version"] == "1").all()
+    explanations = pd.read_parquet(run / "explanations.parquet")
+    reasons = explanations.loc[explanations["reason_order"].notna()]
+    assert len(reasons) >= scores["warned"].sum()
+    assert reasons["reason_zh"].str.contains(r"\d").mean() > 0.8
