@@ -465,23 +465,18 @@ def check_unique_key(frame: pd.DataFrame, spec: TableSpec, *, file: str) -> list
         return []
     key = list(spec.unique_key)
     keyed = frame.loc[frame[key].notna().all(axis=1).to_numpy(), [*key, ROW]]
-    clash = keyed.duplicated(subset=key, keep=False).to_numpy()
-    if not clash.any():
+    clashing = keyed.loc[keyed.duplicated(subset=key, keep=False).to_numpy()]
+    if clashing.empty:
         return []
-    groups = keyed.loc[clash].groupby(key, sort=False, observed=True)[ROW]
-    pairs = groups.agg(lambda rows: sorted(rows.tolist())).head(MAX_EXAMPLES)
-    n_keys = int(groups.ngroups)
-    described = []
-    for key_value, rows in pairs.items():
-        values = key_value if isinstance(key_value, tuple) else (key_value,)
-        named = ", ".join(
-            f"{k}={mask_if_id_number(str(v))}" for k, v in zip(key, values, strict=True)
-        )
-        described.append(
-            f"{named}: 第{'、'.join(map(str, rows))}行 rows {', '.join(map(str, rows))}"
-        )
-    more = f"; … 另有{n_keys - len(described)}个 and {n_keys - len(described)} more" if n_keys > len(
-        described) else ""  # fmt: skip
+    distinct = clashing.drop_duplicates(subset=key)
+    n_keys = len(distinct)
+    shown = clashing.merge(distinct.head(MAX_EXAMPLES)[key], on=key)
+    described = [
+        _describe_clash(key, key_value, sorted(rows.tolist()))
+        for key_value, rows in shown.groupby(key, sort=False, observed=True)[ROW]
+    ]
+    if n_keys > len(described):
+        described.append(f"… 另有{n_keys - len(described)}个 and {n_keys - len(described)} more")
     return [
         make_issue(
             "error",
@@ -489,13 +484,19 @@ def check_unique_key(frame: pd.DataFrame, spec: TableSpec, *, file: str) -> list
             table=spec.name,
             file=file,
             count=n_keys,
+            rows=np.sort(shown[ROW].to_numpy()),
             zh=f"{n_keys}个键 ({', '.join(key)}) 对应多行不同的记录",
             en=f"{n_keys} key(s) ({', '.join(key)}) have several different rows: "
-            + "; ".join(described)
-            + more,
+            + "; ".join(described),
             fix="每个键只能有一行 keep one row per key",
         )  # fmt: skip
     ]
+
+
+def _describe_clash(key: list[str], key_value: object, rows: list[int]) -> str:
+    values = key_value if isinstance(key_value, tuple) else (key_value,)
+    named = ", ".join(f"{k}={mask_if_id_number(str(v))}" for k, v in zip(key, values, strict=True))
+    return f"{named}: 第{'、'.join(map(str, rows))}行 rows {', '.join(map(str, rows))}"
 
 
 # --- references between tables -----------------------------------------------------------------
