@@ -267,3 +267,19 @@ def test_reasons_name_their_source_rows():
     # B: the 3-month feature leads; the 12-month one shares its cause and is not a second reason
     assert reasons.loc["B", "feature"] == "oop_medical_3m"
     assert reasons.loc["B", "source_records"] == "medical.csv 第14行"
+
+
+def test_every_catalogue_template_makes_a_sentence_with_the_value():
+    """The real catalogue: each reason template takes a value and shows it (or the feature's label)."""
+    from features.catalogue import CATALOGUE
+
+    for spec in CATALOGUE:
+        if spec.kind == "categorical":
+            sentence = reason_sentence(spec, value=np.nan, text="甲县", feature=spec.name)
+            assert "甲县" in sentence
+            continue
+        first = reason_sentence(spec, value=3.0, text="3", feature=spec.name)
+        second = reason_sentence(spec, value=12345.0, text="12,345", feature=spec.name)
+        assert first and second and "{" not in first, spec.name
+        if "{value" in spec.reason_zh:
+            assert first != second, f"{spec.name}: the sentence must change with the value"
