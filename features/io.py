@@ -267,6 +267,8 @@ def _normalise_headers(
     unknown = []
     for header in raw.columns:
         name = accepted.get(header_key(str(header)))
+        if name is None and _blank_unnamed(raw, header):
+            continue  # a trailing comma or an empty spreadsheet column, not data
         if name is None:
             unknown.append(str(header))
         else:
@@ -282,6 +284,13 @@ def _normalise_headers(
     renamed.columns = list(names)
     renamed[ROW] = np.arange(FIRST_DATA_ROW, FIRST_DATA_ROW + len(renamed), dtype=np.int64)
     return renamed.loc[~_blank_rows(renamed.drop(columns=ROW))]
+
+
+def _blank_unnamed(raw: pd.DataFrame, header: object) -> bool:
+    """A column without a header (pandas names it `Unnamed: N`) and without any value."""
+    if not str(header).startswith("Unnamed: "):
+        return False
+    return bool(_blank_rows(raw[[header]]).all())
 
 
 def _blank_rows(raw: pd.DataFrame) -> np.ndarray:

@@ -97,3 +97,12 @@ def test_utf8_and_bom_report_the_same(frames, make_dir):
     plain = validate_directory(make_dir(frames, name="a"), pseudonym_key=KEY)
     bom = validate_directory(make_dir(frames, name="b", encoding="utf-8-sig"), pseudonym_key=KEY)
     assert plain.rows == bom.rows and plain.coverage == bom.coverage
+
+
+def test_trailing_commas_are_not_unknown_columns(frames, make_dir):
+    directory = make_dir(frames)
+    path = directory / "events.csv"
+    lines = path.read_text(encoding="utf-8").splitlines()
+    path.write_text("\n".join(line + ",," for line in lines) + "\n", encoding="utf-8")
+    report = validate_directory(directory, pseudonym_key=KEY)
+    assert report.ok and report.warnings == ()
