@@ -130,17 +130,21 @@ def read_decisions(path: str | Path, *, run: ReviewRun) -> SheetDecisions:
         When the file cannot be read or no sheet has the 户编号 and 审核结论 headers.
     """
     file = Path(path)
-    sheet, header_row, columns = _find_review_sheet(_open(file), file)
+    book = _open(file)
+    try:
+        sheet, header_row, columns = _find_review_sheet(book, file)
+        rows = list(sheet.iter_rows(min_row=header_row + 1, values_only=True))
+        title = sheet.title
+    finally:
+        book.close()
     problems: list[RowProblem] = []
     warnings: list[RowProblem] = []
     found: list[tuple[int, Decision]] = []
     undecided = 0
     known = run.household_ids()
-    for row in sheet.iter_rows(min_row=header_row + 1):
-        cells = {
-            name: row[index].value if index < len(row) else None for name, index in columns.items()
-        }
-        number = row[0].row
+    # read-only sheets yield missing rows as empty ones, so the position is the Excel row number
+    for number, row in enumerate(rows, start=header_row + 1):
+        cells = {name: row[index] if index < len(row) else None for name, index in columns.items()}
         if all(_blank(value) for value in cells.values()):
             continue
         parsed = _parse_row(cells, number, run=run, known=known, warnings=warnings)
@@ -151,7 +155,7 @@ def read_decisions(path: str | Path, *, run: ReviewRun) -> SheetDecisions:
         else:
             found.append((number, parsed))
     found, duplicates = _drop_duplicates(found)
-    return SheetDecisions(file, sheet.title, found, problems + duplicates, warnings, undecided)
+    return SheetDecisions(file, title, found, problems + duplicates, warnings, undecided)
 
 
 def import_decisions(path: str | Path, *, run: ReviewRun, store: ReviewStore) -> ImportSummary:
@@ -176,12 +180,16 @@ def _open(file: Path) -> openpyxl.Workbook:
     if not file.is_file():
         raise DataContractError(f"{file}: not found; --file must be the filled warnings.xlsx")
     try:
-        return openpyxl.load_workbook(file, data_only=True)
+        book = openpyxl.load_workbook(file, read_only=True, data_only=True)
     except Exception as error:  # noqa: BLE001 - openpyxl raises many kinds for a broken file
         raise DataContractError(
             f"{file}: cannot be read as an .xlsx workbook ({type(error).__name__}: {error}); "
             "save it from Excel or WPS as .xlsx (Excel 工作簿), not .xls or .et"
         ) from error
+    for sheet in book.worksheets:
+        if hasattr(sheet, "reset_dimensions"):
+            sheet.reset_dimensions()  # WPS and others may write a wrong <dimension>
+    return book
 
 
 def _find_review_sheet(
@@ -190,15 +198,16 @@ def _find_review_sheet(
     """The sheet with the review headers (预警名单 first), its header row and column indexes."""
     sheets = sorted(book.worksheets, key=lambda s: _key(s.title) != _key(WARNINGS_SHEET))
     for sheet in sheets:
-        for row in sheet.iter_rows(min_row=1, max_row=_HEADER_SCAN_ROWS):
-            keys = [_key(cell.value) for cell in row]
+        scanned = sheet.iter_rows(min_row=1, max_row=_HEADER_SCAN_ROWS, values_only=True)
+        for number, row in enumerate(scanned, start=1):
+            keys = [_key(value) for value in row]
             columns = {
                 name: keys.index(_key(label))
                 for name, label in HEADERS.items()
                 if _key(label) in keys
             }
             if {"household_id", "decision"} <= set(columns):
-                return sheet, row[0].row, columns
+                return sheet, number, columns
     raise DataContractError(
         f"{file}: no sheet has the headers 户编号 and 审核结论 in its first {_HEADER_SCAN_ROWS} rows; "
         f"use the {WARNINGS_SHEET} sheet of the run's warnings.xlsx and keep its header row"

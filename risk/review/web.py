@@ -42,6 +42,7 @@ log = logging.getLogger(__name__)
 TEMPLATES = Path(__file__).parent / "templates"
 COOKIE = "fanpin_review"
 UNDECIDED = "未审核"
+PAGE_SIZE = 200
 #: Sort keys of the list: query value → (column, label).
 SORTS: dict[str, tuple[str, str]] = {
     "rank": ("rank", "排名"),
@@ -188,9 +189,15 @@ class _State:
         listed = _with_status(self.listed, self.store.current(self.run.run_id))
         options = {name: _options(listed, name) for name in FILTERS}
         shown = _sorted(_filtered(listed, chosen), sort=sort, descending=descending)
+        pages = max((len(shown) + PAGE_SIZE - 1) // PAGE_SIZE, 1)
+        page = min(max(_int(request.query_params.get("page"), 1), 1), pages)
         return self._render(
             "list.html",
-            rows=shown.to_dict("records"),
+            rows=shown.iloc[(page - 1) * PAGE_SIZE : page * PAGE_SIZE].to_dict("records"),
+            matching=len(shown),
+            page=page,
+            pages=pages,
+            state={**chosen, "sort": sort, "order": "desc" if descending else ""},
             total=len(listed),
             chosen=chosen,
             options=options,
@@ -420,13 +427,11 @@ def _reasons(explanations: pd.DataFrame, household_id: str | None) -> pd.DataFra
 
 
 def _with_status(listed: pd.DataFrame, current: pd.DataFrame) -> pd.DataFrame:
-    status = (
-        current.set_index("household_id")["decision"] if not current.empty else pd.Series(dtype=str)
-    )
-    notes = current.set_index("household_id")["note"] if not current.empty else pd.Series(dtype=str)
+    status = dict(zip(current["household_id"], current["decision"], strict=True))
+    notes = dict(zip(current["household_id"], current["note"], strict=True))
     out = listed.copy()
-    out["status"] = out["household_id"].map(status).fillna(UNDECIDED)
-    out["note"] = out["household_id"].map(notes).fillna("")
+    out["status"] = [status.get(h, UNDECIDED) for h in out["household_id"]]
+    out["note"] = [notes.get(h, "") for h in out["household_id"]]
     return out
 
 
@@ -455,6 +460,13 @@ def _filtered(listed: pd.DataFrame, chosen: dict[str, str]) -> pd.DataFrame:
 def _sorted(listed: pd.DataFrame, *, sort: str, descending: bool) -> pd.DataFrame:
     column = SORTS.get(sort, SORTS["rank"])[0]
     return listed.sort_values([column, "rank"], ascending=[not descending, True], kind="stable")
+
+
+def _int(text: str | None, default: int) -> int:
+    try:
+        return int(text) if text else default
+    except ValueError:
+        return default
 
 
 def _form_problem(decision: str, reason: str, reviewer: str) -> str:

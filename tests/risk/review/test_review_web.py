@@ -198,3 +198,14 @@ def test_history_from_the_data_folder_named_in_the_manifest(run_dir: Path, tmp_p
     web, _ = client(run_dir, tmp_path, pseudonym_key=b"k")
     page = web.get("/household/H001").text
     assert web.get("/household/H001").status_code == 200 and "近期情况不可用" in page
+
+
+def test_long_lists_are_paged(tmp_path: Path) -> None:
+    from conftest import write_run
+
+    web, _ = client(write_run(tmp_path / "big", n=500, warned=450), tmp_path)
+    first = web.get("/", params={"township": "东镇"}).text
+    assert len(listed(first)) == 200 and "第 1/2 页" in first and "下一页" in first
+    second = web.get("/", params={"township": "东镇", "page": "2"}).text
+    assert len(listed(second)) == 26 and not set(listed(first)) & set(listed(second))
+    assert listed(web.get("/", params={"page": "99"}).text)[0] == "H401"  # clamped to the last
