@@ -319,7 +319,13 @@ def _text(value: Any) -> str:
 
 
 def _id_text(value: Any) -> str:
-    """户编号 as text; a number typed into the cell (WPS does this) loses no digits or `.0`."""
+    """户编号 as text; a number typed into the cell (WPS does this) loses no digits or `.0`.
+
+    Examples
+    --------
+    >>> _id_text(5201230010010001.0), _id_text(" Ｈ００１ "), _id_text("'0012")
+    ('5201230010010001', 'H001', '0012')
+    """
     return "".join(unicodedata.normalize("NFKC", _text(value)).split()).lstrip("'")
 
 

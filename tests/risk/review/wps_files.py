@@ -13,7 +13,8 @@ _SST_REL = "http://schemas.openxmlformats.org/officeDocument/2006/relationships/
 
 
 def to_shared_strings(path: Path) -> int:
-    """Move every inline string of every sheet into xl/sharedStrings.xml; return how many moved."""
+    """Move every inline string into xl/sharedStrings.xml and write a wrong <dimension> (as some
+    tools do); return how many strings moved."""
     with zipfile.ZipFile(path) as source:
         parts = {name: source.read(name) for name in source.namelist()}
     strings: list[str] = []
@@ -29,6 +30,7 @@ def to_shared_strings(path: Path) -> int:
     moved = 0
     for name in [n for n in parts if n.startswith("xl/worksheets/sheet")]:
         text, count = _INLINE.subn(shared, parts[name].decode("utf-8"))
+        text = re.sub(r'<dimension ref="[^"]*"\s*/>', '<dimension ref="A1"/>', text)  # a wrong one
         parts[name] = text.encode("utf-8")
         moved += count
     items = "".join(f'<si><t xml:space="preserve">{s}</t></si>' for s in strings)
