@@ -468,3 +468,19 @@ def test_small_county_trained_registered_and_scored_by_the_cli(
     reasons = explanations.loc[explanations["reason_order"].notna()]
     assert len(reasons) >= scores["warned"].sum()
     assert reasons["reason_zh"].str.contains(r"\d").mean() > 0.8
+
+
+def test_cli_missing_required_table_stops_with_a_clear_error(
+    cli_env, scoring_county_dir, tmp_path, monkeypatch, capsys
+):
+    import shutil
+
+    data = tmp_path / "data"
+    shutil.copytree(scoring_county_dir, data)
+    (data / "members.csv").unlink()
+    argv = ["score", "--data", str(data), "--month", SCORING_MONTH,
+            "--out", str(tmp_path / "run"), "--no-progress"]  # fmt: skip
+    assert _cli(argv, monkeypatch) == 2
+    err = capsys.readouterr().err
+    assert "members" in err and "Traceback" not in err
+    assert not (tmp_path / "run").exists()
