@@ -272,7 +272,7 @@ class _State:
         return row
 
     def _waterfall(self, household_id: str, row: dict[str, Any]) -> Markup | None:
-        reasons = _reasons(self.run.explanations, household_id)
+        reasons = _explanations_of(self.run.explanations, household_id)
         if reasons.empty:
             return None
         return Markup(waterfall_svg(reasons, probability=float(row["probability"])))  # noqa: S704 - built escaped
@@ -410,20 +410,22 @@ def _sheet_columns(run: ReviewRun) -> dict[str, dict[str, Any]]:
 
 
 def _reasons(explanations: pd.DataFrame, household_id: str | None) -> pd.DataFrame:
-    """The household's (or everyone's) top three reasons, largest contribution first."""
+    """Main reasons: the three largest risk-raising contributions per household (or of one)."""
+    rows = _explanations_of(explanations, household_id)
+    rows = rows[rows["contribution"] > 0]
+    ordered = rows.sort_values(["household_id", "contribution"], ascending=[True, False])
+    return ordered.groupby("household_id", sort=False).head(3)
+
+
+def _explanations_of(explanations: pd.DataFrame, household_id: str | None) -> pd.DataFrame:
+    """Every explanation row of one household (or all), for the waterfall."""
     if explanations.empty:
         return pd.DataFrame(
             columns=["household_id", "label_zh", "reason_zh", "value", "contribution"]
         )
-    rows = (
-        explanations
-        if household_id is None
-        else explanations[explanations["household_id"] == household_id]
-    )
-    ordered = rows.assign(size=-rows["contribution"].abs()).sort_values(
-        ["household_id", "size"], kind="stable"
-    )
-    return ordered.groupby("household_id", sort=False).head(3 if household_id is None else 10)
+    if household_id is None:
+        return explanations
+    return explanations[explanations["household_id"] == household_id]
 
 
 def _with_status(listed: pd.DataFrame, current: pd.DataFrame) -> pd.DataFrame:
