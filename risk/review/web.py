@@ -164,12 +164,12 @@ class _State:
     def _matches(self, offered: str) -> bool:
         return bool(self.token) and hmac.compare_digest(offered.encode(), str(self.token).encode())
 
-    async def login_page(self, request: Request, token: str = "") -> Response:
+    def login_page(self, request: Request, token: str = "") -> Response:
         if token:
             return self._logged_in(token)
         return self._render("login.html", error="")
 
-    async def login(self, token: str = Form("")) -> Response:
+    def login(self, token: str = Form("")) -> Response:
         return self._logged_in(token)
 
     def _logged_in(self, token: str) -> Response:
@@ -182,7 +182,7 @@ class _State:
         return response
 
     # -- pages -----------------------------------------------------------------------------
-    async def list_page(self, request: Request) -> Response:
+    def list_page(self, request: Request) -> Response:
         chosen = {name: request.query_params.get(name, "") for name in FILTERS}
         sort = request.query_params.get("sort", "rank")
         descending = request.query_params.get("order", "asc") == "desc"
@@ -208,7 +208,7 @@ class _State:
             decided=int((listed["status"] != UNDECIDED).sum()),
         )
 
-    async def household_page(self, household_id: str, saved: int = 0) -> Response:
+    def household_page(self, household_id: str, saved: int = 0) -> Response:
         row = self._household(household_id)
         if row is None:
             return self._render("missing.html", household_id=household_id, status=404)
@@ -227,7 +227,7 @@ class _State:
             error="",
         )
 
-    async def decide(
+    def decide(
         self,
         household_id: str,
         decision: str = Form(""),
