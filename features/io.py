@@ -60,6 +60,8 @@ EXTENSIONS = (".csv", ".xlsx", ".parquet")
 CSV_ENCODINGS = ("utf-8-sig", "gb18030")
 #: The user counts the header as row 1, so the first data row is row 2 (CSV and the first sheet).
 FIRST_DATA_ROW = 2
+#: Identifier columns whose ID-number-like values are pseudonymised on load.
+ID_COLUMNS = ("person_id", "household_id")
 
 
 @dataclass(frozen=True)
@@ -368,11 +370,15 @@ def _align_card_numbers(run: _Run) -> None:
 
 
 def _pseudonymise(run: _Run, *, key: bytes) -> None:
-    """Every person id column at once, so each distinct id is hashed once."""
-    holders = [t for t in run.tables.values() if "person_id" in t.frame]
-    replaced = pseudonymise_columns([t.frame["person_id"] for t in holders], key=key)
-    for table, ids in zip(holders, replaced, strict=True):
-        table.frame = table.frame.assign(person_id=ids)
+    """Every id column at once, so each distinct id is hashed once.
+
+    Household ids are included: some counties number a household by its head's ID card, and such
+    an id would otherwise reach the warning list unmasked.
+    """
+    holders = [(t, c) for t in run.tables.values() for c in ID_COLUMNS if c in t.frame]
+    replaced = pseudonymise_columns([t.frame[c] for t, c in holders], key=key)
+    for (table, column), ids in zip(holders, replaced, strict=True):
+        table.frame = table.frame.assign(**{column: ids})
 
 
 # --- rules over rows and tables ----------------------------------------------------------------

@@ -35,11 +35,13 @@ def test_no_id_number_in_error_messages(frames, make_dir, caplog):
     frames["members"].loc[4, "household_id"] = "452301196006063333"  # an ID in the wrong column
     frames["members"].loc[1, "person_id"] = HEAD_1  # duplicate person: a key error
     frames["disability"].loc[0, "person_id"] = "110101199001011234"  # unknown person
+    frames["members"].loc[2, "sex"] = "452301201003031111"  # an ID in a category column
     with pytest.raises(DataContractError) as caught:
         load_directory(make_dir(frames), pseudonym_key=KEY)
     report = validate_directory(make_dir(frames, name="again"), pseudonym_key=KEY)
     text = str(caught.value) + report.render() + caplog.text
-    assert "4523**********3333" in text  # masked where shown
+    assert pseudonym("452301196006063333", key=KEY) in text  # shown by its pseudonym
+    assert "4523**********1111" in text  # an ID number typed into another column: masked
     assert not ID_LIKE.search(text)
 
 
@@ -87,3 +89,18 @@ def test_mask_id_keeps_only_the_ends():
     assert mask_id("452301198001011234") == "4523**********1234"
     assert mask_id("45230119800101123464") == "4523************3464"
     assert all(not ID_LIKE.search(mask_id(i)) for i in ID_NUMBERS)
+
+
+def test_household_ids_that_are_id_numbers_are_pseudonymised_too(frames, make_dir):
+    head = frames["members"].loc[3, "person_id"]  # H2's head: give H2 an ID-card household id
+    household = "452301197505052222"
+    for name in ("households", "members", "income", "events"):
+        frames[name]["household_id"] = frames[name]["household_id"].replace("H2", household)
+    tables = load_directory(make_dir(frames), pseudonym_key=KEY).tables
+    expected = pseudonym(household, key=KEY)
+    assert expected in set(tables.households["household_id"])
+    assert set(tables.members.loc[tables.members["person_id"] == head, "household_id"]) == {
+        expected
+    }
+    assert tables.events["household_id"].tolist() == [expected]
+    assert not ID_LIKE.search(_all_text(tables))
