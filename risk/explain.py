@@ -180,8 +180,7 @@ def explain_households(
     DataFrame with `EXPLANATION_COLUMNS`: contributions largest first within a household; the
     main reasons have ``reason_order`` 1..n_reasons.
     """
-    long = _long_contributions(contributions, features, ranks)
-    long = _attach_catalogue(long, catalogue)
+    long = _long_contributions(contributions, features, ranks, catalogue)
     long["reason_zh"] = _reason_sentences(long, catalogue)
     long["reason_order"] = _reason_order(long, catalogue, n_reasons=n_reasons)
     long["is_new"] = _is_new(long, previous_reasons)
@@ -194,30 +193,69 @@ def explain_households(
 
 
 def _long_contributions(
-    contributions: Contributions, features: pd.DataFrame, ranks: pd.Series
+    contributions: Contributions,
+    features: pd.DataFrame,
+    ranks: pd.Series,
+    catalogue: Mapping[str, ReasonSpec],
 ) -> pd.DataFrame:
+    """One row per household and non-zero contribution, by rank then contribution (largest first).
+
+    Built with integer codes (``_row`` household position, ``_code`` feature position, ``_cause``
+    cause code) so the later steps never compare strings row by row.
+    """
     values = contributions.values
-    ids = np.repeat(values.index.to_numpy(dtype=object), values.shape[1])
-    names = np.tile(values.columns.to_numpy(dtype=object), values.shape[0])
-    contribution = values.to_numpy(dtype=float).ravel()
-    raw_values = features.loc[values.index, list(values.columns)]
-    numeric, text = _value_columns(raw_values)
-    long = pd.DataFrame(
+    names = np.array([str(c) for c in values.columns], dtype=object)
+    matrix = values.to_numpy(dtype=float)
+    n, f = matrix.shape
+    numeric, text = _value_columns(features.loc[values.index, list(values.columns)])
+    rank = ranks.reindex(values.index).to_numpy(dtype=np.int64)
+    alphabetical = np.empty(f, dtype=np.int64)
+    alphabetical[np.argsort(names.astype(str), kind="stable")] = np.arange(f)
+    rows = np.repeat(np.arange(n), f)
+    cols = np.tile(np.arange(f), n)
+    flat = matrix.ravel()
+    keep = flat != 0.0
+    rows, cols, flat = rows[keep], cols[keep], flat[keep]
+    order = np.lexsort((alphabetical[cols], -flat, rank[rows]))
+    rows, cols, flat = rows[order], cols[order], flat[order]
+    labels, units, risk_types, causes = _catalogue_columns(names, catalogue)
+    cause_codes = pd.factorize(causes)[0]
+    measures = np.array([MEASURES.get(r, DEFAULT_MEASURE) for r in risk_types], dtype=object)
+    ids = values.index.to_numpy(dtype=object).astype(str).astype(object)
+    return pd.DataFrame(
         {
-            "household_id": ids,
-            "feature": names,
-            "value": numeric.ravel(),
-            "value_text": text.ravel(),
-            "contribution": contribution,
+            "household_id": ids[rows],
+            "rank": rank[rows],
+            "feature": names[cols],
+            "label_zh": labels[cols],
+            "value": numeric[rows, cols],
+            "contribution": flat,
+            "value_text": text[rows, cols],
+            "unit": units[cols],
+            "base_value": contributions.base_value,
+            "cause": causes[cols],
+            "risk_type": risk_types[cols],
+            "measure": measures[cols],
+            "_row": rows,
+            "_code": cols,
+            "_cause": cause_codes[cols],
         }
     )
-    long = long.loc[long["contribution"] != 0.0]
-    long["rank"] = long["household_id"].map(ranks).astype("int64")
-    long["base_value"] = contributions.base_value
-    long["household_id"] = long["household_id"].astype(str)
-    return long.sort_values(
-        ["rank", "contribution", "feature"], ascending=[True, False, True], kind="mergesort"
-    )
+
+
+def _catalogue_columns(
+    names: np.ndarray, catalogue: Mapping[str, ReasonSpec]
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Label, unit, risk type and cause per feature (label and cause default to the name)."""
+
+    def attribute(name: str, attr: str) -> str:
+        return str(getattr(catalogue.get(name), attr, "") or "")
+
+    labels = np.array([attribute(n, "label_zh") or n for n in names], dtype=object)
+    units = np.array([attribute(n, "unit") for n in names], dtype=object)
+    risk_types = np.array([attribute(n, "risk_type") for n in names], dtype=object)
+    causes = np.array([attribute(n, "cause") or n for n in names], dtype=object)
+    return labels, units, risk_types, causes
 
 
 def _value_columns(frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
@@ -245,29 +283,17 @@ def _display(value: float) -> str:
     return f"{value:,.2f}"
 
 
-def _attach_catalogue(long: pd.DataFrame, catalogue: Mapping[str, ReasonSpec]) -> pd.DataFrame:
-    def attribute(name: str, default: str = "") -> pd.Series:
-        table = {f: str(getattr(spec, name, "") or default) for f, spec in catalogue.items()}
-        return long["feature"].map(table).fillna(default)
-
-    long["label_zh"] = attribute("label_zh")
-    long["label_zh"] = long["label_zh"].where(long["label_zh"] != "", long["feature"])
-    long["unit"] = attribute("unit")
-    long["risk_type"] = attribute("risk_type")
-    long["cause"] = attribute("cause")
-    long["cause"] = long["cause"].where(long["cause"] != "", long["feature"])
-    long["measure"] = long["risk_type"].map(MEASURES).fillna(DEFAULT_MEASURE)
-    return long
-
-
 def _reason_sentences(long: pd.DataFrame, catalogue: Mapping[str, ReasonSpec]) -> pd.Series:
     """`reason_sentence` for every row, each distinct (feature, value) formatted once."""
     sentences = np.empty(len(long), dtype=object)
-    features = long["feature"].to_numpy()
+    codes_by_row = long["_code"].to_numpy()
+    names = long["feature"].to_numpy(dtype=object)
     values = long["value"].to_numpy(dtype=float)
     texts = long["value_text"].to_numpy(dtype=object)
-    for feature in pd.unique(features):
-        rows = np.flatnonzero(features == feature)
+    order = np.argsort(codes_by_row, kind="stable")
+    bounds = np.flatnonzero(np.diff(codes_by_row[order])) + 1
+    for rows in np.split(order, bounds) if len(order) else []:
+        feature = names[rows[0]]
         spec = catalogue.get(str(feature))
         numeric = values[rows]
         if np.isnan(numeric).all():  # a category: the text is the value
@@ -320,17 +346,27 @@ def _reason_order(
     long: pd.DataFrame, catalogue: Mapping[str, ReasonSpec], *, n_reasons: int
 ) -> pd.Series:
     """1..n for the largest risk-raising contributions, one per cause; NA for the other rows."""
-    eligible_features = {name for name, spec in catalogue.items() if _eligible(spec)}
+    eligible_names = {name for name, spec in catalogue.items() if _eligible(spec)}
+    names = long["feature"].to_numpy(dtype=object)
+    known = np.array([n in eligible_names for n in pd.unique(names)], dtype=bool)
     eligible = (
-        (long["contribution"] > 0)
-        & long["feature"].isin(eligible_features)
-        & long["value_text"].ne("")
+        (long["contribution"].to_numpy() > 0)
+        & known[pd.factorize(names)[0]]
+        & (long["value_text"].to_numpy(dtype=object) != "")
     )
-    candidates = long.loc[eligible, ["household_id", "cause"]]
-    first_per_cause = candidates.loc[~candidates.duplicated(keep="first")]
-    order = first_per_cause.groupby("household_id", sort=False).cumcount() + 1
-    order = order.loc[order <= n_reasons]
-    return order.reindex(long.index).astype("Int64")
+    candidates = np.flatnonzero(eligible)
+    household = long["_row"].to_numpy()[candidates]
+    cause = long["_cause"].to_numpy()[candidates]
+    keys = household * (int(long["_cause"].max()) + 1 if len(long) else 1) + cause
+    _, first = np.unique(keys, return_index=True)
+    chosen = np.sort(candidates[first])
+    owners = long["_row"].to_numpy()[chosen]
+    starts = np.r_[0, np.flatnonzero(np.diff(owners)) + 1]
+    slot = np.arange(len(chosen)) - np.repeat(starts, np.diff(np.r_[starts, len(chosen)]))
+    order = np.full(len(long), -1, dtype=np.int64)
+    order[chosen] = slot + 1
+    result = pd.Series(order, index=long.index).where(lambda o: (o > 0) & (o <= n_reasons))
+    return result.astype("Int64")
 
 
 def _eligible(spec: ReasonSpec) -> bool:
@@ -343,11 +379,12 @@ def _is_new(long: pd.DataFrame, previous_reasons: pd.DataFrame | None) -> pd.Ser
     if previous_reasons is None or previous_reasons.empty:
         return pd.Series(is_reason, index=long.index)
     before = set(zip(previous_reasons["household_id"], previous_reasons["cause"], strict=True))
-    seen = np.array(
-        [(h, c) in before for h, c in zip(long["household_id"], long["cause"], strict=True)],
-        dtype=bool,
-    )
-    return pd.Series(is_reason & ~seen, index=long.index)
+    reasons = np.flatnonzero(is_reason)
+    households = long["household_id"].to_numpy(dtype=object)[reasons]
+    causes = long["cause"].to_numpy(dtype=object)[reasons]
+    new = is_reason.copy()
+    new[reasons] = [(h, c) not in before for h, c in zip(households, causes, strict=True)]
+    return pd.Series(new, index=long.index)
 
 
 def previous_main_reasons(run_dir: str | Path) -> pd.DataFrame | None:
@@ -412,8 +449,19 @@ def source_records(
         joined = joined.loc[(joined["start"] <= as_of.ordinal) & (joined["end"] >= joined["first"])]
         joined = joined.sort_values(["reason", "source_row"], kind="mergesort")
         file_name = tables.files.get(table, table)
-        rows_by_reason = joined.groupby("reason", sort=False)["source_row"].agg(list)
-        named.append(rows_by_reason.map(lambda rows, name=file_name: _name_rows(name, rows)))
+        reason_ids = joined["reason"].to_numpy()
+        source_rows = joined["source_row"].to_numpy(dtype=np.int64)
+        bounds = np.flatnonzero(np.diff(reason_ids)) + 1
+        starts = np.r_[0, bounds] if len(reason_ids) else np.array([], dtype=np.int64)
+        texts = (
+            [
+                _name_rows(file_name, [int(r) for r in chunk[:_MAX_ROWS_NAMED]], total=len(chunk))
+                for chunk in np.split(source_rows, bounds)
+            ]
+            if len(reason_ids)
+            else []
+        )
+        named.append(pd.Series(texts, index=reason_ids[starts], dtype=object))
     if not named:
         return pd.Series("", index=long.index, dtype=object)
     return pd.concat(named).reindex(long.index).fillna("").astype(str)
@@ -477,11 +525,12 @@ def _month_ordinals(series: pd.Series, *, default: int) -> np.ndarray:
     return ordinals
 
 
-def _name_rows(file_name: str, rows: Sequence[int]) -> str:
+def _name_rows(file_name: str, rows: Sequence[int], *, total: int | None = None) -> str:
     if not rows:
         return ""
+    count = len(rows) if total is None else total
     shown = "、".join(str(row) for row in rows[:_MAX_ROWS_NAMED])
-    more = f"等{len(rows)}条" if len(rows) > _MAX_ROWS_NAMED else ""
+    more = f"等{count}条" if count > _MAX_ROWS_NAMED else ""
     return f"{file_name} 第{shown}行{more}"
 
 

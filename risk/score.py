@@ -179,9 +179,12 @@ def feed_volumes(tables: Tables, *, months: Sequence[pd.Period]) -> pd.DataFrame
         if frame is None:
             continue
         counts = np.zeros(len(months), dtype=np.int64)
+        low, high = int(ordinals.min()), int(ordinals.max())
         for column in columns:
             record_months = _ordinals(frame[column])
-            counts += np.array([(record_months == o).sum() for o in ordinals], dtype=np.int64)
+            inside = record_months[(record_months >= low) & (record_months <= high)]
+            by_month = np.bincount(inside - low, minlength=high - low + 1)
+            counts += by_month[ordinals - low]
         volumes.loc[table] = counts
     return volumes
 
@@ -296,11 +299,15 @@ def _stale_warning(
 
 
 def _ordinals(series: pd.Series) -> np.ndarray:
-    """Month ordinals of a month/date column; missing values dropped."""
-    if not isinstance(series.dtype, pd.PeriodDtype):
-        series = pd.to_datetime(series).dt.to_period("M")
-    values = series.dropna()
-    return np.asarray(values.array.asi8, dtype=np.int64)
+    """Month ordinals (months since 1970-01, as ``pd.Period``) of a month/date column, missing dropped."""
+    if isinstance(series.dtype, pd.PeriodDtype):
+        values = series.array.asi8
+        return np.asarray(values[values != np.iinfo(np.int64).min], dtype=np.int64)
+    if not pd.api.types.is_datetime64_any_dtype(series):
+        series = pd.to_datetime(series)
+    dates = series.to_numpy(dtype="datetime64[ns]")
+    dates = dates[~np.isnat(dates)]
+    return dates.astype("datetime64[M]").astype(np.int64)
 
 
 # --- 2–4. features, model check, prediction -------------------------------------------------------
