@@ -25,7 +25,7 @@ _Z = ndtri((np.arange(2048) + 0.5) / 2048)
 _FARM_SEASON = np.array([0.02, 0.02, 0.02, 0.03, 0.05, 0.18, 0.1, 0.05, 0.18, 0.25, 0.07, 0.03])
 _FARM_COST = np.array([0.02, 0.1, 0.25, 0.25, 0.15, 0.05, 0.05, 0.03, 0.03, 0.03, 0.02, 0.02])
 _JOB_WAGE = np.array([0.0, 1900.0, 3200.0, 2600.0, 4300.0, 800.0])
-_JOB_END = np.array([0.0, 0.09, 0.08, 0.012, 0.011, 0.02])
+_JOB_END = np.array([0.0, 0.15, 0.12, 0.012, 0.011, 0.02])
 
 SWEEP_MONTH = 10  # the concentrated yearly 排查 (calendar month)
 DOWNTURN_START = 0.025
@@ -123,7 +123,7 @@ def step(
         state.downturn, u_county >= DOWNTURN_END, u_county < DOWNTURN_START
     )
     summer = calendar.month_of_year in (6, 7, 8)
-    village_hit = u_village < (0.012 if summer else 0.003)
+    village_hit = u_village < (0.04 if summer else 0.008)
     op = np.zeros((n_p if record else 1, L.N_OP))
     opi = np.zeros((n_p if record else 1, L.N_OPI), dtype=np.int32)
     oh = np.zeros((n_h, L.N_OH))
@@ -337,7 +337,9 @@ def _kernel(  # noqa: PLR0912, PLR0913, PLR0915
         med_assist = 0.0
         for p in range(pstart[h], pstart[h + 1]):
             if pi[p, L.ALIVE] == 0:
-                continue
+                if pi[p, L.BIRTH_T] != t:
+                    continue
+                pi[p, L.ALIVE] = 1  # born this month
             pi[p, L.AGE_M] += 1
             age = pi[p, L.AGE_M] / 12.0
             r = (
@@ -492,7 +494,7 @@ def _kernel(  # noqa: PLR0912, PLR0913, PLR0915
                     pi[p, L.JOB] = 0
                     pf[p, L.WAGE] = 0.0
             elif able:
-                start = (0.15 + 0.2 * pf[p, L.ABILITY]) * (0.5 if down else 1.0)
+                start = (0.25 + 0.25 * pf[p, L.ABILITY]) * (0.5 if down else 1.0)
                 if age >= 60.0:
                     start *= 0.4
                 if u3 < start:

@@ -108,6 +108,7 @@ def simulate(
         counties=counties,
         start=timeline.start,
         line0=timeline.line(0),
+        horizon_months=timeline.n_months,
     )
     state = initial_state(pop)
     rec = Recorder(n_persons=len(pop.pi), n_households=len(pop.hi))

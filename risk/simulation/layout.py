@@ -70,7 +70,8 @@ JOB = (
 SPELL_T = 11  # start month of the current spell
 REL = 12  # relation code (index into RELATIONS)
 SKILLED = 13
-N_PI = 14
+BIRTH_T = 14  # month index of birth for members born during the simulation (-1 otherwise)
+N_PI = 15
 
 # --- per-person step outputs (OP floats / OPI ints) --------------------------------------------
 INP_COST = 0
