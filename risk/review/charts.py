@@ -51,12 +51,18 @@ def waterfall_svg(reasons: pd.DataFrame, *, probability: float, width: int = 640
     """
     rows = reasons.sort_values("contribution", key=lambda s: -s.abs(), kind="stable").head(10)
     contributions = rows["contribution"].astype(float).to_list()
-    total = sum(contributions)
+    labels = [str(label) for label in rows["label_zh"]]
     end = _logit(probability)
-    start = end - total
+    start = end - sum(contributions)
+    if "base_value" in rows.columns and rows["base_value"].notna().any():
+        start = float(rows["base_value"].dropna().iloc[0])
+        rest = end - start - sum(contributions)
+        if abs(rest) >= 0.01:  # features not listed, and the calibration, in one bar
+            labels.append("其他因素及校准")
+            contributions.append(rest)
     bars, position = [], start
-    for label, contribution in zip(rows["label_zh"], contributions, strict=True):
-        bars.append((str(label), position, position + contribution))
+    for label, contribution in zip(labels, contributions, strict=True):
+        bars.append((label, position, position + contribution))
         position += contribution
     return _waterfall_bars(bars, start=start, end=end, probability=probability, width=width)
 
@@ -69,7 +75,7 @@ def _waterfall_bars(
     probability: float,
     width: int,
 ) -> str:
-    row, left, right = 26, 190, 70
+    row, left, right = 26, 250, 70
     height = row * (len(bars) + 2) + 10
     points = [start, end, *(b for bar in bars for b in bar[1:])]
     low, high = min(points), max(points)
@@ -93,7 +99,8 @@ def _waterfall_bars(
             f'<rect x="{lo:.1f}" y="{top}" width="{max(hi - lo, 1):.1f}" height="{row - 8}" '
             f'fill="{colour}"><title>{safe_text(label)}: {finish - begin:+.2f}</title></rect>'
         )
-        parts.append(_text(left - 6, top + row - 12, label, anchor="end"))
+        short = label if len(label) <= 17 else label[:16] + "…"
+        parts.append(_text(left - 6, top + row - 12, short, anchor="end"))
         parts.append(_text(hi + 4, top + row - 12, f"{finish - begin:+.2f}", anchor="start"))
     bottom = row * (len(bars) + 1) + 6
     parts.append(_text(8, bottom + 14, f"本户 {_percent(probability)}", anchor="start"))

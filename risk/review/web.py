@@ -391,7 +391,9 @@ def _sheet_columns(run: ReviewRun) -> dict[str, dict[str, Any]]:
 
     try:
         book = openpyxl.load_workbook(run.warnings_path, read_only=True, data_only=True)
-        rows = list(book[WARNINGS_SHEET].iter_rows(values_only=True))
+        sheet = book[WARNINGS_SHEET]
+        sheet.reset_dimensions()
+        rows = list(sheet.iter_rows(values_only=True))
         book.close()
     except (KeyError, OSError, ValueError) as error:
         log.warning("%s: %s", run.warnings_path, error)
@@ -403,8 +405,10 @@ def _sheet_columns(run: ReviewRun) -> dict[str, dict[str, Any]]:
         return {}
     at = header.index("户编号")
     wanted = [name for name in ("户主", "户类型", "规则触发") if name in header]
+    width = len(header)
+    body = [tuple(r) + (None,) * (width - len(r)) for r in rows[1:]]  # short rows: empty cells
     return {
-        name: {str(r[at]): r[header.index(name)] for r in rows[1:] if r and r[at] is not None}
+        name: {str(r[at]): r[header.index(name)] for r in body if r[at] is not None}
         for name in wanted
     }
 

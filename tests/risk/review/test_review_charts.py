@@ -39,3 +39,14 @@ def test_bar_chart_marks_unknown_months_and_masks_text() -> None:
     )
     chart = bar_chart_svg(["452301199001011234"], [1.0], title="t", unit="u")
     assert re.search(r"\d{18}", chart) is None and "4523**********1234" in chart
+
+
+def test_waterfall_starts_at_the_models_base_value_when_given() -> None:
+    reasons = pd.DataFrame(
+        {"label_zh": ["扣除刚性支出后人均收入与监测线之比（倍数）", "务工"], "value": [0.04, 3.0],
+         "contribution": [1.0, 0.5], "base_value": [-3.0, -3.0]}
+    )  # fmt: skip
+    svg = waterfall_svg(reasons, probability=0.5)
+    assert f"基准(平均) {100 / (1 + math.exp(3.0)):.1f}%" in svg
+    assert "其他因素及校准" in svg and "+1.50" in svg  # 0 − (−3) − 1.5 remains
+    assert "扣除刚性支出后人均收入与监测线之…" in svg
