@@ -373,7 +373,8 @@ def _list_frame(run: ReviewRun) -> pd.DataFrame:
         fallback.map(lambda names: "；".join(names) if names is not None and len(names) else "")
     )
     top = _reasons(run.explanations, None)
-    labels = top.groupby("household_id")["label_zh"].apply(lambda s: list(dict.fromkeys(s)))
+    types = top.assign(reason_type=top.apply(_reason_type, axis=1) if len(top) else "")
+    labels = types.groupby("household_id")["reason_type"].apply(lambda s: list(dict.fromkeys(s)))
     listed["reason_types"] = (
         listed["household_id"].map(labels).apply(lambda v: v if isinstance(v, list) else [])
     )
@@ -414,11 +415,23 @@ def _sheet_columns(run: ReviewRun) -> dict[str, dict[str, Any]]:
 
 
 def _reasons(explanations: pd.DataFrame, household_id: str | None) -> pd.DataFrame:
-    """Main reasons: the three largest risk-raising contributions per household (or of one)."""
+    """Main reasons: the scoring step's 主要原因 (`reason_order`), else the three largest
+    risk-raising contributions per household (or of one household)."""
     rows = _explanations_of(explanations, household_id)
+    if "reason_order" in rows.columns and rows["reason_order"].notna().any():
+        chosen = rows[rows["reason_order"].notna()]  # the scoring step's own choice (主要原因1–3)
+        return chosen.sort_values(["household_id", "reason_order"], kind="stable")
     rows = rows[rows["contribution"] > 0]
     ordered = rows.sort_values(["household_id", "contribution"], ascending=[True, False])
     return ordered.groupby("household_id", sort=False).head(3)
+
+
+def _reason_type(row: pd.Series) -> str:
+    """The risk type of a reason (因病, 因残 …) when the catalogue gives one, else its label."""
+    risk_type = row.get("risk_type")
+    if isinstance(risk_type, str) and risk_type.strip() and risk_type.strip() != "其他":
+        return risk_type.strip()
+    return str(row["label_zh"])
 
 
 def _explanations_of(explanations: pd.DataFrame, household_id: str | None) -> pd.DataFrame:

@@ -210,3 +210,20 @@ def test_long_lists_are_paged(tmp_path: Path) -> None:
     second = web.get("/", params={"township": "东镇", "page": "2"}).text
     assert len(listed(second)) == 26 and not set(listed(first)) & set(listed(second))
     assert listed(web.get("/", params={"page": "99"}).text)[0] == "H401"  # clamped to the last
+
+
+def test_main_reasons_and_reason_types_follow_the_scoring_step(
+    run_dir: Path, tmp_path: Path
+) -> None:
+    explanations = pd.read_parquet(run_dir / "explanations.parquet")
+    order = explanations.groupby("household_id").cumcount()
+    explanations["reason_order"] = (2 - order).where(order < 2).astype("Int64")  # 2nd row first
+    explanations["risk_type"] = explanations["feature"].map({"oop_medical_12m": "因病"}).fillna("")
+    explanations.to_parquet(run_dir / "explanations.parquet")
+    web, _ = client(run_dir, tmp_path)
+    page = web.get("/household/H001").text
+    reasons = re.findall(r"<li>([^<]+)</li>", page.split('id="reasons"')[1])
+    assert reasons[:2] == ["近6个月有2000个月无人务工", "近12个月人均纯收入1,000元, 接近监测线"]
+    sick = listed(web.get("/", params={"reason": "因病"}).text)
+    assert sick and all(int(h[1:]) % 4 in (0, 3) for h in sick)
+    assert '<option value="近12个月医疗自付"' not in web.get("/").text  # shown as its risk type
