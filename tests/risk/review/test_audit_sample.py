@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from conftest import make_scores
+from review_runs import make_scores
 
 from risk.review.audit import draw_audit_sample, new_audit_seed
 

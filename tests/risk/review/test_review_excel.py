@@ -7,7 +7,7 @@ from pathlib import Path
 
 import openpyxl
 import pytest
-from conftest import RUN_ID
+from review_runs import RUN_ID
 from wps_files import to_shared_strings
 
 from features.errors import DataContractError
@@ -163,7 +163,7 @@ def test_duplicated_household_rows_with_different_entries_are_both_rejected(
 def test_round_trip_on_the_scoring_steps_own_workbook(run_dir: Path, tmp_path: Path) -> None:
     """The list written by `risk.excel` (write-only workbook) exports and re-imports cleanly."""
     import pandas as pd
-    from conftest import make_explanations, make_scores
+    from review_runs import make_explanations, make_scores
 
     from risk.excel import warning_rows, write_warnings_workbook
     from risk.review.store import Decision

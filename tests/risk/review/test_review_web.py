@@ -202,7 +202,7 @@ def test_history_from_the_data_folder_named_in_the_manifest(run_dir: Path, tmp_p
 
 
 def test_long_lists_are_paged(tmp_path: Path) -> None:
-    from conftest import write_run
+    from review_runs import write_run
 
     web, _ = client(write_run(tmp_path / "big", n=500, warned=450), tmp_path)
     first = web.get("/", params={"township": "东镇"}).text
