@@ -335,6 +335,7 @@ def _kernel(  # noqa: PLR0912, PLR0913, PLR0915
         new_head = -1
         caring = False
         med_assist = 0.0
+        working = 0
         for p in range(pstart[h], pstart[h + 1]):
             if pi[p, L.ALIVE] == 0:
                 if pi[p, L.BIRTH_T] != t:
@@ -510,6 +511,7 @@ def _kernel(  # noqa: PLR0912, PLR0913, PLR0915
                     opi[r, L.NEW_SPELL] = 1
             if pi[p, L.JOB] > 0:
                 wage += pf[p, L.WAGE] * level * scale
+                working += 1
             if pi[p, L.MAJOR] > 0:
                 caring = True
             if able:
@@ -609,6 +611,19 @@ def _kernel(  # noqa: PLR0912, PLR0913, PLR0915
         burden = rig12 - coping
         qualifies = below_income or eff12 < need or burden > 0.4 * max(inc12, 1.0)
         severity = min(1.0, max(0.0, 1.0 - min(inc12, eff12) / need, burden / max(inc12, 1.0)))
+        # a fresh shock to a household not far above the line: cadres and departments treat it as
+        # a risk of hardship (预防性识别) even before income falls
+        shock = (
+            t - hi[h, L.LAST_ILL] <= 2
+            or t - hi[h, L.LAST_DEATH] <= 2
+            or t - hi[h, L.LAST_BIZ] <= 2
+            or t - hi[h, L.LAST_ACC] <= 2
+            or hi[h, L.HOUSE_BAD] >= 10
+            or (t - hi[h, L.LAST_JOB] <= 2 and working == 0 and able_n > 0)
+        )
+        at_risk = (not qualifies) and shock and inc12 < 1.6 * need
+        if at_risk:
+            severity = 0.3
         # --- records of the month
         oh[h, L.O_WAGE] = wage
         oh[h, L.O_BIZ_GROSS] = farm_g + biz_g
@@ -633,13 +648,13 @@ def _kernel(  # noqa: PLR0912, PLR0913, PLR0915
                 hi[h, L.RECOVER] = 0
             else:
                 hi[h, L.RECOVER] += 1
-            if hi[h, L.RECOVER] >= 6 and t - hi[h, L.IDENT_T] >= 6 and uh[h, 3] < 0.3:
+            if hi[h, L.RECOVER] >= 6 and t - hi[h, L.IDENT_T] >= 6 and uh[h, 3] < 0.4:
                 hi[h, L.MONITORED] = 0
                 hi[h, L.ELIM_T] = t
                 hf[h, L.ASSIST] = 0.0
                 ohi[h, L.O_ELIMINATED] = 1
             continue
-        if hi[h, L.PENDING] < 0 and qualifies:
+        if hi[h, L.PENDING] < 0 and (qualifies or at_risk):
             u = uh[h, 2]
             p_dept = 0.55 if rule else 0.0
             visit = 0.85 if poor else 0.12
@@ -672,7 +687,7 @@ def _kernel(  # noqa: PLR0912, PLR0913, PLR0915
             hi[h, L.IDENT_T] = t
             hi[h, L.RECOVER] = 0
             hi[h, L.PENDING] = -1
-            hf[h, L.ASSIST] = 0.22 * line0 / 12.0 * size
+            hf[h, L.ASSIST] = 0.3 * line0 / 12.0 * size
             ohi[h, L.O_IDENTIFIED] = 1
             ohi[h, L.O_CHANNEL] = hi[h, L.PCHAN]
             ohi[h, L.O_CAT] = hi[h, L.PCAT]

@@ -219,11 +219,11 @@ def risk_causes(state: State, households: np.ndarray, *, t: int) -> np.ndarray:
             (hi[:, L.LAST_ILL] >= t - 12)
             | (ill_now > 0)
             | (oop12 > 0.12 * inc12)
-            | ((chronic > 0) & (oop12 > 0.05 * inc12)),
+            | ((chronic > 0) & (oop12 > 0.03 * inc12)),
             (hi[:, L.LAST_DIS] >= t - 24) | (severe > 0),
             (college > 0) | (high > 1),
             able == 0,
-            (hi[:, L.LAST_JOB] >= t - 12) & (working <= 1),
+            (hi[:, L.LAST_JOB] >= t - 9) & (working == 0),
             hi[:, L.LAST_DISASTER] >= t - 12,
             hi[:, L.LAST_BIZ] >= t - 12,
             hi[:, L.LAST_ACC] >= t - 12,
