@@ -6,9 +6,10 @@ found by their Chinese headers through `features.contract` (full-width character
 normalised), and writes `households.csv`, `members.csv` and `outcomes.csv` (UTF-8 with BOM, English
 contract headers) into the output folder, atomically.
 
-Privacy: ID numbers (证件号码 of 18, 20 or 22 characters) are pseudonymised here with the configured
-key by `features.pseudonym.pseudonymise_ids` -- the same function and key the loader uses, so tables
-from other departments that carry the raw number still join. Before that, birth date and sex are read
+Privacy: ID numbers (证件号码 of 18, 20 or 22 characters, and 户编号 that are a head's ID number, as
+some counties use) are pseudonymised here with the configured key by
+`features.pseudonym.pseudonymise_ids` -- the same function and key the loader uses, so tables from
+other departments that carry the raw number still join. Before that, birth date and sex are read
 from an 18-character ID-card number when the export has no 出生日期 / 性别 column. No unmasked number
 is ever written.
 
@@ -157,7 +158,8 @@ def national_tables(
     warnings: list[str] = []
     people = _check_keys(people, errors)
     _derive_from_id_numbers(people)
-    people["person_id"] = pseudonymise_ids(people["person_id"], key=pseudonym_key)
+    for column in ("person_id", "household_id"):  # as the loader does (features.io.ID_COLUMNS)
+        people[column] = pseudonymise_ids(people[column], key=pseudonym_key)
     people.pop("id_number")
     if errors:
         raise DataContractError(

@@ -129,6 +129,18 @@ def test_no_id_number_is_written_and_the_loader_accepts_the_output(
     written = "".join(p.read_text(encoding="utf-8-sig") for p in folder.iterdir())
     for number in (ID_CARD, ID_WIFE, DISABILITY_CARD, SYSTEM_NUMBER, ID_B, ID_C, "字段", "x5-"):
         assert number not in written
+    # a county that numbers households by the head's ID card: never written, same as the loader
+    numbered = [[ID_C if p[0] == "H3" else p[0], *p[1:]] for p in PEOPLE]
+    import_national(write_export(tmp_path / "by_id.xlsx", numbered), out=tmp_path / "d2",
+                    pseudonym_key=KEY)  # fmt: skip
+    by_id = "".join(p.read_text(encoding="utf-8-sig") for p in (tmp_path / "d2").iterdir())
+    assert ID_C not in by_id and pseudonym(ID_C, key=KEY) in by_id
+    assert (
+        load_directory(tmp_path / "d2", pseudonym_key=KEY)
+        .tables.households["household_id"]
+        .isin([pseudonym(ID_C, key=KEY)])
+        .any()
+    )
     # another department's table with the raw number joins through the same key
     pd.DataFrame(
         {"证件号码": [DISABILITY_CARD], "残疾类别": ["肢体"], "发证日期": ["2020-05-01"]}
