@@ -70,10 +70,9 @@ def build_labels(
     """
     _check_horizon(horizon)
     usable = labellable_months(sorted(set(months)), known_until=known_until, horizon=horizon)
-    ids = pd.Index(pd.unique(np.asarray(households, dtype=object)), dtype=object).astype(str)
+    ids = pd.Index(pd.unique(np.asarray(households, dtype=object))).astype(str)
     events = _identifications(outcomes, extra, known_until=known_until)
-    frames = [_label_month(events, ids, month=m, horizon=horizon) for m in usable]
-    if not frames:
+    if not usable:
         return pd.DataFrame(
             {
                 "household_id": pd.Series(dtype=object),
@@ -81,7 +80,51 @@ def build_labels(
                 "label": pd.Series(dtype="int8"),
             }
         )
-    return pd.concat(frames, ignore_index=True)
+    month_codes = np.array([m.ordinal for m in usable], dtype=np.int64)
+    grid_ids = np.repeat(ids.to_numpy(dtype=object), len(month_codes))
+    grid_months = np.tile(month_codes, len(ids))
+    monitored, positive = _event_months(events, ids, month_codes, horizon=horizon)
+    flat = np.repeat(np.arange(len(ids)), len(month_codes)) * len(month_codes) + np.tile(
+        np.arange(len(month_codes)), len(ids)
+    )
+    keep = ~monitored[flat]
+    frame = pd.DataFrame(
+        {
+            "household_id": grid_ids[keep],
+            "month": pd.PeriodIndex.from_ordinals(grid_months[keep], freq="M"),
+            "label": positive[flat][keep].astype("int8"),
+        }
+    )
+    return frame.sort_values(["month", "household_id"], kind="mergesort").reset_index(drop=True)
+
+
+def _event_months(
+    events: pd.DataFrame, ids: pd.Index, month_codes: np.ndarray, *, horizon: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Flat (household × month) masks: already monitored at M, and identified in (M, M + horizon]."""
+    n_months = len(month_codes)
+    monitored = np.zeros(len(ids) * n_months, dtype=bool)
+    positive = np.zeros(len(ids) * n_months, dtype=bool)
+    where = ids.get_indexer(events["household_id"].astype(str))
+    known = where >= 0
+    if not known.any():
+        return monitored, positive
+    row = where[known]
+    identified = np.array([p.ordinal for p in events["identified_month"][known]], dtype=np.int64)
+    eliminated = np.array(
+        [
+            p.ordinal if not pd.isna(p) else np.iinfo(np.int64).max
+            for p in events["eliminated_month"][known]
+        ],
+        dtype=np.int64,
+    )
+    m = month_codes[None, :]
+    is_monitored = (identified[:, None] <= m) & (m < eliminated[:, None])
+    is_positive = (identified[:, None] > m) & (identified[:, None] <= m + horizon)
+    cells = row[:, None] * n_months + np.arange(n_months)[None, :]
+    monitored[cells[is_monitored]] = True
+    positive[cells[is_positive]] = True
+    return monitored, positive
 
 
 def monitored_at(outcomes: pd.DataFrame | None, *, month: pd.Period) -> pd.Index:
@@ -91,24 +134,6 @@ def monitored_at(outcomes: pd.DataFrame | None, *, month: pd.Period) -> pd.Index
     identified = outcomes["identified_month"] <= month
     eliminated = _eliminated(outcomes) <= month
     return pd.Index(outcomes.loc[identified & ~eliminated, "household_id"].astype(str).unique())
-
-
-def _label_month(
-    events: pd.DataFrame, ids: pd.Index, *, month: pd.Period, horizon: int
-) -> pd.DataFrame:
-    monitored = monitored_at(events, month=month)
-    in_window = (events["identified_month"] > month) & (
-        events["identified_month"] <= month + horizon
-    )
-    positive = pd.Index(events.loc[in_window, "household_id"].unique())
-    keep = ids[~ids.isin(monitored)]
-    return pd.DataFrame(
-        {
-            "household_id": keep.to_numpy(dtype=object),
-            "month": pd.PeriodIndex([month] * len(keep), freq="M"),
-            "label": keep.isin(positive).astype("int8"),
-        }
-    )
 
 
 def _identifications(

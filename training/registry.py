@@ -16,7 +16,8 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -77,6 +78,22 @@ def quiet_mlflow() -> None:
     os.environ.setdefault("GIT_PYTHON_REFRESH", "quiet")
     for name in _QUIET:
         logging.getLogger(name).setLevel(logging.WARNING)
+
+
+@contextmanager
+def _mlflow_silenced() -> Iterator[None]:
+    """Mute MLflow's event stream ("Successfully registered model …" and run banners) for a while."""
+    try:
+        from mlflow.utils.logging_utils import MLFLOW_LOGGING_STREAM  # noqa: PLC0415
+    except ImportError:  # pragma: no cover - a future MLflow without it
+        yield
+        return
+    previous = MLFLOW_LOGGING_STREAM.enabled
+    MLFLOW_LOGGING_STREAM.enabled = False
+    try:
+        yield
+    finally:
+        MLFLOW_LOGGING_STREAM.enabled = previous
 
 
 def file_fingerprints(files: Mapping[str, Path]) -> dict[str, str]:
@@ -143,6 +160,7 @@ class Registry:
         import mlflow  # noqa: PLC0415 - heavy import, only when the registry is used
         from mlflow import MlflowClient  # noqa: PLC0415
 
+        quiet_mlflow()  # again: importing mlflow configures its own loggers at INFO
         self.tracking_uri = tracking_uri
         self.name = name
         self.artifact_root = artifact_root
@@ -178,6 +196,30 @@ class Registry:
         `write_outputs(version, run_id)` writes the evaluation files (which name the version) and
         returns their paths; `decide()` gives the gate decision, applied after everything is logged.
         """
+        with _mlflow_silenced():
+            return self._log_and_register(
+                model,
+                params=params,
+                metrics=metrics,
+                fingerprints=fingerprints,
+                tags=tags,
+                signature_frame=signature_frame,
+                write_outputs=write_outputs,
+                decide=decide,
+            )
+
+    def _log_and_register(
+        self,
+        model: RiskModel,
+        *,
+        params: Mapping[str, Any],
+        metrics: Mapping[str, float],
+        fingerprints: Mapping[str, str],
+        tags: Mapping[str, str],
+        signature_frame: pd.DataFrame,
+        write_outputs: Callable[[str, str], Sequence[Path]],
+        decide: Callable[[], GateDecision],
+    ) -> RegisteredRun:
         mlflow = self._mlflow
         mlflow.set_tracking_uri(self.tracking_uri)
         mlflow.set_registry_uri(self.tracking_uri)
@@ -188,7 +230,8 @@ class Registry:
             mlflow.log_dict(dict(fingerprints), "data_fingerprints.json")
             mlflow.set_tags({**tags, **{f"data.sha256.{k}": v for k, v in fingerprints.items()}})
             info = self._log_model(model, signature_frame)
-            version = mlflow.register_model(info.model_uri, self.name, tags=dict(tags))
+            with _mlflow_silenced():  # log_model re-enables MLflow's event stream on its way out
+                version = mlflow.register_model(info.model_uri, self.name, tags=dict(tags))
             decision = decide()
             for path in write_outputs(str(version.version), run.info.run_id):
                 mlflow.log_artifact(str(path), artifact_path="evaluation")

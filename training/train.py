@@ -122,48 +122,24 @@ def train_from_tables(
     """
     stage = progress or (lambda name: nullcontext())
     timings: dict[str, float] = {}
-    if tables.outcomes is None:
-        raise DataContractError(
-            "outcomes (监测对象) is required for training: labels come from identifications"
-        )
-    until = options.until or tables.export_month
-    tables = tables_until(tables, until)
-    split = out_of_time_split(
-        first_month=first_record_month(tables),
-        until=until,
-        horizon=options.horizon,
-        valid_months=options.valid_months,
-        history=options.history,
+    prepared = prepare_training_data(
+        tables,
+        lines=lines,
+        options=options,
+        extra_labels=extra_labels,
+        stage=stage,
+        timings=timings,
     )
-    months = list(split.train_months) + list(split.valid_months)
-    with stage("features"), _timed(timings, "features"):
-        panel = build_panel(tables, months=months, lines=lines)
-    with stage("labels"), _timed(timings, "labels"):
-        labels = build_labels(
-            tables.outcomes,
-            tables.households["household_id"],
-            months=months,
-            horizon=options.horizon,
-            known_until=until,
-            extra=extra_labels,
-        )
-        data = labels.merge(panel, on=KEYS, how="inner", validate="one_to_one")
-        del panel
-    feature_columns = [c for c in data.columns if c not in (*KEYS, "label")]
-    is_valid = data["month"].isin(split.valid_months).to_numpy()
-    train, valid = (
-        data.loc[~is_valid].reset_index(drop=True),
-        data.loc[is_valid].reset_index(drop=True),
-    )
-    _check_rows(train, valid)
-    fit_rows, tune_rows = inner_split(train, options=options, train_months=split.train_months)
+    tables, split, feature_columns = prepared.tables, prepared.split, prepared.feature_columns
+    train, valid = prepared.train, prepared.valid
+    fit_rows, tune_rows = prepared.fit_rows, prepared.tune_rows
     with stage("model"), _timed(timings, "model"):
-        model = _fit_model(train, fit_rows, tune_rows, feature_columns, options, monotone=True)
+        model = fit_model(train, fit_rows, tune_rows, feature_columns, options, monotone=True)
     result_scores = {"model": model.predict_proba(valid[feature_columns])[:, 1]}
     extra: dict[str, Any] = {}
     if options.compare_monotone:
         with stage("model without monotone constraints"), _timed(timings, "model_unconstrained"):
-            free = _fit_model(train, fit_rows, tune_rows, feature_columns, options, monotone=False)
+            free = fit_model(train, fit_rows, tune_rows, feature_columns, options, monotone=False)
         extra["monotone"] = _monotone_comparison(model, free, valid, feature_columns, options)
     with stage("baselines"), _timed(timings, "baselines"):
         scores = _baseline_scores(
@@ -217,6 +193,67 @@ def train_from_tables(
     )
 
 
+@dataclass
+class PreparedData:
+    """Labelled feature rows split out of time, plus the fit/tune rows inside the training months."""
+
+    tables: Tables  # as known at `until`
+    split: OutOfTimeSplit
+    train: pd.DataFrame
+    valid: pd.DataFrame
+    feature_columns: list[str]
+    fit_rows: np.ndarray
+    tune_rows: np.ndarray
+
+
+def prepare_training_data(
+    tables: Tables,
+    *,
+    lines: MonitoringLines,
+    options: TrainOptions,
+    extra_labels: pd.DataFrame | None = None,
+    stage: Progress | None = None,
+    timings: dict[str, float] | None = None,
+) -> PreparedData:
+    """Build the panel once for every training and validation month, label it and split it."""
+    stage = stage or (lambda name: nullcontext())
+    timings = {} if timings is None else timings
+    if tables.outcomes is None:
+        raise DataContractError(
+            "outcomes (监测对象) is required for training: labels come from identifications"
+        )
+    until = options.until or tables.export_month
+    tables = tables_until(tables, until)
+    split = out_of_time_split(
+        first_month=first_record_month(tables),
+        until=until,
+        horizon=options.horizon,
+        valid_months=options.valid_months,
+        history=options.history,
+    )
+    months = list(split.train_months) + list(split.valid_months)
+    with stage("features"), _timed(timings, "features"):
+        panel = build_panel(tables, months=months, lines=lines)
+    with stage("labels"), _timed(timings, "labels"):
+        labels = build_labels(
+            tables.outcomes,
+            tables.households["household_id"],
+            months=months,
+            horizon=options.horizon,
+            known_until=until,
+            extra=extra_labels,
+        )
+        data = labels.merge(panel, on=KEYS, how="inner", validate="one_to_one")
+        del panel
+    feature_columns = [c for c in data.columns if c not in (*KEYS, "label")]
+    is_valid = data["month"].isin(split.valid_months).to_numpy()
+    train = data.loc[~is_valid].reset_index(drop=True)
+    valid = data.loc[is_valid].reset_index(drop=True)
+    _check_rows(train, valid)
+    fit_rows, tune_rows = inner_split(train, options=options, train_months=split.train_months)
+    return PreparedData(tables, split, train, valid, feature_columns, fit_rows, tune_rows)
+
+
 def inner_split(
     train: pd.DataFrame, *, options: TrainOptions, train_months: Sequence[pd.Period]
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -235,7 +272,7 @@ def inner_split(
     return np.flatnonzero(~in_tune_group), np.flatnonzero(in_tune_group & recent)
 
 
-def _fit_model(
+def fit_model(
     train: pd.DataFrame,
     fit_rows: np.ndarray,
     tune_rows: np.ndarray,
