@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import io
 import logging
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -30,6 +31,9 @@ from features.validation import (
     check_duplicate_headers,
     check_elimination_order,
     check_exit_year,
+    check_future_records,
+    check_id_numbers,
+    check_implausible_amounts,
     check_member_households,
     check_nonnegative,
     check_one_file_per_table,
@@ -60,6 +64,11 @@ EXTENSIONS = (".csv", ".xlsx", ".parquet")
 CSV_ENCODINGS = ("utf-8-sig", "gb18030")
 #: The user counts the header as row 1, so the first data row is row 2 (CSV and the first sheet).
 FIRST_DATA_ROW = 2
+#: Files above this size are refused before reading (a table that would exhaust memory); the
+#: environment variable `FANPIN_MAX_FILE_MB` changes it.
+MAX_FILE_MB = 1536
+#: An Excel sheet may carry title rows above its header: the header is looked for in these rows.
+HEADER_SEARCH_ROWS = 10
 #: Identifier columns whose ID-number-like values are pseudonymised on load.
 ID_COLUMNS = ("person_id", "household_id")
 
@@ -134,6 +143,8 @@ class _Table:
 class _Run:
     directory: Path
     issues: list[Issue] = field(default_factory=list)
+    #: The month of the clock: no record can be dated after it.
+    current: pd.Period = field(default_factory=lambda: pd.Timestamp.now().to_period("M"))
     tables: dict[str, _Table] = field(default_factory=dict)
 
 
@@ -215,14 +226,47 @@ def _discover(run: _Run) -> tuple[dict[str, str], set[str]]:
     return files, set(candidates)
 
 
-def _read_raw(path: Path) -> pd.DataFrame:
-    """The file's first sheet as read: CSV as strings, XLSX as cells, Parquet as stored."""
+def _read_raw(path: Path, spec: TableSpec) -> tuple[pd.DataFrame, int]:
+    """The file's first sheet as read (CSV as strings, XLSX as cells, Parquet as stored), and the
+    row of its header as the user counts it (1 except in a sheet with title rows above it)."""
     suffix = path.suffix.lower()
     if suffix == ".csv":
-        return _read_csv(path)
+        return _read_csv(path), 1
     if suffix == ".xlsx":
-        return pd.read_excel(path, sheet_name=0, dtype=object, engine="openpyxl")
-    return pd.read_parquet(path)
+        return _read_xlsx(path, spec)
+    return pd.read_parquet(path), 1
+
+
+def _read_xlsx(path: Path, spec: TableSpec) -> tuple[pd.DataFrame, int]:
+    """The first sheet, its header found below any title rows (merged or not)."""
+    cells = pd.read_excel(path, sheet_name=0, dtype=object, engine="openpyxl", header=None)
+    accepted = spec.header_map()
+    required = {c.name for c in spec.columns if c.required}
+    header = 0
+    for i in range(min(HEADER_SEARCH_ROWS, len(cells))):
+        found = {accepted.get(header_key(str(v))) for v in cells.iloc[i] if isinstance(v, str)}
+        if required <= found:
+            header = i
+            break
+    names = [v if isinstance(v, str) and v.strip() else f"Unnamed: {j}"
+             for j, v in enumerate(cells.iloc[header])] if len(cells) else []  # fmt: skip
+    frame = cells.iloc[header + 1 :].set_axis(names, axis=1).reset_index(drop=True)
+    return frame.apply(_lossy_ints), header + 1
+
+
+def _lossy_ints(column: pd.Series) -> pd.Series:
+    """Excel keeps 15 digits: an integral cell of 16+ digits was a number that lost digits
+    (pandas reads it as `int`); keep it a float so parsing reports it rather than a wrong id."""
+    if column.dtype != object:
+        return column
+    return column.map(lambda v: float(v) if isinstance(v, int) and abs(v) >= 10**15 else v)
+
+
+def _too_large(path: Path) -> int | None:
+    """The file's size in bytes when it is above the limit (checked before reading)."""
+    limit = float(os.environ.get("FANPIN_MAX_FILE_MB", MAX_FILE_MB)) * 1024**2
+    size = path.stat().st_size
+    return size if size > limit else None
 
 
 def _read_csv(path: Path) -> pd.DataFrame:
@@ -241,8 +285,20 @@ def _read_csv(path: Path) -> pd.DataFrame:
 
 
 def _read_table(run: _Run, spec: TableSpec, path: Path) -> _Table | None:
+    size = _too_large(path)
+    if size is not None:
+        limit = float(os.environ.get("FANPIN_MAX_FILE_MB", MAX_FILE_MB))
+        run.issues.append(
+            make_issue("error", "file_size", table=spec.name, file=path.name,
+                       zh=f"文件过大 ({size / 1024**3:.1f} GB), 未读取",
+                       en=f"the file is {size / 1024**3:.1f} GB, above the {limit / 1024:.1f} GB "
+                       "limit for one table; it was not read (it would exhaust memory)",
+                       fix="请另存为 Parquet 或按年份拆分 save it as Parquet or split it by year, "
+                       "or raise the limit with FANPIN_MAX_FILE_MB")
+        )  # fmt: skip
+        return None
     try:
-        raw = _read_raw(path)
+        raw, header_row = _read_raw(path, spec)
     except DataContractError as error:
         run.issues.append(make_issue("error", "encoding", table=spec.name, file=path.name,
                                      zh=str(error), en="unreadable file"))  # fmt: skip
@@ -254,14 +310,21 @@ def _read_table(run: _Run, spec: TableSpec, path: Path) -> _Table | None:
                        fix="请检查文件是否损坏或被加密 check the file is not damaged or protected")
         )  # fmt: skip
         return None
-    raw = _normalise_headers(run, spec, raw, file=path.name)
+    if header_row > 1:
+        run.issues.append(
+            make_issue("warning", "header_row", table=spec.name, file=path.name,
+                       zh=f"表头在第{header_row}行, 上方的标题行已忽略",
+                       en=f"the header is on row {header_row}; the title rows above it were ignored")
+        )  # fmt: skip
+    raw = _normalise_headers(run, spec, raw, file=path.name, first_row=header_row + 1)
     if raw is None:
         return _Table(spec, path.name, pd.DataFrame(columns=[*spec.column_names, ROW]), False)
+    run.issues += check_id_numbers(raw, spec, file=path.name)
     return _Table(spec, path.name, _parse_table(run, spec, raw, file=path.name))
 
 
 def _normalise_headers(
-    run: _Run, spec: TableSpec, raw: pd.DataFrame, *, file: str
+    run: _Run, spec: TableSpec, raw: pd.DataFrame, *, file: str, first_row: int = FIRST_DATA_ROW
 ) -> pd.DataFrame | None:
     """Rename headers to contract names; None when a required column is missing or doubled."""
     accepted = spec.header_map()
@@ -284,7 +347,7 @@ def _normalise_headers(
         return None
     renamed = raw.loc[:, [h[0] for h in names.values()]]
     renamed.columns = list(names)
-    renamed[ROW] = np.arange(FIRST_DATA_ROW, FIRST_DATA_ROW + len(renamed), dtype=np.int64)
+    renamed[ROW] = np.arange(first_row, first_row + len(renamed), dtype=np.int64)
     return renamed.loc[~_blank_rows(renamed.drop(columns=ROW))]
 
 
@@ -327,6 +390,8 @@ def _parse_table(run: _Run, spec: TableSpec, raw: pd.DataFrame, *, file: str) ->
     run.issues += check_value_forms(raw, spec, bad, file=file)
     run.issues += check_required_values(frame, spec, empty, file=file)
     run.issues += check_nonnegative(frame, spec, file=file)
+    run.issues += check_implausible_amounts(frame, spec, file=file)
+    run.issues += check_future_records(frame, spec, file=file, current=run.current)
     return frame
 
 

@@ -25,7 +25,7 @@ from features.contract import (
     TableSpec,
 )
 from features.parsing import is_in
-from features.pseudonym import mask_if_id_number
+from features.pseudonym import mask_id, mask_if_id_number
 
 Severity = Literal["error", "warning"]
 MAX_EXAMPLES = 10
@@ -746,3 +746,118 @@ def months_covered(frame: pd.DataFrame, spec: TableSpec) -> SourceCoverage | Non
         months_with_records=len(ordinals),
         months_without_records=tuple(as_month(missing, freq="M")),
     )
+
+
+# --- plausibility (hardening, issue 8) ---------------------------------------------------------
+
+#: A money value at or above this (100 million yuan in one record) is a unit or typing error.
+IMPLAUSIBLE_AMOUNT = 1e8
+#: GB 11643 weights of the first 17 digits, and the check character for each remainder mod 11.
+_ID_WEIGHTS = np.array([7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2], dtype=np.int64)
+_ID_CHECK = np.frombuffer(b"10X98765432", dtype=np.uint8)
+#: At most this share of ID numbers with a wrong check digit is read as typing slips (warned).
+TYPO_SHARE = 0.2
+#: Region code and a 19xx/20xx birth date: an ID number, whatever its length.
+_ID_HEAD = r"^\d{6}(?:19|20)\d{2}(?:0[1-9]|1[0-2])(?:0[1-9]|[12]\d|3[01])"
+
+
+def check_implausible_amounts(frame: pd.DataFrame, spec: TableSpec, *, file: str) -> list[Issue]:
+    """Money of ¥100,000,000 or more in one record is an error (wrong unit or a typing slip)."""
+    issues = []
+    for column in spec.columns_of_kind("money"):
+        mask = (frame[column.name].abs() >= IMPLAUSIBLE_AMOUNT).to_numpy()
+        if mask.any():
+            count = int(mask.sum())
+            issues.append(
+                make_issue(
+                    "error",
+                    "implausible_amount",
+                    table=spec.name,
+                    file=file,
+                    column=column,
+                    rows=_rows_where(frame, mask),
+                    values=frame.loc[mask, column.name].head(10),
+                    count=count,
+                    zh=f"{count}行金额大得不合理 (≥1亿元)",
+                    en=f"{count} implausibly large amount(s) (≥ ¥{IMPLAUSIBLE_AMOUNT:,.0f})",
+                    expected="元 yuan per record, below ¥100,000,000",
+                    fix="请检查单位(元, 不是分)或录入错误 check the unit (yuan, not fen) or a typo",
+                )  # fmt: skip
+            )
+    return issues
+
+
+def check_future_records(
+    frame: pd.DataFrame, spec: TableSpec, *, file: str, current: pd.Period
+) -> list[Issue]:
+    """A record dated after the current month cannot exist yet (a typing slip such as 2062)."""
+    if spec.time_column is None:
+        return []
+    column = spec.column(spec.time_column)
+    values = frame[column.name]
+    months = values.dt.to_period("M") if column.kind == "date" else values
+    mask = (months > current).fillna(False).to_numpy(dtype=bool)
+    if not mask.any():
+        return []
+    count = int(mask.sum())
+    return [
+        make_issue(
+            "error",
+            "future_date",
+            table=spec.name,
+            file=file,
+            column=column,
+            rows=_rows_where(frame, mask),
+            values=months[mask].astype(str).head(MAX_EXAMPLES),
+            count=count,
+            zh=f"{count}行日期晚于当前月份 {current}",
+            en=f"{count} record(s) dated after the current month {current}",
+            expected=f"a month up to {current}",
+            fix="请核对年份 check the year for a typing slip",
+        )  # fmt: skip
+    ]
+
+
+def check_id_numbers(frame: pd.DataFrame, spec: TableSpec, *, file: str) -> list[Issue]:
+    """ID numbers with a wrong check digit, or of a wrong length, are reported (warnings).
+
+    Check digits are only judged in a column where most ID numbers pass (at most `TYPO_SHARE`
+    fail): otherwise the ids follow another scheme. Must run before pseudonymisation. Values in
+    messages are masked.
+    """
+    if "person_id" not in frame:
+        return []
+    ids = frame["person_id"].astype("str").fillna("")
+    column = spec.column("person_id")
+    issues = []
+    head18 = ids.str.match(_ID_HEAD + r"\d{3}[\dXx]").to_numpy(dtype=bool) & ids.str.len().isin(
+        [18, 20, 22]
+    ).to_numpy(dtype=bool)  # fmt: skip
+    if head18.any():
+        first = ids[head18].str[:18].str.upper().to_numpy(dtype="S18")
+        digits = first.view(np.uint8).reshape(-1, 18)
+        remainder = ((digits[:, :17].astype(np.int64) - 48) @ _ID_WEIGHTS) % 11
+        wrong = np.zeros(len(ids), dtype=bool)
+        wrong[np.flatnonzero(head18)] = _ID_CHECK[remainder] != digits[:, 17]
+        # typing slips are a few; when most fail, the ids are not GB 11643 numbers (test data)
+        if wrong.any() and wrong.sum() <= TYPO_SHARE * head18.sum():
+            issues.append(_id_issue(frame, spec, column, wrong, ids, file=file, rule="id_check_digit",
+                                    zh="证件号码校验位不正确", en="ID number(s) with a wrong check digit",
+                                    expected="GB 11643 check digit (last of the 18)"))  # fmt: skip
+    lengths = ids.str.len().to_numpy()
+    odd = ids.str.match(_ID_HEAD + r"[\dXx]*$").to_numpy(dtype=bool) & ~np.isin(lengths,
+                                                                                  [18, 20, 22])  # fmt: skip
+    if odd.any():
+        issues.append(_id_issue(frame, spec, column, odd, ids, file=file, rule="id_length",
+                                zh="证件号码位数不对", en="ID number(s) of a wrong length",
+                                expected="18 characters (20 for a disability card, 22 for a system number)"))  # fmt: skip
+    return issues
+
+
+def _id_issue(frame, spec, column, mask, ids, *, file, rule, zh, en, expected) -> Issue:
+    count = int(mask.sum())
+    return make_issue(
+        "warning", rule, table=spec.name, file=file, column=column, rows=_rows_where(frame, mask),
+        values=[mask_id(v) for v in ids[mask].head(MAX_EXAMPLES)], count=count,
+        zh=f"{count}个{zh}", en=f"{count} {en}; 请核对 check them", expected=expected,
+    )  # fmt: skip
