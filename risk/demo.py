@@ -18,8 +18,6 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import pandas as pd
-
 from risk.config import FanpinConfig
 from risk.score import ScoreResult, score_month
 
@@ -126,8 +124,3 @@ def train_demo_model(tables: Any, *, data: Path, folder: Path, settings: FanpinC
         write_files=lambda evaluation, out: [write_json(evaluation, out / "evaluation.json")],
     )
     return load_model(f"models:/{settings.model.name}@{CHAMPION}", tracking_uri=uri)
-
-
-def latest_month(tables: Any) -> pd.Period:
-    """The month the demo scores: the data's export month."""
-    return pd.Period(tables.export_month, freq="M")
