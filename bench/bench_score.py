@@ -67,9 +67,7 @@ def run(results: dict, data_dir: Path) -> None:
             "end_to_end_seconds": round(total, 2),
             "households_per_second": round(households / total, 1),
             "stage_seconds": {s: round(result.timings.get(s, 0.0), 2) for s in STAGES},
-            "stage_share": {
-                s: round(result.timings.get(s, 0.0) / scoring, 3) for s in STAGES
-            },
+            "stage_share": {s: round(result.timings.get(s, 0.0) / scoring, 3) for s in STAGES},
             "explanations_per_second": round(
                 result.counts["explained"] / max(result.timings.get("explain", 0.0), 1e-9), 1
             ),
@@ -91,7 +89,11 @@ def _model(results: dict, tables: Any) -> tuple[Any, float, str]:
         return load_model(uri, tracking_uri=tracking), 0.0, str(uri)
     clock = time.perf_counter()
     model = _fit_here(tables)
-    return _Loaded(model, "bench", "0", "in-memory"), round(time.perf_counter() - clock, 2), "fitted here"
+    return (
+        _Loaded(model, "bench", "0", "in-memory"),
+        round(time.perf_counter() - clock, 2),
+        "fitted here",
+    )
 
 
 def _fit_here(tables: Any) -> Any:
