@@ -25,6 +25,8 @@ _Z = ndtri((np.arange(2048) + 0.5) / 2048)
 _FARM_SEASON = np.array([0.02, 0.02, 0.02, 0.03, 0.05, 0.18, 0.1, 0.05, 0.18, 0.25, 0.07, 0.03])
 _FARM_COST = np.array([0.02, 0.1, 0.25, 0.25, 0.15, 0.05, 0.05, 0.03, 0.03, 0.03, 0.02, 0.02])
 _JOB_WAGE = np.array([0.0, 1900.0, 3200.0, 2600.0, 4300.0, 800.0])
+# Monthly death hazard by age in whole years (Gompertz).
+_DEATH = 0.0005 * np.exp(0.085 * (np.arange(121) + 0.5 - 30.0)) / 12.0
 _JOB_END = np.array([0.0, 0.15, 0.12, 0.012, 0.011, 0.02])
 
 SWEEP_MONTH = 10  # the concentrated yearly 排查 (calendar month)
@@ -115,7 +117,7 @@ def step(
         needs the household outcomes and skips them (`op`, `opi` are then a single scratch row).
     """
     n_h, n_p = len(state.hi), len(state.pi)
-    u_person = rng.random((n_p, 4))
+    u_person = rng.random((n_p, 2))
     u_house = rng.random((n_h, 4))
     u_village = rng.random(state.n_villages)
     u_county = rng.random(len(state.downturn))
@@ -157,6 +159,7 @@ def step(
         _JOB_WAGE,
         _JOB_END,
         record,
+        _DEATH,
     )
     return StepRecord(op=op, opi=opi, oh=oh, ohi=ohi, village_hit=village_hit)
 
@@ -300,7 +303,7 @@ def _inpatient(
 @numba.njit(parallel=True, cache=True)
 def _kernel(  # noqa: PLR0912, PLR0913, PLR0915
     t, moy, money, downturn, village_hit, hf, hi, pf, pi, pstart, inc_ring, rig_ring, oop_ring,
-    up, uh, op, opi, oh, ohi, z, farm_season, farm_cost, job_wage, job_end, record,
+    up, uh, op, opi, oh, ohi, z, farm_season, farm_cost, job_wage, job_end, record, death,
 ):  # fmt: skip
     line = money[0]
     scale = money[1]
@@ -352,7 +355,7 @@ def _kernel(  # noqa: PLR0912, PLR0913, PLR0915
             u = up[p, 0]
             chronic = pi[p, L.CHRONIC] == 1
             major = pi[p, L.MAJOR]
-            h_death = 0.0005 * np.exp(0.085 * (age - 30.0)) / 12.0
+            h_death = death[min(int(age), 120)]
             if major > 0:
                 h_death *= 10.0
             if pi[p, L.REL] == L.REL_HEAD and not has_spouse:
@@ -468,7 +471,7 @@ def _kernel(  # noqa: PLR0912, PLR0913, PLR0915
                     op[r, L.CHR_OOP] = cost - basic
                     opi[r, L.CHR_DIAG] = int(_frac(v * 7.0) * 6.0)
                     oop += cost - basic
-            u2 = up[p, 2]
+            u2 = _frac(up[p, 1] * 1048576.0)  # lower bits of a 53-bit uniform: independent enough
             if u2 < 0.05 + 0.0008 * age:
                 cost = _lognorm(150.0, 0.6, u2 / (0.05 + 0.0008 * age), z)
                 basic = cost * 0.5
@@ -479,7 +482,7 @@ def _kernel(  # noqa: PLR0912, PLR0913, PLR0915
             # --- employment
             track = pi[p, L.TRACK]
             able = _able(age, track, pi[p, L.MAJOR], pi[p, L.DIS], pf[p, L.ABILITY])
-            u3 = up[p, 3]
+            u3 = _frac(up[p, 0] * 1048576.0)
             job = pi[p, L.JOB]
             if job > 0:
                 hazard = job_end[job] * ((2.5 if job <= 2 else 2.0) if down else 1.0)

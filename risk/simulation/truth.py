@@ -15,32 +15,37 @@ CHUNK_ROWS = 240_000
 
 
 def replicate(state: State, households: np.ndarray, draws: int) -> State:
-    """`draws` copies of the given households (household-major: row k is household k // draws).
+    """`draws` copies of the given households, draw-major: row k is household k % n, draw k // n.
 
-    Villages and counties get one key per draw, so a disaster or a downturn in one continuation
-    hits the whole village (county) of that continuation only.
+    The chunk is gathered once and then tiled (plain memory copies). Villages and counties get one
+    key per draw, so a disaster or a downturn in one continuation hits the whole village (county)
+    of that continuation only.
     """
+    n = len(households)
     n_vil = state.n_villages
     n_cty = len(state.downturn)
-    rows = np.repeat(households, draws)
-    draw = np.tile(np.arange(draws), len(households))
-    hi = state.hi[rows].copy()
-    hi[:, L.CKEY] += draw * n_cty
-    hi[:, L.VKEY] += draw * n_vil
-    counts = np.diff(state.person_start)[rows]
-    new_start = np.zeros(len(rows) + 1, dtype=np.int64)
-    np.cumsum(counts, out=new_start[1:])
-    offset = np.arange(new_start[-1]) - np.repeat(new_start[:-1], counts)
-    persons = np.repeat(state.person_start[rows], counts) + offset
+    counts = np.diff(state.person_start)[households]
+    base_start = np.zeros(n + 1, dtype=np.int64)
+    np.cumsum(counts, out=base_start[1:])
+    offset = np.arange(base_start[-1]) - np.repeat(base_start[:-1], counts)
+    persons = np.repeat(state.person_start[households], counts) + offset
+    n_p = int(base_start[-1])
+    hi = np.tile(state.hi[households], (draws, 1))
+    draw = np.repeat(np.arange(draws), n)
+    hi[:, L.CKEY] += (draw * n_cty).astype(hi.dtype)
+    hi[:, L.VKEY] += (draw * n_vil).astype(hi.dtype)
+    person_start = np.concatenate(
+        [(base_start[:-1][None, :] + n_p * np.arange(draws)[:, None]).ravel(), [n_p * draws]]
+    )
     return State(
-        hf=state.hf[rows].copy(),
+        hf=np.tile(state.hf[households], (draws, 1)),
         hi=hi,
-        pf=state.pf[persons].copy(),
-        pi=state.pi[persons].copy(),
-        person_start=new_start,
-        inc_ring=state.inc_ring[rows].copy(),
-        rig_ring=state.rig_ring[rows].copy(),
-        oop_ring=state.oop_ring[rows].copy(),
+        pf=np.tile(state.pf[persons], (draws, 1)),
+        pi=np.tile(state.pi[persons], (draws, 1)),
+        person_start=person_start.astype(np.int64),
+        inc_ring=np.tile(state.inc_ring[households], (draws, 1)),
+        rig_ring=np.tile(state.rig_ring[households], (draws, 1)),
+        oop_ring=np.tile(state.oop_ring[households], (draws, 1)),
         downturn=np.tile(state.downturn, draws),
         n_villages=n_vil * draws,
     )
@@ -81,7 +86,7 @@ def continuation_probability(
         for k in range(1, horizon + 1):
             record = step(copy, t=t + k, calendar=timeline.calendar(t + k), rng=rng, record=False)
             found |= record.ohi[:, L.O_IDENTIFIED] > 0
-        p_true[done : done + len(chunk)] = found.reshape(len(chunk), draws).mean(axis=1)
+        p_true[done : done + len(chunk)] = found.reshape(draws, len(chunk)).mean(axis=0)
         done += len(chunk)
     return households, p_true
 
