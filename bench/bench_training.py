@@ -51,7 +51,7 @@ def run(results: dict[str, Any], data_dir: Path, *, explain_rows: int = 20_000) 
     load_seconds = time.perf_counter() - start
     truth_path = Path(data_dir) / "_truth" / "truth.parquet"
     truth = pd.read_parquet(truth_path) if truth_path.is_file() else None
-    options = TrainOptions()
+    options = TrainOptions(compare_monotone=True)
     start = time.perf_counter()
     result = train_from_tables(
         tables, lines=MonitoringLines(), rule_params=RuleParams(), options=options, truth=truth

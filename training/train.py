@@ -68,7 +68,7 @@ class TrainOptions:
     history: int = 6
     tune_fraction: float = 0.2
     tune_months: int = 6
-    compare_monotone: bool = True
+    compare_monotone: bool = False
     random_state: int = 0
     n_jobs: int = 2
     model_params: Mapping[str, Any] = field(default_factory=dict)

@@ -38,9 +38,12 @@ LabelColumn = Annotated[str | None, typer.Option("--label-column", help="0/1 lab
 TimeColumn = Annotated[
     str | None, typer.Option("--time-column", help="time column: validate out of time")
 ]
-NoMonotoneCheck = Annotated[
+MonotoneCheck = Annotated[
     bool,
-    typer.Option("--skip-monotone-comparison", help="do not refit without monotone constraints"),
+    typer.Option(
+        "--compare-monotone",
+        help="also fit without monotone constraints and report both (doubles model time)",
+    ),
 ]
 
 
@@ -56,7 +59,7 @@ def train(
     id_column: IdColumn = None,
     label_column: LabelColumn = None,
     time_column: TimeColumn = None,
-    skip_monotone_comparison: NoMonotoneCheck = False,
+    compare_monotone: MonotoneCheck = False,
 ) -> None:
     """训练模型 Train, evaluate against baselines, log to MLflow and gate the champion."""
     if (data is None) == (table is None):
@@ -82,7 +85,7 @@ def train(
         tracking_uri=tracking_uri,
         model_name=model_name,
         config=config,
-        compare_monotone=not skip_monotone_comparison,
+        compare_monotone=compare_monotone,
     )
 
 

@@ -29,7 +29,6 @@ def test_train_then_retrain_with_more_outcomes(small_county: Path, tmp_path: Pat
         uri,
         "--model-name",
         "small",
-        "--skip-monotone-comparison",
     ]
     assert run_train([*common, "--until", str(last - 2), "--out", str(tmp_path / "first")]) == 0
     first = json.loads((tmp_path / "first" / "evaluation.json").read_text(encoding="utf-8"))
