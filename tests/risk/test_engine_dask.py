@@ -92,3 +92,19 @@ def test_gather_features_restores_order_and_categories() -> None:
     assert out.index.tolist() == ["h1", "h2", "h3"]
     assert list(out["county"].cat.categories) == sorted(["甲", "乙"])
     assert out["county"].astype(str).tolist() == ["甲", "乙", "甲"]
+
+
+def test_train_dask_returns_a_local_booster(client) -> None:
+    import numpy as np
+
+    from risk.engine_dask import train_dask
+
+    rng = np.random.default_rng(0)
+    X = pd.DataFrame(rng.normal(size=(2000, 4)), columns=list("abcd"))
+    y = (X["a"] + 0.5 * rng.normal(size=2000) > 0).astype(int)
+    booster = train_dask(
+        X, y, params={"num_leaves": 7, "min_child_samples": 20}, n_estimators=15, client=client
+    )
+    assert booster.num_trees() == 15
+    raw = booster.predict(X.to_numpy(), raw_score=True)
+    assert np.corrcoef(raw, X["a"])[0, 1] > 0.8
