@@ -63,16 +63,25 @@ class Context:
 
 def month_labels(timeline: Timeline, t: np.ndarray) -> np.ndarray:
     """`YYYY-MM` strings of month indices (negative indices lie before the simulation start)."""
-    ordinals = timeline.start.ordinal + np.asarray(t, dtype=np.int64)
-    return pd.PeriodIndex.from_ordinals(ordinals, freq="M").strftime("%Y-%m").to_numpy(dtype=object)
+    t = np.asarray(t, dtype=np.int64)
+    if not len(t):
+        return np.zeros(0, dtype=object)
+    low = int(t.min())
+    span = np.arange(low, int(t.max()) + 1)
+    labels = pd.PeriodIndex.from_ordinals(timeline.start.ordinal + span, freq="M").strftime("%Y-%m")
+    return labels.to_numpy(dtype=object)[t - low]
 
 
 def month_dates(timeline: Timeline, t: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     """A day within each month (datetime64[ns], midnight)."""
-    ordinals = timeline.start.ordinal + np.asarray(t, dtype=np.int64)
-    first = pd.PeriodIndex.from_ordinals(ordinals, freq="M").to_timestamp().to_numpy()
-    days = rng.integers(0, 28, len(ordinals)).astype("timedelta64[D]")
-    return (first + days).astype("datetime64[ns]")
+    t = np.asarray(t, dtype=np.int64)
+    days = rng.integers(0, 28, len(t)).astype("timedelta64[D]")
+    if not len(t):
+        return np.zeros(0, dtype="datetime64[ns]")
+    low = int(t.min())
+    span = np.arange(low, int(t.max()) + 1)
+    first = pd.PeriodIndex.from_ordinals(timeline.start.ordinal + span, freq="M").to_timestamp()
+    return (first.to_numpy()[t - low] + days).astype("datetime64[ns]")
 
 
 def build_ledgers(ctx: Context) -> tuple[dict[str, pd.DataFrame], FeedGaps]:
