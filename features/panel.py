@@ -216,8 +216,18 @@ class Grid:
         last = self.query_cols - lag
         out = cells[last]
         for back in range(1, months):
-            out = out + cells[last - back]
+            out += cells[last - back]
         return out
+
+    def window_count(self, cells: np.ndarray, months: int, *, lag: int = 0) -> np.ndarray:
+        """`window_sum` for cells holding whole numbers: a difference of running totals.
+
+        Exact (integers below 2**53 are exact in float64) and cheaper than adding month by month;
+        money must use `window_sum`, whose order of additions does not depend on the grid.
+        """
+        last = self.query_cols - lag
+        running = np.cumsum(cells, axis=0)
+        return running[last] - running[last - months]
 
     def window_max(self, cells: np.ndarray, months: int) -> np.ndarray:
         """As-of months × rows: largest cell over the `months` months ending at each as-of month."""
@@ -250,7 +260,7 @@ class Grid:
         keep = person_rows >= 0
         uniq, local = np.unique(person_rows[keep], return_inverse=True)
         cells = self.dense(local, codes[keep], len(uniq))
-        flagged = self.window_sum(cells, months) > 0
+        flagged = self.window_count(cells, months) > 0
         return self.to_households(flagged, self.member_household[uniq])
 
     def household_line(self, lines: object) -> np.ndarray:
@@ -343,5 +353,5 @@ def county_coverage(
     names, county_of_household = grid.counties
     keep = household_rows >= 0
     cells = grid.dense(county_of_household[household_rows[keep]], codes[keep], len(names))
-    covered = grid.window_sum((cells > 0).astype(np.float64), months)
+    covered = grid.window_count((cells > 0).astype(np.float64), months)
     return covered[:, county_of_household]

@@ -47,7 +47,7 @@ def features(grid: Grid, tables: Tables) -> dict[str, np.ndarray]:
         "assistance_amount_3m": grid.window_sum(cells, 3),
         "assistance_amount_12m": grid.window_sum(cells, 12),
     }
-    out["dibao_months_12m"] = grid.window_sum(
+    out["dibao_months_12m"] = grid.window_count(
         (by_month.count(equals(payments["type"], "低保金")) > 0) * 1.0, 12
     )
     for name, wanted in _AMOUNT_BY_TYPE.items():

@@ -53,20 +53,20 @@ def features(grid: Grid, tables: Tables) -> dict[str, np.ndarray]:
     out = _working_now(grid, people, rows, start, end, location, wage)
     n = grid.n_households
     ended = grid.dense(rows, end, n)
-    out["spells_ended_3m"] = grid.window_sum(ended, 3)
-    out["spells_ended_6m"] = grid.window_sum(ended, 6)
+    out["spells_ended_3m"] = grid.window_count(ended, 3)
+    out["spells_ended_6m"] = grid.window_count(ended, 6)
     short = (end - start + 1 <= SHORT_SPELL_MONTHS) & (end != NO_MONTH)
     short_ended = grid.dense(np.where(short, rows, -1), end, n)
     out["short_spell_share_12m"] = safe_divide(
-        grid.window_sum(short_ended, 12), grid.window_sum(ended, 12)
+        grid.window_count(short_ended, 12), grid.window_count(ended, 12)
     )
     feed = _feed_covered(grid, rows, start)
     unemployed = _unemployed_cells(grid, tables, people, start, end, feed)
     for months in (3, 6):
         out[f"months_unemployed_{months}m"] = grid.to_households(
-            grid.window_sum(unemployed, months)
+            grid.window_count(unemployed, months)
         )
-    out["employment_feed_months_6m"] = grid.window_sum(feed.astype(np.float64), 6)
+    out["employment_feed_months_6m"] = grid.window_count(feed.astype(np.float64), 6)
     return out
 
 

@@ -48,14 +48,14 @@ def features(grid: Grid, tables: Tables) -> dict[str, np.ndarray]:
     counts = cells.count()
     losses = cells.total(loss)
     out = {
-        "events_3m": grid.window_sum(counts, 3),
-        "events_12m": grid.window_sum(counts, 12),
+        "events_3m": grid.window_count(counts, 3),
+        "events_12m": grid.window_count(counts, 12),
         "event_loss_3m": grid.window_sum(losses, 3),
         "event_loss_12m": grid.window_sum(losses, 12),
     }
     for name, (wanted, months) in _COUNT_BY_TYPE.items():
-        out[name] = grid.window_sum(cells.count(equals(events["event_type"], wanted)), months)
-    out["working_age_deaths_12m"] = grid.window_sum(
+        out[name] = grid.window_count(cells.count(equals(events["event_type"], wanted)), months)
+    out["working_age_deaths_12m"] = grid.window_count(
         cells.count(_working_age_death(grid, events, codes)), 12
     )
     return {name: out[name] for name in NAMES}

@@ -65,7 +65,7 @@ def features(grid: Grid, tables: Tables, *, lines: MonitoringLines) -> dict[str,
 
     out: dict[str, np.ndarray] = {}
     for months in (12, 3):
-        seen = grid.window_sum(observed, months)
+        seen = grid.window_count(observed, months)
         total = grid.window_sum(net_cells, months)
         per_capita = safe_divide(safe_divide(total * 12.0, seen), size)
         out[f"income_per_capita_{months}m"] = per_capita
@@ -94,7 +94,7 @@ def features(grid: Grid, tables: Tables, *, lines: MonitoringLines) -> dict[str,
 
 def _annualised(grid: Grid, observed: np.ndarray, cells: np.ndarray, *, lag: int) -> np.ndarray:
     """Yearly amount of a 12-month window ending `lag` months before as-of (NaN if no month seen)."""
-    seen = grid.window_sum(observed, 12, lag=lag)
+    seen = grid.window_count(observed, 12, lag=lag)
     return safe_divide(grid.window_sum(cells, 12, lag=lag) * 12.0, seen)
 
 
@@ -109,7 +109,7 @@ def _volatility(
     grid: Grid, observed: np.ndarray, net_cells: np.ndarray, squares: np.ndarray
 ) -> np.ndarray:
     """Coefficient of variation of monthly net income over the observed months of the last 12."""
-    seen = grid.window_sum(observed, 12)
+    seen = grid.window_count(observed, 12)
     total = grid.window_sum(net_cells, 12)
     mean = safe_divide(total, seen)
     variance = safe_divide(grid.window_sum(squares, 12) - total * mean, seen - 1.0)

@@ -51,8 +51,8 @@ def features(grid: Grid, tables: Tables) -> dict[str, np.ndarray]:
     out["oop_medical_per_capita_12m"] = safe_divide(out["oop_medical_12m"], size)
     out["max_inpatient_oop_12m"] = grid.window_max(cells.maximum(oop, inpatient), 12)
     stays = cells.count(inpatient)
-    out["inpatient_stays_3m"] = grid.window_sum(stays, 3)
-    out["inpatient_stays_12m"] = grid.window_sum(stays, 12)
+    out["inpatient_stays_3m"] = grid.window_count(stays, 3)
+    out["inpatient_stays_12m"] = grid.window_count(stays, 12)
     out["inpatient_members_12m"] = grid.rows_with_record(np.where(inpatient, people, -1), codes, 12)
     out["chronic_outpatient_members_12m"] = grid.rows_with_record(
         np.where(chronic, people, -1), codes, 12
