@@ -754,23 +754,27 @@ def tables_until(tables: Tables, until: pd.Period) -> Tables:
 
 
 def first_record_month(tables: Tables) -> pd.Period:
-    """The oldest month of any dated record (income, claims, spells, payments, events)."""
-    candidates = []
-    for name, column in (
-        ("income", "month"),
-        ("medical", "settle_date"),
-        ("assistance", "month"),
-        ("employment", "start_month"),
-        ("events", "date"),
+    """The first month of the monthly feeds (income, else claims and payments).
+
+    Spells and events can start years before the feeds do (an employment spell begun in 2015), so
+    they do not move the start: as-of months before the monthly feeds begin would be rows of
+    missing values.
+    """
+    for sources in (
+        (("income", "month"),),
+        (("medical", "settle_date"), ("assistance", "month")),
+        (("employment", "start_month"), ("events", "date")),
     ):
-        frame = getattr(tables, name)
-        if frame is not None and len(frame) and column in frame:
-            months = _to_period(frame[column]).dropna()
-            if len(months):
-                candidates.append(months.min())
-    if not candidates:
-        raise DataContractError("no dated records (income, medical, …): nothing to learn from")
-    return min(candidates)
+        candidates = []
+        for name, column in sources:
+            frame = getattr(tables, name)
+            if frame is not None and len(frame) and column in frame:
+                months = _to_period(frame[column]).dropna()
+                if len(months):
+                    candidates.append(months.min())
+        if candidates:
+            return min(candidates)
+    raise DataContractError("no dated records (income, medical, …): nothing to learn from")
 
 
 def _to_period(values: pd.Series) -> pd.Series:
