@@ -333,8 +333,12 @@ def load_model(
         mlflow.set_registry_uri(tracking_uri)
     name, version = _name_version(uri, tracking_uri=tracking_uri, known=_version)
     try:
-        metadata = Model.load(uri).metadata or {}
+        spec = Model.load(uri)
+        metadata = spec.metadata or {}
+        _require_skops(spec.flavors, uri)  # before any file is deserialised
         model = mlflow.sklearn.load_model(uri)
+    except ModelLoadError:
+        raise
     except MlflowException as error:
         raise ModelLoadError(f"cannot load model {uri}: {_first_line(error)}") from error
     except Exception as error:  # noqa: BLE001 - a damaged file raises anything from zip to skops
@@ -345,6 +349,16 @@ def load_model(
         ) from error
     _verify(model, metadata, uri)
     return LoadedModel(model=model, name=name, version=version, uri=uri)
+
+
+def _require_skops(flavors: Mapping[str, Any], uri: str) -> None:
+    """Refuse a model stored any other way than skops: a pickle would run code while loading."""
+    stored = (flavors.get("sklearn") or {}).get("serialization_format")
+    if stored != "skops":
+        raise ModelLoadError(
+            f"model {uri} is stored as {stored or 'no sklearn flavour'}, not skops: fanpin loads only "
+            "skops models (a pickle could run code when loaded); retrain with `risk train`"
+        )
 
 
 def _verify(model: Any, metadata: Mapping[str, Any], uri: str) -> None:
