@@ -31,7 +31,7 @@ from __future__ import annotations
 import hashlib
 import threading
 from collections import OrderedDict
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from math import factorial
 from typing import Any
 
@@ -44,6 +44,9 @@ from features.errors import ModelMismatchError
 
 #: Deepest path (distinct features on one root-to-leaf path) tabulated; deeper models fall back.
 MAX_PATH_FEATURES = 12
+#: Trees with at most this many splits get one table over all split outcomes (2^splits rows):
+#: a row then costs one lookup per tree instead of one per leaf.
+MAX_PATTERN_SPLITS = 8
 #: Cached tables per process (keyed by a hash of the model text).
 _CACHE_SIZE = 4
 _MISSING_NONE, _MISSING_ZERO, _MISSING_NAN = 0, 1, 2
@@ -79,6 +82,10 @@ class ShapTables:
     leaf_feature_start: np.ndarray  # int64 (L+1,)
     leaf_table_start: np.ndarray  # int64 (L+1,): into table
     table: np.ndarray  # float64: per leaf, 2^d rows × d contributions
+    tree_pattern_start: np.ndarray  # int64 (T,): into pattern_table, -1 when the tree has none
+    tree_feature_start: np.ndarray  # int64 (T+1,): into tree_features
+    tree_features: np.ndarray  # int64: distinct features of each small tree
+    pattern_table: np.ndarray  # float64: per small tree, 2^splits rows × its features
 
     @classmethod
     def from_booster(cls, booster: lgb.Booster) -> ShapTables:
@@ -171,6 +178,10 @@ class ShapTables:
             self.leaf_feature_start,
             self.leaf_table_start,
             self.table,
+            self.tree_pattern_start,
+            self.tree_feature_start,
+            self.tree_features,
+            self.pattern_table,
         )
 
 
@@ -362,7 +373,7 @@ class _TableBuilder:
         def ints(values: list[int]) -> np.ndarray:
             return np.asarray(values, dtype=np.int64)
 
-        return ShapTables(
+        tables = ShapTables(
             n_features=self.n_features,
             feature_names=feature_names,
             pandas_categorical=pandas_categorical,
@@ -382,7 +393,77 @@ class _TableBuilder:
             leaf_feature_start=ints(self.leaf_feature_start),
             leaf_table_start=ints(self.leaf_table_start),
             table=np.concatenate(self.table) if self.table else np.zeros(1),
+            tree_pattern_start=np.full(len(self.tree_nodes) - 1, -1, dtype=np.int64),
+            tree_feature_start=np.zeros(len(self.tree_nodes), dtype=np.int64),
+            tree_features=np.zeros(1, dtype=np.int64),
+            pattern_table=np.zeros(1),
         )
+        return _with_patterns(tables)
+
+
+def _with_patterns(tables: ShapTables) -> ShapTables:
+    """Add, for every tree with at most `MAX_PATTERN_SPLITS` splits, its table over split outcomes.
+
+    Row p of a tree's table holds the tree's contributions when split k sends the row left iff bit k
+    of p is set: the sum of its leaves' table rows for the codes those outcomes give.
+    """
+    n_trees = len(tables.tree_nodes) - 1
+    starts = np.full(n_trees, -1, dtype=np.int64)
+    feature_start = [0]
+    features: list[int] = []
+    blocks: list[np.ndarray] = []
+    offset = 0
+    for t in range(n_trees):
+        splits = int(tables.tree_nodes[t + 1] - tables.tree_nodes[t])
+        block = _tree_pattern_table(tables, t, splits) if splits <= MAX_PATTERN_SPLITS else None
+        if block is not None:
+            mine, values = block
+            starts[t] = offset
+            offset += values.size
+            features.extend(mine)
+            blocks.append(values.ravel())
+        feature_start.append(len(features))
+    return replace(
+        tables,
+        tree_pattern_start=starts,
+        tree_feature_start=np.asarray(feature_start, dtype=np.int64),
+        tree_features=np.asarray(features or [0], dtype=np.int64),
+        pattern_table=np.concatenate(blocks) if blocks else np.zeros(1),
+    )
+
+
+def _tree_pattern_table(
+    tables: ShapTables, tree: int, splits: int
+) -> tuple[list[int], np.ndarray] | None:
+    leaves = range(int(tables.tree_leaves[tree]), int(tables.tree_leaves[tree + 1]))
+    mine = sorted(
+        {
+            int(f)
+            for leaf in leaves
+            for f in tables.leaf_features[
+                tables.leaf_feature_start[leaf] : tables.leaf_feature_start[leaf + 1]
+            ]
+        }
+    )
+    if not mine:
+        return None
+    column = {f: i for i, f in enumerate(mine)}
+    patterns = np.arange(1 << splits, dtype=np.int64)
+    left = ((patterns[:, None] >> np.arange(splits)) & 1).astype(bool)
+    values = np.zeros((len(patterns), len(mine)))
+    for leaf in leaves:
+        f0, f1 = int(tables.leaf_feature_start[leaf]), int(tables.leaf_feature_start[leaf + 1])
+        d = f1 - f0
+        p0, p1 = int(tables.leaf_path_start[leaf]), int(tables.leaf_path_start[leaf + 1])
+        disagree = left[:, tables.leaf_path[p0:p1]] != tables.leaf_goes_left[p0:p1]
+        code = np.full(len(patterns), (1 << d) - 1, dtype=np.int64)
+        for k, slot in enumerate(tables.leaf_slot[p0:p1]):
+            code &= ~(disagree[:, k].astype(np.int64) << int(slot))
+        start = int(tables.leaf_table_start[leaf])
+        rows = tables.table[start : start + (1 << d) * d].reshape(1 << d, d)[code]
+        for i in range(d):
+            values[:, column[int(tables.leaf_features[f0 + i])]] += rows[:, i]
+    return mine, values
 
 
 def _count(node: dict[str, Any]) -> float:
@@ -473,6 +554,10 @@ def _explain_rows(
     leaf_feature_start: np.ndarray,
     leaf_table_start: np.ndarray,
     table: np.ndarray,
+    tree_pattern_start: np.ndarray,
+    tree_feature_start: np.ndarray,
+    tree_features: np.ndarray,
+    pattern_table: np.ndarray,
     out: np.ndarray,
 ) -> None:
     n_trees = tree_nodes.shape[0] - 1
@@ -497,6 +582,17 @@ def _explain_rows(
                         node_cats[n, 1],
                         cat_values,
                     )
+                if tree_pattern_start[t] >= 0:
+                    pattern = 0
+                    for k in range(tree_nodes[t + 1] - first):
+                        if left[k]:
+                            pattern |= 1 << k
+                    g0 = tree_feature_start[t]
+                    u = tree_feature_start[t + 1] - g0
+                    base = tree_pattern_start[t] + pattern * u
+                    for i in range(u):
+                        out[r, tree_features[g0 + i]] += pattern_table[base + i]
+                    continue
                 for leaf in range(tree_leaves[t], tree_leaves[t + 1]):
                     f0 = leaf_feature_start[leaf]
                     d = leaf_feature_start[leaf + 1] - f0
