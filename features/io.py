@@ -64,6 +64,8 @@ EXTENSIONS = (".csv", ".xlsx", ".parquet")
 CSV_ENCODINGS = ("utf-8-sig", "gb18030")
 #: The user counts the header as row 1, so the first data row is row 2 (CSV and the first sheet).
 FIRST_DATA_ROW = 2
+#: Characters looked at to tell GB18030 from UTF-8 when a file decodes as both.
+SNIFF_CHARS = 1_000_000
 #: Files above this size are refused before reading (a table that would exhaust memory); the
 #: environment variable `FANPIN_MAX_FILE_MB` changes it.
 MAX_FILE_MB = 1536
@@ -271,17 +273,36 @@ def _too_large(path: Path) -> int | None:
 
 def _read_csv(path: Path) -> pd.DataFrame:
     content = path.read_bytes()
+    decodable = []
     for encoding in CSV_ENCODINGS:
         try:
-            content.decode(encoding)
+            decodable.append((encoding, _chinese_share(content.decode(encoding))))
         except UnicodeDecodeError:
             continue
+    if decodable:
+        # A short GBK file can also be valid UTF-8 (住院 reads as "סԺ"): keep the reading whose
+        # non-ASCII characters are Chinese.
+        encoding = (
+            decodable[0][0] if decodable[0][1] >= 0.5 else max(decodable, key=lambda d: d[1])[0]
+        )
         return pd.read_csv(io.BytesIO(content), encoding=encoding, dtype=str,
                            keep_default_na=False, skip_blank_lines=False)  # fmt: skip
     raise DataContractError(
         f"[{path.name}] 无法识别文件编码 cannot decode the file: it is neither UTF-8 (with or without "
         "BOM) nor GB18030/GBK; 请另存为 UTF-8 或 GB18030 save it as UTF-8 or GB18030 and try again"
     )
+
+
+def _chinese_share(text: str) -> float:
+    """The share of non-ASCII characters that are CJK ideographs or CJK/full-width punctuation."""
+    wide = [c for c in text[:SNIFF_CHARS] if ord(c) > 127 and c != "\ufeff"]
+    if not wide:
+        return 1.0
+    chinese = sum(
+        "\u4e00" <= c <= "\u9fff" or "\u3400" <= c <= "\u4dbf" or "\u3000" <= c <= "\u303f"
+        or "\uff00" <= c <= "\uffef" for c in wide
+    )  # fmt: skip
+    return chinese / len(wide)
 
 
 def _read_table(run: _Run, spec: TableSpec, path: Path) -> _Table | None:
