@@ -18,6 +18,7 @@ Run ``python -m tests.corpus.mutations --markdown > docs/corpus.md`` to regenera
 from __future__ import annotations
 
 import argparse
+import functools
 import shutil
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -211,9 +212,7 @@ def same_table(table: str, *, columns: tuple[str, ...] | None = None):
     """The table loads with the same rows and values as the base directory's."""
 
     def check(tables: Tables, base: Path) -> None:
-        from features.io import load_directory  # noqa: PLC0415
-
-        expected = getattr(load_directory(base, pseudonym_key=CORPUS_KEY).tables, table)
+        expected = getattr(_base_tables(base), table)
         got = getattr(tables, table)
         keep = list(columns or [c for c in expected.columns if c != "source_row"])
         order = [c for c in keep if c in ("household_id", "person_id", "month", "settle_date")]
@@ -222,6 +221,14 @@ def same_table(table: str, *, columns: tuple[str, ...] | None = None):
         pd.testing.assert_frame_equal(left, right, check_dtype=False)
 
     return check
+
+
+@functools.lru_cache(maxsize=2)
+def _base_tables(base: Path) -> Tables:
+    """The base directory loaded once."""
+    from features.io import load_directory  # noqa: PLC0415
+
+    return load_directory(base, pseudonym_key=CORPUS_KEY).tables
 
 
 #: The pseudonymisation key of the corpus runs.
