@@ -187,7 +187,7 @@ def make_issue(
     fix: str = "",
 ) -> Issue:
     """Build an `Issue` whose message names file, column, rows, values and the expected form."""
-    shown_values = tuple(mask_if_id_number(_show(v)) for v in list(values)[:MAX_EXAMPLES])
+    shown_values = tuple(_masked(_show(v)) for v in list(values)[:MAX_EXAMPLES])
     shown_rows = tuple(int(r) for r in list(rows)[:MAX_EXAMPLES])
     total = count if count is not None else max(len(rows), 1)
     where = [f"[{file}]" if file else "", CONTRACT[table].display if table else ""]
@@ -202,6 +202,14 @@ def make_issue(
         message += f"; {fix}"
     return Issue(severity, rule, message, table, file, column.name if column else None,
                  shown_rows, shown_values, total)  # fmt: skip
+
+
+def _masked(text: str) -> str:
+    """ID-like values masked, and so is a long number in exponent form (an ID number that Excel
+    turned into `5.226221982061229e+17` still shows most of its digits)."""
+    if "e+" in text.lower() and sum(c.isdigit() for c in text) >= 15:
+        return mask_id(text)
+    return mask_if_id_number(text)
 
 
 def _show(value: object) -> str:

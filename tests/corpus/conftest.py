@@ -54,6 +54,15 @@ def base_report(corpus_base: Path) -> ValidationReport:
 
 
 @pytest.fixture(scope="session")
+def base_ids(corpus_base: Path) -> set[str]:
+    """The ID numbers of the base directory: no message may print one."""
+    ids = pd.read_csv(corpus_base / "members.csv", dtype=str)["person_id"]
+    found = set(ids[ids.str.len().isin([18, 20, 22])])
+    assert len(found) > 100
+    return found
+
+
+@pytest.fixture(scope="session")
 def corpus_model(corpus_base: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A small model folder for the base directory (a path the user names with --model)."""
     tables = load_directory(corpus_base, pseudonym_key=CORPUS_KEY).tables

@@ -686,6 +686,7 @@ case(
     file="members.xlsx",
     column="person_id",
     row=2,
+    text=("****",),
 )
 
 # keys and references

@@ -74,6 +74,7 @@ def test_validate(
     case: Mutation,
     corpus_base: Path,
     base_report: ValidationReport,
+    base_ids: set[str],
     tmp_path: Path,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
@@ -81,6 +82,7 @@ def test_validate(
     code = run_cli(["validate", "--data", folder])
     printed = capsys.readouterr()
     assert "Traceback" not in printed.out + printed.err
+    assert not base_ids & set(re.findall(r"[0-9A-Za-z]{18,22}", printed.out + printed.err))
     if case.outcome == "error":
         assert code == 2, printed.out
         report = validate_directory(folder, pseudonym_key=CORPUS_KEY)
