@@ -13,6 +13,8 @@ from __future__ import annotations
 import io
 import logging
 import os
+import re
+import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -256,6 +258,51 @@ def _read_xlsx(path: Path, spec: TableSpec) -> tuple[pd.DataFrame, int]:
     return frame.apply(_lossy_ints), header + 1
 
 
+_SHEET = re.compile(rb'<sheet\b[^>]*?\br:id="([^"]+)"')
+_CELL = re.compile(rb'<c r="([A-Z]+)(\d+)"[^>]*?(?<!/)>(.*?)</c>', re.S)
+_FORMULA = re.compile(rb"<f\b[^>]*>([^<]*)</f>|<f\b[^>]*/>")
+_CACHED = re.compile(rb"<v>[^<]+</v>|<is>")
+
+
+def _first_sheet_name(book: zipfile.ZipFile) -> str:
+    """The archive member of the workbook's first sheet (ValueError when it cannot be found)."""
+    first = _SHEET.search(book.read("xl/workbook.xml"))
+    if first is None:
+        raise ValueError("no sheet")
+    for relation in re.findall(rb"<Relationship\b[^>]*>", book.read("xl/_rels/workbook.xml.rels")):
+        if re.search(rb'\bId="' + re.escape(first.group(1)) + rb'"', relation):
+            target = re.search(rb'\bTarget="([^"]+)"', relation)
+            if target is not None:
+                name = target.group(1).decode().lstrip("/")
+                return name if name.startswith("xl/") else f"xl/{name}"
+    raise ValueError("no sheet target")
+
+
+def uncomputed_formulas(path: Path) -> list[tuple[int, int, str]]:
+    """(row, column index, formula) of first-sheet cells holding a formula never computed.
+
+    A workbook written by a program rather than saved by Excel or WPS may carry formulas without
+    their values; reading it gives empty cells, so they are reported instead of silently missing.
+    """
+    try:
+        with zipfile.ZipFile(path) as book:
+            xml = book.read(_first_sheet_name(book))
+    except (KeyError, ValueError, zipfile.BadZipFile):
+        return []
+    if b"<f" not in xml:
+        return []
+    found = []
+    for cell in _CELL.finditer(xml):
+        formula = _FORMULA.search(cell.group(3))
+        if formula and not _CACHED.search(cell.group(3)):
+            column = 0
+            for letter in cell.group(1).decode():
+                column = column * 26 + ord(letter) - 64
+            text = (formula.group(1) or b"").decode("utf-8", "replace")
+            found.append((int(cell.group(2)), column - 1, f"={text}"))
+    return found
+
+
 def _lossy_ints(column: pd.Series) -> pd.Series:
     """Excel keeps 15 digits: an integral cell of 16+ digits was a number that lost digits
     (pandas reads it as `int`); keep it a float so parsing reports it rather than a wrong id."""
@@ -331,6 +378,8 @@ def _read_table(run: _Run, spec: TableSpec, path: Path) -> _Table | None:
                        fix="请检查文件是否损坏或被加密 check the file is not damaged or protected")
         )  # fmt: skip
         return None
+    if path.suffix.lower() == ".xlsx":
+        _report_formulas(run, spec, path, raw, header_row=header_row)
     if header_row > 1:
         run.issues.append(
             make_issue("warning", "header_row", table=spec.name, file=path.name,
@@ -342,6 +391,29 @@ def _read_table(run: _Run, spec: TableSpec, path: Path) -> _Table | None:
         return _Table(spec, path.name, pd.DataFrame(columns=[*spec.column_names, ROW]), False)
     run.issues += check_id_numbers(raw, spec, file=path.name)
     return _Table(spec, path.name, _parse_table(run, spec, raw, file=path.name))
+
+
+def _report_formulas(
+    run: _Run, spec: TableSpec, path: Path, raw: pd.DataFrame, *, header_row: int
+) -> None:
+    """An error per column holding formulas without values (rows as the user sees them)."""
+    accepted = spec.header_map()
+    by_column: dict[int, list[tuple[int, str]]] = {}
+    for row, column, formula in uncomputed_formulas(path):
+        if row > header_row:
+            by_column.setdefault(column, []).append((row, formula))
+    for column, cells in sorted(by_column.items()):
+        header = str(raw.columns[column]) if column < len(raw.columns) else ""
+        name = accepted.get(header_key(header))
+        run.issues.append(
+            make_issue("error", "formula_without_value", table=spec.name, file=path.name,
+                       column=spec.column(name) if name else None,
+                       rows=[r for r, _ in cells], values=[f for _, f in cells], count=len(cells),
+                       zh=f"{len(cells)}个公式单元格没有计算结果" + ("" if name else f" (列 {header})"),
+                       en=f"{len(cells)} formula cell(s) without a computed value",
+                       fix="请在 Excel 或 WPS 中打开并保存, 或把公式粘贴为数值 open and save the file in "
+                       "Excel or WPS, or paste the formulas as values")
+        )  # fmt: skip
 
 
 def _normalise_headers(
