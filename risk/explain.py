@@ -1,6 +1,6 @@
 """Explanations: exact TreeSHAP contributions turned into plain Chinese reasons.
 
-Contributions come from LightGBM's own TreeSHAP (``booster.predict(X, pred_contrib=True)``): exact
+Contributions are exact TreeSHAP values of the booster (the values of LightGBM's ``pred_contrib=True``),
 Shapley values of the booster's raw score (log-odds), identical to ``shap.TreeExplainer`` and summing,
 with the base value, to the raw score. Reasons are the contributions that *raise* the risk, phrased from
 the feature catalogue with the household's own value and unit, one per cause group (so three windows of
@@ -21,6 +21,7 @@ import numpy as np
 import pandas as pd
 
 from features.tables import Tables
+from risk.explain_speed import fast_contributions
 
 #: How many reasons the warning list shows per household.
 N_REASONS = 3
@@ -112,7 +113,11 @@ class Contributions:
 
 
 def shap_contributions(booster: Any, features: pd.DataFrame) -> Contributions:
-    """Exact TreeSHAP contributions of a LightGBM booster (``pred_contrib=True``).
+    """Exact TreeSHAP contributions of a LightGBM booster, the values of ``pred_contrib=True``.
+
+    Computed by :func:`risk.explain_speed.fast_contributions` (per-leaf Shapley tables: the same
+    values as LightGBM's and ``shap.TreeExplainer``'s TreeSHAP, several times faster on our shallow
+    trees; it falls back to LightGBM's own TreeSHAP for shapes it does not tabulate).
 
     Parameters
     ----------
@@ -128,7 +133,7 @@ def shap_contributions(booster: Any, features: pd.DataFrame) -> Contributions:
     """
     if len(features) == 0:
         return Contributions(pd.DataFrame(columns=features.columns, dtype=float), 0.0)
-    raw = np.asarray(booster.predict(features, pred_contrib=True), dtype=float)
+    raw = np.asarray(fast_contributions(booster, features), dtype=float)
     n_features = features.shape[1]
     if raw.shape[1] != n_features + 1:
         raise ValueError(
