@@ -286,11 +286,6 @@ def test_registry_failing_half_way_keeps_the_champion(
     assert load_model("models:/half@champion", tracking_uri=uri).version == "1"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="typer 0.29 vendors click (typer._click): risk/cli/__init__.py checks click.exceptions."
-    "UsageError, so a usage error is reported as an internal error, exit 1",
-)
 def test_unknown_option_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
     assert run(["validate", "--no-such-option"]) == 2
     assert "internal error" not in capsys.readouterr().err

@@ -6,6 +6,7 @@ Exit status (INTERFACE.md): 0 success; 2 bad input or usage (a readable message,
 
 from __future__ import annotations
 
+import importlib
 import logging
 import os
 import sys
@@ -49,14 +50,13 @@ def main(argv: list[str] | None = None) -> int:
         typer.echo("已中止 aborted", err=True)
         return _exit(1)
     except Exception as error:  # noqa: BLE001 - the last line of defence: no tracebacks for users
-        import click  # noqa: PLC0415
-
-        if isinstance(error, click.exceptions.UsageError):
-            error.show()
+        usage, click_error = _click_exception_types()
+        if isinstance(error, usage):
+            error.show()  # type: ignore[attr-defined]
             return _exit(2)
-        if isinstance(error, click.exceptions.ClickException):
-            error.show()
-            return _exit(error.exit_code)
+        if isinstance(error, click_error):
+            error.show()  # type: ignore[attr-defined]
+            return _exit(int(getattr(error, "exit_code", 1)))
         if os.environ.get("FANPIN_DEBUG"):
             raise
         typer.echo(
@@ -66,6 +66,19 @@ def main(argv: list[str] | None = None) -> int:
         )
         return _exit(1)
     return _exit(0)
+
+
+def _click_exception_types() -> tuple[tuple[type, ...], tuple[type, ...]]:
+    """Usage-error and click-error classes: typer ≥ 0.29 vendors click as ``typer._click``."""
+    modules = []
+    for name in ("typer._click.exceptions", "click.exceptions"):
+        try:
+            modules.append(importlib.import_module(name))
+        except ImportError:
+            continue
+    usage = tuple(m.UsageError for m in modules)
+    click_error = tuple(m.ClickException for m in modules)
+    return usage, click_error
 
 
 def _exit(code: int) -> int:
