@@ -38,6 +38,13 @@ LabelColumn = Annotated[str | None, typer.Option("--label-column", help="0/1 lab
 TimeColumn = Annotated[
     str | None, typer.Option("--time-column", help="time column: validate out of time")
 ]
+ReviewStorePath = Annotated[
+    Path | None,
+    typer.Option(
+        "--review-store",
+        help="审核库 review store (SQLite): reviewers' 纳入监测 decisions count as identifications",
+    ),
+]
 MonotoneCheck = Annotated[
     bool,
     typer.Option(
@@ -60,6 +67,7 @@ def train(
     label_column: LabelColumn = None,
     time_column: TimeColumn = None,
     compare_monotone: MonotoneCheck = False,
+    review_store: ReviewStorePath = None,
 ) -> None:
     """训练模型 Train, evaluate against baselines, log to MLflow and gate the champion."""
     if (data is None) == (table is None):
@@ -86,6 +94,7 @@ def train(
         model_name=model_name,
         config=config,
         compare_monotone=compare_monotone,
+        review_store=review_store,
     )
 
 
@@ -99,6 +108,7 @@ def _train_directory(
     model_name: str | None,
     config: Path | None,
     compare_monotone: bool,
+    review_store: Path | None = None,
 ) -> None:
     from features.io import load_directory  # noqa: PLC0415
     from risk.atomic import atomic_output_dir  # noqa: PLC0415
@@ -133,6 +143,7 @@ def _train_directory(
         rule_params=settings.rules,
         options=options,
         truth=truth,
+        extra_labels=_review_confirmations(review_store, horizon=options.horizon),
         progress=_stage,
     )
     files = {table: data / file for table, file in tables.files.items()}
@@ -150,6 +161,25 @@ def _train_directory(
             write_files=_writer(result),
         )
     _summary(evaluation, out=out, tracking_uri=uri)
+
+
+def _review_confirmations(store_path: Path | None, *, horizon: int) -> pd.DataFrame | None:
+    """Reviewers' 纳入监测 decisions as extra identifications for the label builder.
+
+    Each confirmation counts like an official outcome identified in the month it was decided
+    (``training.review_labels``); exclusions are not used as labels here (see that module for why
+    they are weaker evidence). None when no store is given.
+    """
+    if store_path is None:
+        return None
+    if not store_path.is_file():
+        raise ConfigError(f"train: --review-store {store_path} does not exist")
+    from risk.review.store import ReviewStore  # noqa: PLC0415
+    from training.review_labels import review_labels  # noqa: PLC0415
+
+    review = review_labels(ReviewStore(store_path).history(), horizon=horizon)
+    confirmed = review.loc[review["label"] == 1, ["household_id", "identified_month"]]
+    return confirmed.reset_index(drop=True)
 
 
 def _writer(result: Any) -> Any:
