@@ -408,7 +408,9 @@ def _stable_persons(
 ) -> pd.DataFrame:
     n = len(people["hh"])
     hh = people["hh"]
-    age_days = np.round(people["age"] * 365.25).astype("int64")
+    # Some ages are drawn in whole years: spread birthdays over a few weeks (the state's age in
+    # months stays right to within a month) so one county's people of one age do not share a date.
+    age_days = np.round(people["age"] * 365.25).astype("int64") + rng.integers(0, 28, n)
     first_day = np.datetime64(start.start_time.date(), "D")
     birth: np.ndarray = np.asarray(first_day - age_days.astype("timedelta64[D]"))
     unborn = people["age"] < 0
@@ -471,19 +473,20 @@ def national_ids(
 
     The sequence's last digit is odd for men and even for women; numbers are unique.
     """
-    n = len(region)
     ymd = pd.to_datetime(birth).strftime("%Y%m%d").to_numpy(dtype=str)
     prefix = np.char.add(region.astype(str), ymd)
-    ids = np.empty(n, dtype="<U18")
-    todo = np.arange(n)
-    while len(todo):
-        seq = rng.integers(0, 500, len(todo)) * 2 + np.where(sex[todo] == 0, 1, 0)
-        body = np.char.add(prefix[todo], np.char.zfill(seq.astype(str), 3))
-        digits = np.frombuffer("".join(body).encode("ascii"), dtype=np.uint8).reshape(-1, 17) - 48
-        ids[todo] = np.char.add(body, _CHECK[(digits * _ID_WEIGHTS).sum(axis=1) % 11])
-        dup = pd.Series(ids).duplicated(keep="first").to_numpy()
-        todo = np.flatnonzero(dup)
-    return ids
+    # Unique by construction: within each (region, birth date, sex) the sequence numbers are
+    # consecutive from a random start, so no retry loop is needed (a loop that redraws clashes
+    # never ends once a group outgrows the 500 sequence numbers a sex has).
+    group, _ = pd.factorize(pd.Series(np.char.add(prefix, sex.astype(str))), sort=False)
+    rank = pd.Series(group).groupby(group, sort=False).cumcount().to_numpy()
+    if len(rank) and rank.max() >= 500:
+        raise ValueError("more than 500 people of one sex share a region and birth date")
+    start = rng.integers(0, 500, group.max() + 1 if len(group) else 0)[group]
+    seq = (start + rank) % 500 * 2 + np.where(sex == 0, 1, 0)
+    body = np.char.add(prefix, np.char.zfill(seq.astype(str), 3))
+    digits = np.frombuffer("".join(body).encode("ascii"), dtype=np.uint8).reshape(-1, 17) - 48
+    return np.char.add(body, _CHECK[(digits * _ID_WEIGHTS).sum(axis=1) % 11])
 
 
 def check_digit_valid(person_id: str) -> bool:
