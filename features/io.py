@@ -20,13 +20,16 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from features.contract import CONTRACT, TableSpec, header_key, table_for_stem
 from features.errors import DataContractError
-from features.parsing import is_in, parse_column
-from features.pseudonym import pseudonymise_columns
+from features.parsing import arrow_strings, encode_together, parse_column
+from features.pseudonym import looks_like_id_numbers, pseudonymise_codes, take_codes
 from features.tables import Tables
 from features.validation import (
+    CODE_SUFFIX,
     ROW,
     Issue,
     ValidationReport,
@@ -48,8 +51,10 @@ from features.validation import (
     check_unique_key,
     check_value_forms,
     clear_unknown_people,
+    code_column,
     drop_exact_duplicates,
     drop_unknown_references,
+    ids_of,
     make_issue,
     months_covered,
     report_missing_optional_tables,
@@ -166,8 +171,9 @@ def _load(directory: Path, *, key: bytes) -> tuple[Tables | None, ValidationRepo
         if table is not None:
             run.tables[name] = table
     _fill_grade_from_card(run)
-    _align_card_numbers(run)
-    _pseudonymise(run, key=key)
+    ids = _encode_ids(run)
+    _align_card_numbers(run, ids)
+    _pseudonymise(run, ids, key=key)
     _check_rows(run)
     _check_references(run)
     export_month = _export_month(run)
@@ -198,7 +204,12 @@ def _report(run: _Run, *, export_month: pd.Period | None = None) -> ValidationRe
 
 
 def _tables(run: _Run, export_month: pd.Period) -> Tables:
-    frames = {n: t.frame.reset_index(drop=True) for n, t in run.tables.items()}
+    frames = {
+        n: t.frame.drop(columns=[c for c in t.frame if c.endswith(CODE_SUFFIX)]).reset_index(
+            drop=True
+        )
+        for n, t in run.tables.items()
+    }
     return Tables(
         **frames,  # type: ignore[arg-type]
         export_month=export_month,
@@ -441,7 +452,8 @@ def _normalise_headers(
     renamed = raw.loc[:, [h[0] for h in names.values()]]
     renamed.columns = list(names)
     renamed[ROW] = np.arange(first_row, first_row + len(renamed), dtype=np.int64)
-    return renamed.loc[~_blank_rows(renamed.drop(columns=ROW))]
+    blank = _blank_rows(renamed.drop(columns=ROW))
+    return renamed.loc[~blank] if blank.any() else renamed
 
 
 def _blank_unnamed(raw: pd.DataFrame, header: object) -> bool:
@@ -503,40 +515,110 @@ def _fill_grade_from_card(run: _Run) -> None:
         table.frame = frame.assign(grade=grade)
 
 
-def _align_card_numbers(run: _Run) -> None:
-    """Match a 20-character card number to its 18-character ID number in members, and back."""
+@dataclass
+class _Ids:
+    """Every id column of every table as codes into one dictionary of distinct ids, so each id is
+    hashed once (pseudonym) and tables are matched by integer codes (references, keys)."""
+
+    dictionary: pa.Array
+    holders: list[tuple[_Table, str]]
+    codes: list[np.ndarray]
+    #: Positions in `holders` whose codes were replaced (card numbers aligned).
+    replaced: set[int] = field(default_factory=set)
+
+    def of(self, table: _Table, column: str) -> np.ndarray:
+        """The codes of one table's id column."""
+        for (holder, name), codes in zip(self.holders, self.codes, strict=True):
+            if holder is table and name == column:
+                return codes
+        raise KeyError(column)
+
+    def replace(self, table: _Table, column: str, codes: np.ndarray) -> None:
+        """New codes for one table's id column."""
+        for i, (holder, name) in enumerate(self.holders):
+            if holder is table and name == column:
+                self.codes[i] = codes
+                self.replaced.add(i)
+
+
+def _encode_ids(run: _Run) -> _Ids:
+    holders = [(t, c) for t in run.tables.values() for c in ID_COLUMNS if c in t.frame]
+    texts = [t.frame[c].astype("str") for t, c in holders]
+    strings = [arrow_strings(text) for text in texts]
+    dictionary, codes = encode_together(
+        [a if a is not None else pa.array(t.to_numpy(dtype=object), from_pandas=True)
+         for a, t in zip(strings, texts, strict=True)]
+    )  # fmt: skip
+    return _Ids(dictionary, holders, codes)
+
+
+def _align_card_numbers(run: _Run, ids: _Ids) -> None:
+    """Match a 20-character card number to its 18-character ID number in members, and back.
+
+    Decided once per distinct id: an id not in members becomes the member's ID number its first
+    18 characters are, or the member's card number that starts with it.
+    """
     members = run.tables.get("members")
     if members is None or not members.usable:
         return
-    known = members.frame["person_id"].dropna()
-    by_card = known[(known.str.len() == 20).to_numpy()]
-    card_of_id = pd.Series(by_card.to_numpy(), index=by_card.str[:18].to_numpy())
-    card_of_id = card_of_id[~card_of_id.index.duplicated(keep=False)]
+    member_codes = ids.of(members, "person_id")
+    known = np.zeros(len(ids.dictionary) + 1, dtype=bool)  # the last slot: code -1, missing
+    known[member_codes[member_codes >= 0]] = True
+    remap: np.ndarray | None = None
     for name, table in run.tables.items():
         if name == "members" or not table.usable or "person_id" not in table.frame:
             continue
-        ids = table.frame["person_id"]
-        unmatched = ids.notna().to_numpy() & ~is_in(ids, known)
-        if not unmatched.any():
+        codes = ids.of(table, "person_id")
+        if not ((codes >= 0) & ~known[codes]).any():
             continue
-        lengths = ids.str.len().to_numpy()
-        as_id = ids.str[:18].where(unmatched & (lengths == 20))
-        as_id = as_id.where(is_in(as_id, known))
-        as_card = ids.where(unmatched & (lengths == 18)).map(card_of_id).astype("str")
-        aligned = ids.mask(as_id.notna(), as_id).mask(as_card.notna(), as_card)
-        table.frame = table.frame.assign(person_id=aligned.astype("str"))
+        if remap is None:
+            remap = _aligned_ids(ids.dictionary, member_codes, known)
+        ids.replace(table, "person_id", remap[codes])
 
 
-def _pseudonymise(run: _Run, *, key: bytes) -> None:
-    """Every id column at once, so each distinct id is hashed once.
+def _aligned_ids(dictionary: pa.Array, member_codes: np.ndarray, known: np.ndarray) -> np.ndarray:
+    """Code → the code it is aligned to (itself unless it is unknown and matches a member)."""
+    values = pd.Series(dictionary, dtype="str")
+    lengths = values.str.len().to_numpy()
+    remap = np.append(np.arange(len(values), dtype=np.int32), np.int32(-1))
+    unknown = ~known[:-1]
+    # a card number whose first 18 characters are a member's ID number
+    cards = np.flatnonzero(unknown & (lengths == 20))
+    if cards.size:
+        heads = values.iloc[cards].str[:18]
+        found = pc.index_in(pa.array(heads.array), value_set=dictionary)
+        head_codes = np.asarray(pc.fill_null(found, -1).to_numpy(), dtype=np.int64)
+        matched = known[head_codes] & (head_codes >= 0)
+        remap[cards[matched]] = head_codes[matched]
+    # an ID number that a member's card number (one only) starts with
+    numbers = np.flatnonzero(unknown & (lengths == 18))
+    by_card = member_codes[member_codes >= 0]
+    by_card = by_card[lengths[by_card] == 20]
+    if numbers.size and by_card.size:
+        card_of_id = pd.Series(by_card, index=values.iloc[by_card].str[:18].to_numpy())
+        card_of_id = card_of_id[~card_of_id.index.duplicated(keep=False)]
+        found_card = values.iloc[numbers].map(card_of_id).to_numpy(dtype=float, na_value=np.nan)
+        matched = ~np.isnan(found_card)
+        remap[numbers[matched]] = found_card[matched].astype(np.int32)
+    return remap
+
+
+def _pseudonymise(run: _Run, ids: _Ids, *, key: bytes) -> None:
+    """Every id column at once, so each distinct id is hashed once; the codes stay with the
+    frames (`code_column`) for the checks that match ids.
 
     Household ids are included: some counties number a household by its head's ID card, and such
     an id would otherwise reach the warning list unmasked.
     """
-    holders = [(t, c) for t in run.tables.values() for c in ID_COLUMNS if c in t.frame]
-    replaced = pseudonymise_columns([t.frame[c] for t, c in holders], key=key)
-    for (table, column), ids in zip(holders, replaced, strict=True):
-        table.frame = table.frame.assign(**{column: ids})
+    hashed = np.append(looks_like_id_numbers(ids.dictionary), False)
+    dictionary, codes = pseudonymise_codes(ids.dictionary, ids.codes, key=key)
+    for i, ((table, column), column_codes) in enumerate(zip(ids.holders, codes, strict=True)):
+        if i in ids.replaced or hashed[ids.codes[i]].any():
+            values = pd.Series(take_codes(dictionary, column_codes), dtype="str",
+                               index=table.frame.index)  # fmt: skip
+        else:  # no id in the column changed (opaque household numbers): the column as it is
+            values = table.frame[column].astype("str")
+        table.frame = table.frame.assign(**{column: values, code_column(column): column_codes})
 
 
 # --- rules over rows and tables ----------------------------------------------------------------
@@ -569,8 +651,8 @@ def _check_references(run: _Run) -> None:
     run.issues += check_one_head(members.frame, households.frame, members_file=members.file,
                                  households_file=households.file)  # fmt: skip
     known = {
-        "person_id": members.frame["person_id"],
-        "household_id": households.frame["household_id"],
+        "person_id": ids_of(members.frame, "person_id"),
+        "household_id": ids_of(households.frame, "household_id"),
     }
     for name, table in run.tables.items():
         if name in ("households", "members") or not table.usable:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import math
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -90,9 +90,8 @@ def _by_distinct_values(
     storage: type,
     build: Callable[[np.ndarray], pd.Series],
 ) -> ParsedColumn:
-    codes, uniques = pd.factorize(raw, use_na_sentinel=True)
-    # an object array: iterating Arrow-backed uniques one by one is slow
-    results = [parse_one(value) for value in np.asarray(uniques, dtype=object)]
+    codes, uniques = _factorize(raw)
+    results = [parse_one(value) for value in uniques]
     bad_u = np.array([r is _BAD for r in results] + [False], dtype=bool)
     empty_u = np.array([r is _EMPTY for r in results] + [True], dtype=bool)
     values_u = [fill if (r is _BAD or r is _EMPTY) else r for r in results] + [fill]
@@ -100,6 +99,19 @@ def _by_distinct_values(
     values = build(np.asarray(values_u, dtype=storage)[codes])
     values.index = raw.index
     return ParsedColumn(values=values, bad=bad_u[codes], empty=empty_u[codes])
+
+
+def _factorize(raw: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """Integer codes (-1 for missing) and the distinct values as an object array.
+
+    Arrow strings are encoded in Arrow (pandas' own factorize is several times slower there).
+    """
+    strings = arrow_strings(raw)
+    if strings is None:
+        codes, uniques = pd.factorize(raw, use_na_sentinel=True)
+        return codes, np.asarray(uniques, dtype=object)
+    dictionary, (codes,) = encode_together([strings])
+    return codes, dictionary.to_numpy(zero_copy_only=False)
 
 
 def _native_fast_path(raw: pd.Series, spec: ColumnSpec) -> ParsedColumn | None:
@@ -146,22 +158,90 @@ def is_in(values: pd.Series, known: pd.Series) -> np.ndarray:
     left, right = arrow_strings(values), arrow_strings(known.dropna())
     if left is None or right is None:
         return (values.notna() & values.isin(known.dropna())).to_numpy(dtype=bool)
-    found = pc.fill_null(pc.is_in(left, value_set=pc.unique(right)), False)
+    # `is_in` builds its own hash set of `known`: no `unique` beforehand (a second hash pass)
+    found = pc.fill_null(pc.is_in(left, value_set=right), False)
     return np.asarray(found.to_numpy(zero_copy_only=False), dtype=bool)
 
 
+def codes_in(codes: np.ndarray, known: np.ndarray) -> np.ndarray:
+    """`is_in` for columns given as codes of one dictionary (`encode_together`; -1: missing)."""
+    # one slot more than any code: code -1 reads it, and it is never known
+    size = max(codes.max(initial=-1), known.max(initial=-1)) + 2
+    present = np.zeros(size, dtype=bool)
+    present[known[known >= 0]] = True
+    return present[codes]
+
+
+def encode_together(
+    columns: Sequence[pa.Array | pa.ChunkedArray],
+) -> tuple[pa.Array, list[np.ndarray]]:
+    """Arrow string columns as codes into one dictionary of their distinct values.
+
+    Returns the dictionary (no missing value in it) and, per column, `int32` codes with -1 for a
+    missing value: equal codes ⇔ equal strings, across all the columns.
+    """
+    chunks = [chunk for column in columns for chunk in _chunks_of(column)]
+    kind = pa.string() if all(c.type == pa.string() for c in chunks) else pa.large_string()
+    together = pa.chunked_array([c.cast(kind) for c in chunks], type=kind)
+    encoded = pc.dictionary_encode(together)
+    if encoded.num_chunks == 0:
+        return pa.array([], type=kind), [np.zeros(len(c), dtype=np.int32) for c in columns]
+    # a chunked array is encoded against one dictionary, complete in its last chunk
+    dictionary = encoded.chunks[-1].dictionary
+    indices = pc.fill_null(pa.chunked_array([c.indices for c in encoded.chunks]), -1)
+    flat = np.asarray(indices.to_numpy(), dtype=np.int32)
+    bounds = np.cumsum([0, *(len(c) for c in columns)])
+    return dictionary, [flat[a:b] for a, b in zip(bounds[:-1], bounds[1:], strict=True)]
+
+
+def _chunks_of(column: pa.Array | pa.ChunkedArray) -> list[pa.Array]:
+    return list(column.chunks) if isinstance(column, pa.ChunkedArray) else [column]
+
+
 def _arrow_text(raw: pd.Series, spec: ColumnSpec) -> ParsedColumn:
-    """NFKC, trimmed (categories: no whitespace at all, checked against the allowed values)."""
-    text = pc.utf8_trim_whitespace(pc.utf8_normalize(arrow_strings(raw), "NFKC"))
+    """NFKC, trimmed (categories: no whitespace at all, checked against the allowed values).
+
+    Pure-ASCII columns (ids) skip NFKC, which leaves ASCII unchanged; other columns are normalised
+    once per distinct value (a category column holds a handful in millions of rows).
+    """
+    strings = arrow_strings(raw)
+    assert strings is not None  # only called for Arrow strings
+    if pc.all(pc.string_is_ascii(strings)).as_py() is not False:
+        text, empty, bad = _normalise_strings(strings, spec, ascii_only=True)
+        missing = pa.array(empty | bad)
+        values = pc.if_else(missing, pa.scalar(None, type=text.type), text)
+        return ParsedColumn(values=_str_series(values, raw.index), bad=bad, empty=empty)
+    dictionary, (codes,) = encode_together([strings])
+    text_u, empty_u, bad_u = _normalise_strings(dictionary, spec, ascii_only=False)
+    shown = np.flatnonzero(~(empty_u | bad_u)).astype(np.int32)
+    # rows whose distinct value is empty or bad point at no value (missing)
+    keep = np.full(len(dictionary) + 1, -1, dtype=np.int32)
+    keep[shown] = np.arange(len(shown), dtype=np.int32)
+    row_codes = keep[codes]
+    taken = pc.take(text_u.take(pa.array(shown)), pa.array(row_codes, mask=row_codes < 0))
+    empty = np.append(empty_u, True)[codes]
+    bad = np.append(bad_u, False)[codes]
+    return ParsedColumn(values=_str_series(taken, raw.index), bad=bad, empty=empty)
+
+
+def _normalise_strings(
+    strings: pa.Array | pa.ChunkedArray, spec: ColumnSpec, *, ascii_only: bool
+) -> tuple[pa.Array | pa.ChunkedArray, np.ndarray, np.ndarray]:
+    """Normalised text, and `empty` and `bad` masks, value by value."""
+    text = strings if ascii_only else pc.utf8_normalize(strings, "NFKC")
+    text = pc.utf8_trim_whitespace(text)
     if spec.kind == "category":
         text = pc.replace_substring_regex(text, pattern=r"\s+", replacement="")
     empty = np.asarray(pc.fill_null(pc.equal(text, ""), True).to_numpy(zero_copy_only=False))
-    bad = np.zeros(len(raw), dtype=bool)
+    bad = np.zeros(len(strings), dtype=bool)
     if spec.kind == "category":
         allowed = pc.is_in(text, value_set=pa.array(spec.allowed, type=text.type))
         bad = ~empty & ~np.asarray(pc.fill_null(allowed, False).to_numpy(zero_copy_only=False))
-    values = pd.Series(text, dtype="str", index=raw.index).mask(empty | bad)
-    return ParsedColumn(values=values, bad=bad, empty=empty)
+    return text, empty, bad
+
+
+def _str_series(values: pa.Array | pa.ChunkedArray, index: pd.Index) -> pd.Series:
+    return pd.Series(values, dtype="str", index=index)
 
 
 # --- one distinct value at a time -------------------------------------------------------------

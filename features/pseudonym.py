@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import re
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 
 import numpy as np
 import pandas as pd
@@ -19,6 +19,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from features.errors import ConfigError
+from features.parsing import arrow_strings, encode_together
 
 #: 17 digits then a digit or X (ID card), optionally followed by 2 (disability card) or 4 more.
 ID_NUMBER = re.compile(r"^\d{17}[\dXx](?:[0-9A-Za-z]{2}|[0-9A-Za-z]{4})?$")
@@ -63,41 +64,83 @@ def pseudonymise_ids(ids: pd.Series, *, key: bytes) -> pd.Series:
     >>> out[0][0], len(out[0]), out[1]
     ('P', 21, 'M7')
     """
-    if not key:
-        raise ConfigError("[privacy] the pseudonym key is empty; set FANPIN_PSEUDONYM_KEY")
-    ids = ids.astype("str")
-    like = _id_like(ids)
-    if not like.any():
-        return ids
-    codes, uniques = pd.factorize(ids[like])
-    base = hmac.new(key, digestmod=hashlib.sha256)
-    hashed = []
-    for value in np.asarray(uniques, dtype=object):
-        digest = base.copy()
-        digest.update(value.encode("utf-8"))
-        hashed.append("P" + digest.hexdigest()[:PSEUDONYM_LENGTH])
-    out = ids.to_numpy(dtype=object)
-    out[like] = np.asarray(hashed, dtype=object)[codes]
-    return pd.Series(out, index=ids.index, dtype="str")
+    return pseudonymise_columns([ids], key=key)[0]
 
 
 def pseudonymise_columns(columns: Sequence[pd.Series], *, key: bytes) -> list[pd.Series]:
     """`pseudonymise_ids` over several columns at once (each distinct id hashed once)."""
     if not columns:
         return []
-    together = pseudonymise_ids(pd.concat(columns, ignore_index=True), key=key)
-    bounds = np.cumsum([0, *(len(c) for c in columns)])
+    texts = [column.astype("str") for column in columns]
+    dictionary, codes = encode_together([_arrow(text) for text in texts])
+    renamed, codes = pseudonymise_codes(dictionary, codes, key=key)
+    if renamed is dictionary:
+        return texts  # nothing looked like an ID number
     return [
-        together.iloc[start:stop].set_axis(column.index)
-        for column, start, stop in zip(columns, bounds[:-1], bounds[1:], strict=True)
+        pd.Series(take_codes(renamed, column_codes), dtype="str", index=text.index)
+        for text, column_codes in zip(texts, codes, strict=True)
     ]
 
 
-def _id_like(ids: pd.Series) -> np.ndarray:
-    if isinstance(ids.dtype, pd.StringDtype) and ids.dtype.storage == "pyarrow":
-        found = pc.match_substring_regex(pa.array(ids.array), ID_NUMBER.pattern)
-        return np.asarray(pc.fill_null(found, False).to_numpy(zero_copy_only=False), dtype=bool)
-    return ids.fillna("").str.match(ID_NUMBER.pattern).to_numpy(dtype=bool)
+def pseudonymise_codes(
+    dictionary: pa.Array, codes: Sequence[np.ndarray], *, key: bytes
+) -> tuple[pa.Array, list[np.ndarray]]:
+    """Pseudonymise columns held as codes into a dictionary of distinct ids (`encode_together`).
+
+    Only the dictionary is hashed. Returns the new dictionary and codes, still distinct: should a
+    pseudonym equal an id kept as it is, the two are given one code.
+    """
+    if not key:
+        raise ConfigError("[privacy] the pseudonym key is empty; set FANPIN_PSEUDONYM_KEY")
+    like = looks_like_id_numbers(dictionary)
+    if not like.any():
+        return dictionary, list(codes)
+    hashed = pseudonyms(dictionary.filter(pa.array(like)).to_pylist(), key=key)
+    renamed = pc.replace_with_mask(dictionary, pa.array(like), pa.array(hashed, dictionary.type))
+    kept = dictionary.filter(pa.array(~like)).to_pylist()
+    if len(set(hashed)) == len(hashed) and set(hashed).isdisjoint(kept):
+        return renamed, list(codes)
+    encoded = pc.dictionary_encode(renamed)
+    merged = np.append(np.asarray(encoded.indices.to_numpy(), dtype=np.int32), -1)
+    return encoded.dictionary, [merged[c] for c in codes]
+
+
+def take_codes(dictionary: pa.Array, codes: np.ndarray) -> pa.Array:
+    """The strings of `codes` (-1: missing)."""
+    return pc.take(dictionary, pa.array(codes, mask=codes < 0))
+
+
+def pseudonyms(values: Iterable[str], *, key: bytes) -> list[str]:
+    """`pseudonym` of many ids: the same HMAC-SHA256 (RFC 2104), the key's pads hashed once."""
+    block = hashlib.sha256().block_size
+    padded = (hashlib.sha256(key).digest() if len(key) > block else key).ljust(block, b"\0")
+    inner = hashlib.sha256(padded.translate(_INNER_PAD))
+    outer = hashlib.sha256(padded.translate(_OUTER_PAD))
+    found = []
+    for value in values:
+        digest = inner.copy()
+        digest.update(value.encode("utf-8"))
+        final = outer.copy()
+        final.update(digest.digest())
+        found.append("P" + final.hexdigest()[:PSEUDONYM_LENGTH])
+    return found
+
+
+_INNER_PAD = bytes(x ^ 0x36 for x in range(256))
+_OUTER_PAD = bytes(x ^ 0x5C for x in range(256))
+
+
+def _arrow(text: pd.Series) -> pa.Array | pa.ChunkedArray:
+    strings = arrow_strings(text)
+    if strings is not None:
+        return strings
+    return pa.array(text.to_numpy(dtype=object), type=pa.large_string(), from_pandas=True)
+
+
+def looks_like_id_numbers(strings: pa.Array) -> np.ndarray:
+    """`looks_like_id_number` of every string (missing: False), vectorised in Arrow."""
+    found = pc.match_substring_regex(strings, ID_NUMBER.pattern)
+    return np.asarray(pc.fill_null(found, False).to_numpy(zero_copy_only=False), dtype=bool)
 
 
 def mask_id(raw: str) -> str:

@@ -15,6 +15,8 @@ from typing import Literal
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from features.contract import (
     CONTRACT,
@@ -24,12 +26,38 @@ from features.contract import (
     ColumnSpec,
     TableSpec,
 )
-from features.parsing import is_in
+from features.parsing import arrow_strings, codes_in, is_in
 from features.pseudonym import mask_id, mask_if_id_number
 
 Severity = Literal["error", "warning"]
 MAX_EXAMPLES = 10
 ROW = "source_row"
+#: While a directory is checked, an id column may travel with its integer codes (equal codes ⇔
+#: equal ids, across every table): rules compare and look ids up by code when both sides have them.
+CODE_SUFFIX = ":code"
+
+
+def code_column(column: str) -> str:
+    """The name of the column holding `column`'s codes."""
+    return column + CODE_SUFFIX
+
+
+def ids_of(frame: pd.DataFrame, column: str) -> pd.Series:
+    """An id column to match on: its codes when the frame carries them, else its values."""
+    code = code_column(column)
+    return frame[code] if code in frame else frame[column]
+
+
+def _matching(frame: pd.DataFrame, columns: Sequence[str]) -> list[str]:
+    """The columns to compare rows on: codes in place of the id columns that have them."""
+    return [code_column(c) if code_column(c) in frame else c for c in columns]
+
+
+def _is_known(frame: pd.DataFrame, column: str, known: pd.Series) -> np.ndarray:
+    """Rows whose `column` is in `known` (values, or codes from `ids_of`); missing never is."""
+    if known.name == code_column(column) and code_column(column) in frame:
+        return codes_in(frame[code_column(column)].to_numpy(), known.to_numpy())
+    return is_in(frame[column], known)
 
 
 @dataclass(frozen=True)
@@ -459,10 +487,10 @@ def _exact_repeats(frame: pd.DataFrame, spec: TableSpec) -> np.ndarray:
     cheap = list(spec.unique_key) or [
         c for c in ("household_id", "person_id", spec.time_column) if c in spec.column_names
     ]
-    candidates = frame.duplicated(subset=cheap, keep=False).to_numpy()
+    candidates = frame.duplicated(subset=_matching(frame, cheap), keep=False).to_numpy()
     repeated = np.zeros(len(frame), dtype=bool)
     if candidates.any():
-        subset = frame.loc[candidates, list(spec.column_names)]
+        subset = frame.loc[candidates, _matching(frame, spec.column_names)]
         repeated[np.flatnonzero(candidates)] = subset.duplicated(keep="first").to_numpy()
     return repeated
 
@@ -472,10 +500,12 @@ def check_unique_key(frame: pd.DataFrame, spec: TableSpec, *, file: str) -> list
     if not spec.unique_key:
         return []
     key = list(spec.unique_key)
-    keyed = frame.loc[frame[key].notna().all(axis=1).to_numpy(), [*key, ROW]]
-    clashing = keyed.loc[keyed.duplicated(subset=key, keep=False).to_numpy()]
-    if clashing.empty:
+    keyed = frame[key].notna().all(axis=1).to_numpy()
+    clashes = np.zeros(len(frame), dtype=bool)
+    clashes[keyed] = frame.loc[keyed, _matching(frame, key)].duplicated(keep=False).to_numpy()
+    if not clashes.any():
         return []
+    clashing = frame.loc[clashes, [*key, ROW]]
     distinct = clashing.drop_duplicates(subset=key)
     n_keys = len(distinct)
     shown = clashing.merge(distinct.head(MAX_EXAMPLES)[key], on=key)
@@ -515,7 +545,8 @@ def check_member_households(
 ) -> list[Issue]:
     """`members.household_id` must exist in `households`."""
     ids = members["household_id"]
-    mask = ids.notna().to_numpy() & ~is_in(ids, households["household_id"])
+    mask = ids.notna().to_numpy() & ~_is_known(members, "household_id",
+                                               ids_of(households, "household_id"))  # fmt: skip
     if not mask.any():
         return []
     count = int(mask.sum())
@@ -540,8 +571,9 @@ def check_one_head(
     members: pd.DataFrame, households: pd.DataFrame, *, members_file: str, households_file: str
 ) -> list[Issue]:
     """Every household has exactly one 户主 among its members."""
-    heads = members.loc[(members["relation"] == HEAD_OF_HOUSEHOLD).to_numpy(), "household_id"]
-    n_heads = households["household_id"].map(heads.value_counts()).fillna(0).to_numpy()
+    is_head = (members["relation"] == HEAD_OF_HOUSEHOLD).to_numpy()
+    heads = members.loc[is_head, "household_id"]
+    n_heads, several = _heads_per_household(members, households, is_head)
     issues = []
     none = n_heads == 0
     if none.any():
@@ -560,7 +592,6 @@ def check_one_head(
                 expected="exactly one member with 与户主关系 = 户主 per household",
             )  # fmt: skip
         )
-    several = is_in(heads, households.loc[n_heads > 1, "household_id"])
     if several.any():
         rows = members.loc[heads.index[several], ROW].to_numpy()
         count = int((n_heads > 1).sum())
@@ -581,6 +612,26 @@ def check_one_head(
     return issues
 
 
+def _heads_per_household(
+    members: pd.DataFrame, households: pd.DataFrame, is_head: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """户主 per household, and which heads belong to a household with several."""
+    code = code_column("household_id")
+    if code in members and code in households:
+        head_codes = members.loc[is_head, code].to_numpy()
+        household_codes = households[code].to_numpy()
+        # one slot more than any code: code -1 (missing) counts no head and is no household
+        size = max(head_codes.max(initial=-1), household_codes.max(initial=-1)) + 2
+        counts = np.bincount(head_codes[head_codes >= 0], minlength=size)
+        n_heads = counts[household_codes]
+        crowded = np.zeros(size, dtype=bool)
+        crowded[household_codes[n_heads > 1]] = True
+        return n_heads, crowded[head_codes]
+    heads = members.loc[is_head, "household_id"]
+    n_heads = households["household_id"].map(heads.value_counts()).fillna(0).to_numpy()
+    return n_heads, is_in(heads, households.loc[n_heads > 1, "household_id"])
+
+
 def drop_unknown_references(
     frame: pd.DataFrame,
     spec: TableSpec,
@@ -592,11 +643,11 @@ def drop_unknown_references(
     """Rows naming a person (or household) that is not in `members` (`households`) are kept out.
 
     Counted and warned; above `UNKNOWN_REF_LIMIT` of the rows it is an error (a wrong id scheme is
-    more likely than that many departures).
+    more likely than that many departures). `known` holds the ids, or their codes (`ids_of`).
     """
     ids = frame[column]
     named = ids.notna().to_numpy()
-    unknown = named & ~is_in(ids, known)
+    unknown = named & ~_is_known(frame, column, known)
     if not unknown.any():
         return frame, []
     count, share = int(unknown.sum()), unknown.sum() / max(int(named.sum()), 1)
@@ -626,7 +677,7 @@ def clear_unknown_people(
     who, by the time of the snapshot, is no longer in `members`. Counted and warned, never an error.
     """
     ids = frame["person_id"]
-    unknown = ids.notna().to_numpy() & ~is_in(ids, known)
+    unknown = ids.notna().to_numpy() & ~_is_known(frame, "person_id", known)
     if not unknown.any():
         return frame, []
     count = int(unknown.sum())
@@ -637,7 +688,11 @@ def clear_unknown_people(
         en=f"{count} row(s) name a person not in members (left, died or moved); "
         "kept as household records without the person",
     )  # fmt: skip
-    return frame.assign(person_id=ids.mask(unknown)), [issue]
+    cleared = frame.assign(person_id=ids.mask(unknown))
+    if code_column("person_id") in frame:
+        codes = frame[code_column("person_id")].to_numpy()
+        cleared[code_column("person_id")] = np.where(unknown, np.int32(-1), codes)
+    return cleared, [issue]
 
 
 # --- rules inside a table ----------------------------------------------------------------------
@@ -838,13 +893,12 @@ def check_id_numbers(frame: pd.DataFrame, spec: TableSpec, *, file: str) -> list
     ids = frame["person_id"].astype("str").fillna("")
     column = spec.column("person_id")
     issues = []
-    head18 = ids.str.match(_ID_HEAD + r"\d{3}[\dXx]").to_numpy(dtype=bool) & ids.str.len().isin(
-        [18, 20, 22]
-    ).to_numpy(dtype=bool)  # fmt: skip
+    lengths = ids.str.len().to_numpy()
+    usual = np.isin(lengths, [18, 20, 22])
+    head18 = _matches(ids, usual, _ID_HEAD + r"\d{3}[\dXx]")
     if head18.any():
-        first = ids[head18].str[:18].str.upper().to_numpy(dtype="S18")
-        digits = first.view(np.uint8).reshape(-1, 18)
-        remainder = ((digits[:, :17].astype(np.int64) - 48) @ _ID_WEIGHTS) % 11
+        digits = _first_18(ids[head18])
+        remainder = _weighted_digit_sum(digits) % 11
         wrong = np.zeros(len(ids), dtype=bool)
         wrong[np.flatnonzero(head18)] = _ID_CHECK[remainder] != digits[:, 17]
         # typing slips are a few; when most fail, the ids are not GB 11643 numbers (test data)
@@ -852,14 +906,46 @@ def check_id_numbers(frame: pd.DataFrame, spec: TableSpec, *, file: str) -> list
             issues.append(_id_issue(frame, spec, column, wrong, ids, file=file, rule="id_check_digit",
                                     zh="证件号码校验位不正确", en="ID number(s) with a wrong check digit",
                                     expected="GB 11643 check digit (last of the 18)"))  # fmt: skip
-    lengths = ids.str.len().to_numpy()
-    odd = ids.str.match(_ID_HEAD + r"[\dXx]*$").to_numpy(dtype=bool) & ~np.isin(lengths,
-                                                                                  [18, 20, 22])  # fmt: skip
+    odd = _matches(ids, ~usual, _ID_HEAD + r"[\dXx]*$")
     if odd.any():
         issues.append(_id_issue(frame, spec, column, odd, ids, file=file, rule="id_length",
                                 zh="证件号码位数不对", en="ID number(s) of a wrong length",
                                 expected="18 characters (20 for a disability card, 22 for a system number)"))  # fmt: skip
     return issues
+
+
+def _weighted_digit_sum(digits: np.ndarray) -> np.ndarray:
+    """GB 11643's weighted sum of the first 17 digits of each row (ASCII codes), column by column
+    (an (n, 17) int64 copy of millions of ids is a quarter gigabyte)."""
+    total = np.zeros(len(digits), dtype=np.int64)
+    for position, weight in enumerate(_ID_WEIGHTS):
+        total += (digits[:, position].astype(np.int64) - 48) * weight
+    return total
+
+
+def _matches(ids: pd.Series, rows: np.ndarray, pattern: str) -> np.ndarray:
+    """`ids.str.match(pattern)` in `rows`, False elsewhere (the pattern run on those rows only)."""
+    found = np.zeros(len(ids), dtype=bool)
+    if rows.all():
+        found[:] = ids.str.match(pattern).to_numpy(dtype=bool)
+    elif rows.any():
+        found[rows] = ids[rows].str.match(pattern).to_numpy(dtype=bool)
+    return found
+
+
+def _first_18(ids: pd.Series) -> np.ndarray:
+    """The first 18 characters of each id (none shorter), upper-cased, as an (n, 18) byte array."""
+    strings = arrow_strings(ids)
+    if strings is None or not pc.all(pc.string_is_ascii(strings)).as_py():
+        return ids.str[:18].str.upper().to_numpy(dtype="S18").view(np.uint8).reshape(-1, 18)
+    first = pc.ascii_upper(pc.utf8_slice_codeunits(strings, 0, 18))
+    if isinstance(first, pa.ChunkedArray):
+        first = first.combine_chunks()
+    # ASCII, 18 bytes each: the values buffer between the first and last offsets is the array
+    width = np.int64 if first.type == pa.large_string() else np.int32
+    offsets = np.frombuffer(first.buffers()[1], dtype=width)[first.offset : first.offset + 2]
+    data = np.frombuffer(first.buffers()[2], dtype=np.uint8)
+    return data[offsets[0] : offsets[0] + 18 * len(first)].reshape(-1, 18)
 
 
 def _id_issue(frame, spec, column, mask, ids, *, file, rule, zh, en, expected) -> Issue:
