@@ -47,14 +47,14 @@ from features.validation import (
     check_required_columns,
     check_required_tables,
     check_required_values,
+    check_rows_and_key,
     check_spell_order,
-    check_unique_key,
     check_value_forms,
     clear_unknown_people,
     code_column,
-    drop_exact_duplicates,
     drop_unknown_references,
     ids_of,
+    keep_rows,
     make_issue,
     months_covered,
     report_missing_optional_tables,
@@ -249,7 +249,8 @@ def _read_raw(path: Path, spec: TableSpec) -> tuple[pd.DataFrame, int]:
         return _read_csv(path), 1
     if suffix == ".xlsx":
         return _read_xlsx(path, spec)
-    return pd.read_parquet(path), 1
+    # one block per column: consolidating them is a copy of every number, undone by the renaming
+    return pd.read_parquet(path, to_pandas_kwargs={"split_blocks": True}), 1
 
 
 def _read_xlsx(path: Path, spec: TableSpec) -> tuple[pd.DataFrame, int]:
@@ -453,7 +454,7 @@ def _normalise_headers(
     renamed.columns = list(names)
     renamed[ROW] = np.arange(first_row, first_row + len(renamed), dtype=np.int64)
     blank = _blank_rows(renamed.drop(columns=ROW))
-    return renamed.loc[~blank] if blank.any() else renamed
+    return keep_rows(renamed, ~blank) if blank.any() else renamed
 
 
 def _blank_unnamed(raw: pd.DataFrame, header: object) -> bool:
@@ -628,9 +629,8 @@ def _check_rows(run: _Run) -> None:
     for table in run.tables.values():
         if not table.usable:
             continue
-        table.frame, issues = drop_exact_duplicates(table.frame, table.spec, file=table.file)
+        table.frame, issues = check_rows_and_key(table.frame, table.spec, file=table.file)
         run.issues += issues
-        run.issues += check_unique_key(table.frame, table.spec, file=table.file)
     within = {
         "households": check_exit_year,
         "medical": check_out_of_pocket,

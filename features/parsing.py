@@ -118,7 +118,7 @@ def _native_fast_path(raw: pd.Series, spec: ColumnSpec) -> ParsedColumn | None:
     """Typed Parquet columns, and numeric-looking money strings, without a Python loop."""
     kind, dtype = spec.kind, raw.dtype
     if kind in ("money", "number") and pd.api.types.is_numeric_dtype(dtype):
-        values = pd.Series(raw.to_numpy(dtype=float, na_value=np.nan), index=raw.index)
+        values = pd.Series(raw.to_numpy(dtype=float, na_value=np.nan), index=raw.index, copy=False)
         empty = values.isna().to_numpy()
         return ParsedColumn(values, np.zeros(len(raw), dtype=bool), empty)
     if kind in ("money", "number") and isinstance(dtype, pd.StringDtype):
@@ -208,9 +208,10 @@ def _arrow_text(raw: pd.Series, spec: ColumnSpec) -> ParsedColumn:
     assert strings is not None  # only called for Arrow strings
     if pc.all(pc.string_is_ascii(strings)).as_py() is not False:
         text, empty, bad = _normalise_strings(strings, spec, ascii_only=True)
-        missing = pa.array(empty | bad)
-        values = pc.if_else(missing, pa.scalar(None, type=text.type), text)
-        return ParsedColumn(values=_str_series(values, raw.index), bad=bad, empty=empty)
+        missing = empty | bad
+        if missing.any():
+            text = pc.if_else(pa.array(missing), pa.scalar(None, type=text.type), text)
+        return ParsedColumn(values=_str_series(text, raw.index), bad=bad, empty=empty)
     dictionary, (codes,) = encode_together([strings])
     text_u, empty_u, bad_u = _normalise_strings(dictionary, spec, ascii_only=False)
     shown = np.flatnonzero(~(empty_u | bad_u)).astype(np.int32)
