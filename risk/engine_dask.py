@@ -44,6 +44,7 @@ from risk.score import (
     ScoreResult,
     _check_month,
     _input_hashes,
+    _isin,
     _Stages,
     assemble_scores,
     build_month_features,
@@ -99,16 +100,16 @@ def partition_tables(tables: Tables, counties: Sequence[str]) -> Tables:
     Records of people not listed in ``members`` are dropped: no feature can attach them to a
     household either.
     """
-    chosen = tables.households["county"].astype(str).isin(set(counties))
+    chosen = _isin(tables.households["county"].astype(str), set(counties))
     ids = set(tables.households.loc[chosen, "household_id"].astype(str))
-    people = tables.members.loc[tables.members["household_id"].astype(str).isin(ids), "person_id"]
+    people = tables.members.loc[_isin(tables.members["household_id"].astype(str), ids), "person_id"]
     person_ids = set(people.astype(str))
     changes: dict[str, object] = {}
     for name, frame in tables.present():
         key, keep = ("household_id", ids) if name in _BY_HOUSEHOLD else ("person_id", person_ids)
         if name not in _BY_HOUSEHOLD and name not in _BY_PERSON:
             continue
-        changes[name] = frame.loc[frame[key].astype(str).isin(keep)].reset_index(drop=True)
+        changes[name] = frame.loc[_isin(frame[key].astype(str), keep)].reset_index(drop=True)
     return tables.replace(**changes)
 
 
@@ -130,12 +131,13 @@ def score_partition(
     features = build_month_features(tables, month=month, lines=config.lines)
     check_model_features([str(n) for n in model.feature_names_in_], list(features.columns))
     monitored = monitored_households(tables, month=month)
-    candidates = features.loc[~features.index.isin(monitored)]
+    is_monitored = _isin(features.index, monitored)
+    candidates = features.loc[~is_monitored]
     return PartitionScores(
         features=features,
         predictions=predict_households(model, candidates),
         triggers=policy_rule_triggers(tables, month=month, config=config),
-        n_monitored=int(features.index.isin(monitored).sum()),
+        n_monitored=int(is_monitored.sum()),
     )
 
 
@@ -306,7 +308,7 @@ def score_month_dask(
             )
             predicted = pd.concat([p.predictions for p in parts])
             # the local engine's order: households in the table's order, monitored ones left out
-            predictions = predicted.reindex(features.index[features.index.isin(predicted.index)])
+            predictions = predicted.reindex(features.index[_isin(features.index, predicted.index)])
             candidates = features.loc[predictions.index]
         with stages.stage("select"):
             run_id = make_run_id(

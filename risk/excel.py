@@ -201,13 +201,26 @@ def _splice_rows(xml: str, rows: pd.DataFrame) -> str:
     styles = {letter: style for letter, style in _TEMPLATE_CELL.findall(template.group(0))}
     letters = [get_column_letter(i) for i in range(1, len(rows.columns) + 1)]
     cell_styles = [f' s="{styles[c]}"' if styles.get(c) else "" for c in letters]
-    rendered = []
-    for number, values in enumerate(rows.itertuples(index=False, name=None), start=2):
-        cells = []
-        for letter, style, value in zip(letters, cell_styles, values, strict=True):
-            cells.append(_cell_xml(f"{letter}{number}", style, _cell_value(value)))
-        rendered.append(f'<row r="{number}">{"".join(cells)}</row>')
+    numbers = range(2, len(rows) + 2)
+    # Column by column: an all-empty column (the review columns) renders to nothing at all.
+    columns = [
+        _column_xml(letter, style, rows.iloc[:, position].tolist(), numbers)
+        for position, (letter, style) in enumerate(zip(letters, cell_styles, strict=True))
+    ]
+    rendered = [
+        f'<row r="{number}">{"".join(cells)}</row>'
+        for number, *cells in zip(numbers, *[c for c in columns if c is not None], strict=True)
+    ]
     return xml[: template.start()] + "".join(rendered) + xml[template.end() :]
+
+
+def _column_xml(letter: str, style: str, values: list[Any], numbers: range) -> list[str] | None:
+    """Every cell of one column (`_cell_xml` of each value); None when all cells are empty."""
+    cells = [
+        _cell_xml(f"{letter}{number}", style, _cell_value(value))
+        for number, value in zip(numbers, values, strict=True)
+    ]
+    return cells if any(cells) else None
 
 
 def _cell_xml(reference: str, style: str, value: Any) -> str:
