@@ -1,15 +1,18 @@
 """Feature-building throughput and memory at 200,000 households (`make bench`, via bench/run.py).
 
 Figures added to ``results["features"]``:
-- ``one_month``: `build_features` for the latest month — seconds, households/second, peak memory
-  (tracemalloc: Python and NumPy allocations during the call) — and the process's peak RSS;
-- ``panel_12m``: `build_panel` over the 12 latest months, same figures;
-- ``month_by_month_12m``: the same 12 months built one `build_features` call at a time, and
-  ``panel_speedup`` = month-by-month seconds / one-pass seconds (must be ≥ 3);
-- ``load_seconds``: reading the directory (not part of the feature figures).
+- ``month_by_month_12m``: the 12 latest months built one `build_features` call at a time — seconds
+  and CPU seconds of the loop, and of each month;
+- ``one_month``: `build_features` for the latest month — the last call of that loop (the same call,
+  not run a second time): seconds, CPU seconds, households/second, peak memory;
+- ``panel_12m``: `build_panel` over the same 12 months in one pass, same figures, and
+  ``panel_speedup`` = month-by-month seconds / one-pass seconds (must be ≥ 3; ``panel_speedup_cpu``
+  the same in CPU seconds);
+- ``load``: reading the directory (not part of the feature figures; shared with the later stages).
 
-Wall seconds and CPU seconds (``time.process_time``) are both reported: on a machine shared with other
-jobs, CPU seconds are the steadier measure of the work done.
+Each call is measured once (`session.measured`): wall and CPU seconds (on a machine shared with other
+jobs, CPU seconds are the steadier measure of the work done) and the peak resident memory above the
+call's start (``peak_memory_gib``, sampled every 20 ms).
 
 When ``data_dir`` does not exist (the simulator has not produced it), a synthetic set of tables of
 the same size is generated in memory instead, and ``source`` says so.
@@ -20,12 +23,12 @@ from __future__ import annotations
 import resource
 import sys
 import time
-import tracemalloc
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
+import session
 
 from features.build import build_features, build_panel
 from features.lines import MonitoringLines
@@ -37,36 +40,33 @@ PANEL_MONTHS = 12
 def run(results: dict, data_dir: Path) -> None:
     """Time one month and a 12-month panel; add the figures to ``results["features"]``."""
     figures: dict[str, Any] = {}
-    tables, figures["source"], figures["load_seconds"] = _tables(Path(data_dir))
+    tables, figures["source"], figures["load"] = _tables(Path(data_dir))
+    figures["load_seconds"] = figures["load"].get("seconds")
     lines = MonitoringLines()
     n = len(tables.households)
     figures["households"] = n
     last = tables.export_month
     months = [last - k for k in range(PANEL_MONTHS - 1, -1, -1)]
 
-    seconds, _ = _timed(lambda: build_features(tables, as_of=last, lines=lines))
-    peak = _peak_bytes(lambda: build_features(tables, as_of=last, lines=lines))
-    figures["one_month"] = _figures(seconds, n, peak)
-    figures["one_month"]["cpu_seconds"] = round(
-        _cpu_timed(lambda: build_features(tables, as_of=last, lines=lines)), 2
-    )
-
-    seconds, panel = _timed(lambda: build_panel(tables, months=months, lines=lines))
-    figures["panel_12m"] = _figures(seconds, n * PANEL_MONTHS, None)
-    figures["panel_12m"]["rows"] = len(panel)
-    del panel
-    figures["panel_12m"]["peak_memory_gib"] = (
-        _peak_bytes(lambda: build_panel(tables, months=months, lines=lines)) / 2**30
-    )
-
-    figures["panel_12m"]["cpu_seconds"] = round(
-        _cpu_timed(lambda: build_panel(tables, months=months, lines=lines)), 2
-    )
-    start, cpu_start = time.perf_counter(), time.process_time()
+    per_month: dict[str, dict[str, Any]] = {}
     for month in months:
-        build_features(tables, as_of=month, lines=lines)
-    loop, loop_cpu = time.perf_counter() - start, time.process_time() - cpu_start
-    figures["month_by_month_12m"] = {"seconds": round(loop, 2), "cpu_seconds": round(loop_cpu, 2)}
+        per_month[str(month)] = {}
+        with session.measured(per_month[str(month)]):
+            build_features(tables, as_of=month, lines=lines)
+    loop = sum(m["seconds"] for m in per_month.values())
+    loop_cpu = sum(m["cpu_seconds"] for m in per_month.values())
+    figures["month_by_month_12m"] = {
+        "seconds": round(loop, 2),
+        "cpu_seconds": round(loop_cpu, 2),
+        "per_month_seconds": {k: v["seconds"] for k, v in per_month.items()},
+    }
+    figures["one_month"] = _figures(per_month[str(last)], n)
+
+    measure: dict[str, Any] = {}
+    with session.measured(measure):
+        panel = build_panel(tables, months=months, lines=lines)
+    figures["panel_12m"] = {**_figures(measure, n * PANEL_MONTHS), "rows": len(panel)}
+    del panel
     figures["panel_speedup"] = round(loop / figures["panel_12m"]["seconds"], 2)
     figures["panel_speedup_cpu"] = round(loop_cpu / figures["panel_12m"]["cpu_seconds"], 2)
     figures["process_peak_rss_gib"] = round(_max_rss_bytes() / 2**30, 2)
@@ -76,52 +76,28 @@ def run(results: dict, data_dir: Path) -> None:
     results["features"] = figures
 
 
-def _tables(data_dir: Path) -> tuple[Tables, str, float]:
-    start = time.perf_counter()
+def _tables(data_dir: Path) -> tuple[Tables, str, dict[str, Any]]:
     source = "synthetic (data_dir missing)"
     if data_dir.exists():
         from features.errors import DataContractError  # noqa: PLC0415
-        from features.io import load_directory  # noqa: PLC0415
 
         try:
-            tables = load_directory(data_dir, pseudonym_key=b"bench").tables
-            return tables, str(data_dir), round(time.perf_counter() - start, 2)
+            tables, load = session.tables(data_dir)
+            return tables, str(data_dir), load
         except DataContractError as error:
             source = f"synthetic ({data_dir} not loadable: {str(error)[:300]})"
-    tables = synthetic_tables(n_households=200_000, n_months=24, seed=0)
-    return tables, source, round(time.perf_counter() - start, 2)
-
-
-def _timed(call: Any) -> tuple[float, Any]:
     start = time.perf_counter()
-    value = call()
-    return time.perf_counter() - start, value
+    tables = synthetic_tables(n_households=200_000, n_months=24, seed=0)
+    return tables, source, {"seconds": round(time.perf_counter() - start, 2)}
 
 
-def _cpu_timed(call: Any) -> float:
-    """CPU seconds of this process (all threads): steadier than wall time on a shared machine."""
-    start = time.process_time()
-    call()
-    return time.process_time() - start
-
-
-def _peak_bytes(call: Any) -> int:
-    tracemalloc.start()
-    try:
-        call()
-        return tracemalloc.get_traced_memory()[1]
-    finally:
-        tracemalloc.stop()
-
-
-def _figures(seconds: float, rows: int, peak: int | None) -> dict[str, Any]:
-    out: dict[str, Any] = {
-        "seconds": round(seconds, 2),
-        "households_per_second": round(rows / seconds),
+def _figures(measure: dict[str, Any], rows: int) -> dict[str, Any]:
+    return {
+        "seconds": measure["seconds"],
+        "cpu_seconds": measure["cpu_seconds"],
+        "households_per_second": round(rows / max(measure["seconds"], 1e-9)),
+        "peak_memory_gib": measure["peak_rss_above_start_gib"],
     }
-    if peak is not None:
-        out["peak_memory_gib"] = round(peak / 2**30, 3)
-    return out
 
 
 def _max_rss_bytes() -> int:
