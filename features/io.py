@@ -491,7 +491,7 @@ def _parse_table(run: _Run, spec: TableSpec, raw: pd.DataFrame, *, file: str) ->
         parsed = parse_column(source, column)
         columns[column.name] = parsed.values.set_axis(raw.index)
         bad[column.name], empty[column.name] = parsed.bad, parsed.empty
-    frame = pd.DataFrame(columns, index=raw.index)
+    frame = pd.DataFrame(columns, index=raw.index, copy=False)  # fresh columns: no 2D copy
     frame[ROW] = raw[ROW].to_numpy()
     run.issues += check_value_forms(raw, spec, bad, file=file)
     run.issues += check_required_values(frame, spec, empty, file=file)

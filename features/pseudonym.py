@@ -97,7 +97,9 @@ def pseudonymise_codes(
         return dictionary, list(codes)
     hashed = pseudonyms(dictionary.filter(pa.array(like)).to_pylist(), key=key)
     renamed = pc.replace_with_mask(dictionary, pa.array(like), pa.array(hashed, dictionary.type))
-    kept = dictionary.filter(pa.array(~like)).to_pylist()
+    # only a kept id of a pseudonym's length can equal one
+    lengths = np.asarray(pc.utf8_length(dictionary).to_numpy(zero_copy_only=False))
+    kept = dictionary.filter(pa.array(~like & (lengths == 1 + PSEUDONYM_LENGTH))).to_pylist()
     if len(set(hashed)) == len(hashed) and set(hashed).isdisjoint(kept):
         return renamed, list(codes)
     encoded = pc.dictionary_encode(renamed)

@@ -991,7 +991,10 @@ def _first_18(ids: pd.Series) -> np.ndarray:
     width = np.int64 if first.type == pa.large_string() else np.int32
     start = np.frombuffer(first.buffers()[1], dtype=width)[first.offset]
     data = np.frombuffer(first.buffers()[2], dtype=np.uint8)[start : start + 18 * len(first)]
-    return np.where(data == ord("x"), np.uint8(ord("X")), data).reshape(-1, 18)
+    digits = data.reshape(-1, 18).copy()
+    check = digits[:, 17]  # the only place a letter can be (x upper-cased)
+    check[check == ord("x")] = ord("X")
+    return digits
 
 
 def _id_issue(frame, spec, column, mask, ids, *, file, rule, zh, en, expected) -> Issue:
