@@ -938,9 +938,8 @@ def check_id_numbers(frame: pd.DataFrame, spec: TableSpec, *, file: str) -> list
     issues = []
     lengths = ids.str.len().to_numpy()
     usual = np.isin(lengths, [18, 20, 22])
-    head18 = _matches(ids, usual, _ID_HEAD + r"\d{3}[\dXx]")
+    head18, digits = _id_heads(ids, usual)
     if head18.any():
-        digits = _first_18(ids[head18])
         remainder = _weighted_digit_sum(digits) % 11
         wrong = np.zeros(len(ids), dtype=bool)
         wrong[np.flatnonzero(head18)] = _ID_CHECK[remainder] != digits[:, 17]
@@ -978,23 +977,63 @@ def _matches(ids: pd.Series, rows: np.ndarray, pattern: str) -> np.ndarray:
     return found
 
 
-def _first_18(ids: pd.Series) -> np.ndarray:
-    """The first 18 characters of ID-like ids (17 digits, then a digit or X), upper-cased, as an
-    (n, 18) byte array."""
-    strings = arrow_strings(ids)
+def _id_heads(ids: pd.Series, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Rows among `rows` that start with an ID number (`_ID_HEAD`, 3 digits, a digit or X), and
+    those first 18 characters, upper-cased, as an (n, 18) byte array.
+
+    Pure-ASCII ids are judged on their bytes (what the pattern says, position by position);
+    others by the pattern.
+    """
+    if not rows.any():
+        return np.zeros(len(ids), dtype=bool), np.zeros((0, 18), dtype=np.uint8)
+    chosen = ids if rows.all() else ids[rows]
+    strings = arrow_strings(chosen)
     if strings is None or not pc.all(pc.string_is_ascii(strings)).as_py():
-        return ids.str[:18].str.upper().to_numpy(dtype="S18").view(np.uint8).reshape(-1, 18)
+        head18 = _matches(ids, rows, _ID_HEAD + r"\d{3}[\dXx]")
+        first = ids[head18].str[:18].str.upper().to_numpy(dtype="S18")
+        return head18, first.view(np.uint8).reshape(-1, 18)
+    first = _first_18_bytes(strings)
+    starts = _starts_with_id_number(first)
+    head18 = np.zeros(len(ids), dtype=bool)
+    head18[np.flatnonzero(rows)[starts]] = True
+    digits = first[starts]
+    check = digits[:, 17]  # the only place a letter can be (x upper-cased)
+    check[check == ord("x")] = ord("X")
+    return head18, digits
+
+
+def _first_18_bytes(strings: pa.Array | pa.ChunkedArray) -> np.ndarray:
+    """The first 18 bytes of ASCII strings at least 18 long, as an (n, 18) byte array."""
     first = strings.combine_chunks() if isinstance(strings, pa.ChunkedArray) else strings
     if not pc.all(pc.equal(pc.binary_length(first), 18)).as_py():
         first = pc.utf8_slice_codeunits(first, 0, 18)
-    # ASCII, 18 bytes each: the values buffer from the first offset on is the array
+    # 18 bytes each: the values buffer from the first offset on is the array
     width = np.int64 if first.type == pa.large_string() else np.int32
     start = np.frombuffer(first.buffers()[1], dtype=width)[first.offset]
     data = np.frombuffer(first.buffers()[2], dtype=np.uint8)[start : start + 18 * len(first)]
-    digits = data.reshape(-1, 18).copy()
-    check = digits[:, 17]  # the only place a letter can be (x upper-cased)
-    check[check == ord("x")] = ord("X")
-    return digits
+    return data.reshape(-1, 18)
+
+
+def _starts_with_id_number(first: np.ndarray) -> np.ndarray:
+    r"""`_ID_HEAD + r"\d{3}[\dXx]"` on (n, 18) ASCII bytes: 6 digits, 19|20, 2 digits, a month
+    01–12, a day 01–31, 3 digits, a digit or X/x."""
+
+    def between(column: int, low: str, high: str) -> np.ndarray:
+        return (first[:, column] >= ord(low)) & (first[:, column] <= ord(high))
+
+    def equal(column: int, char: str) -> np.ndarray:
+        return first[:, column] == ord(char)
+
+    digits = np.all((first[:, :17] >= ord("0")) & (first[:, :17] <= ord("9")), axis=1)
+    century = (equal(6, "1") & equal(7, "9")) | (equal(6, "2") & equal(7, "0"))
+    month = (equal(10, "0") & between(11, "1", "9")) | (equal(10, "1") & between(11, "0", "2"))
+    day = (
+        (equal(12, "0") & between(13, "1", "9"))
+        | between(12, "1", "2")
+        | (equal(12, "3") & between(13, "0", "1"))
+    )
+    check = between(17, "0", "9") | equal(17, "X") | equal(17, "x")
+    return digits & century & month & day & check
 
 
 def _id_issue(frame, spec, column, mask, ids, *, file, rule, zh, en, expected) -> Issue:

@@ -25,7 +25,7 @@ from features.pseudonym import (
     pseudonyms,
     take_codes,
 )
-from features.validation import check_id_numbers
+from features.validation import _ID_HEAD, _id_heads, check_id_numbers
 
 
 @pytest.mark.parametrize("key", [b"k", b"x" * 64, b"y" * 65, bytes(range(256))])
@@ -119,3 +119,22 @@ def test_card_numbers_are_aligned_both_ways(frames, make_dir):
     assert tables.medical["person_id"][1] == pseudonym(card, key=KEY)
     assert tables.employment["person_id"][1] == pseudonym(WIFE_3, key=KEY)
     assert not any(c.endswith(":code") for _, f in tables.present() for c in f.columns)
+
+
+def test_id_numbers_are_recognised_on_bytes_as_the_pattern_says():
+    rng = np.random.default_rng(0)
+    cells = []
+    for _ in range(5000):
+        chars = list(HEAD_1 + rng.choice(["", "64", "ABCD"]))
+        for position in rng.integers(0, 18, rng.integers(0, 3)):
+            chars[position] = rng.choice(list("0123456789Xxa "))
+        chars[6:8] = rng.choice(["19", "20", "18", "21", "29"])
+        chars[10:14] = f"{rng.integers(0, 20):02d}{rng.integers(0, 40):02d}"
+        cells.append("".join(chars))
+    ids = pd.Series(cells, dtype="str")
+    usual = np.isin(ids.str.len().to_numpy(), [18, 20, 22])
+    head18, digits = _id_heads(ids, usual)
+    expected = ids.str.match(_ID_HEAD + r"\d{3}[\dXx]").to_numpy(dtype=bool) & usual
+    assert 0 < expected.sum() < len(ids) and (head18 == expected).all()
+    upper = ids[expected].str[:18].str.upper().to_numpy(dtype="S18")
+    assert (digits == upper.view(np.uint8).reshape(-1, 18)).all()
