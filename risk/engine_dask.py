@@ -113,6 +113,54 @@ def partition_tables(tables: Tables, counties: Sequence[str]) -> Tables:
     return tables.replace(**changes)
 
 
+def partition_all(tables: Tables, groups: Sequence[Sequence[str]]) -> list[Tables]:
+    """`partition_tables` for every group, reading each table once instead of once per group.
+
+    Every record gets the number of its household's group (through ``person_id`` for the person
+    tables), then each group takes its rows in table order — the same tables as `partition_tables`.
+    When a household id or a person id is listed twice (a person in two households can belong to
+    two groups), it falls back to `partition_tables` group by group.
+    """
+    households, members = tables.households, tables.members
+    group_of_county = {county: g for g, counties in enumerate(groups) for county in counties}
+    household_ids = _objects(households["household_id"])
+    person_ids = _objects(members["person_id"])
+    if not (household_ids.is_unique and person_ids.is_unique):
+        return [partition_tables(tables, group) for group in groups]
+    household_group = np.array(
+        [group_of_county.get(c, -1) for c in households["county"].astype(str).tolist()],
+        dtype=np.int64,
+    )
+    member_group = _lookup(household_ids, household_group, members["household_id"])
+    codes: dict[str, np.ndarray] = {}
+    for name, frame in tables.present():
+        if name in _BY_HOUSEHOLD:
+            codes[name] = _lookup(household_ids, household_group, frame["household_id"])
+        elif name in _BY_PERSON:
+            codes[name] = _lookup(person_ids, member_group, frame["person_id"])
+    return [
+        tables.replace(
+            **{
+                name: getattr(tables, name).loc[code == g].reset_index(drop=True)
+                for name, code in codes.items()
+            }
+        )
+        for g in range(len(groups))
+    ]
+
+
+def _objects(column: pd.Series) -> pd.Index:
+    return pd.Index(np.asarray(column.astype(str), dtype=object), dtype=object)
+
+
+def _lookup(keys: pd.Index, groups: np.ndarray, column: pd.Series) -> np.ndarray:
+    """The group of each value of `column` (-1 when the key is not in `keys`)."""
+    if len(keys) == 0:
+        return np.full(len(column), -1, dtype=np.int64)
+    positions = keys.get_indexer(np.asarray(column.astype(str), dtype=object))
+    return np.where(positions >= 0, groups[positions], -1)
+
+
 # --------------------------------------------------------------------------- per-partition stages
 @dataclass(frozen=True)
 class PartitionScores:
@@ -294,7 +342,7 @@ def score_month_dask(
                 tables.households,
                 n_partitions=n_partitions or PARTITIONS_PER_WORKER * _n_workers(dask),
             )
-            part_tables = dask.scatter([partition_tables(tables, g) for g in groups])
+            part_tables = dask.scatter(partition_all(tables, groups))
             remote_model = dask.scatter(model.model, broadcast=True)
         with stages.stage("features"):  # features, prediction and rules run together per partition
             part_scores = dask.map(
