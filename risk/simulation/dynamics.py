@@ -29,6 +29,9 @@ _JOB_WAGE = np.array([0.0, 1900.0, 3200.0, 2600.0, 4300.0, 800.0])
 _DEATH = 0.0005 * np.exp(0.085 * (np.arange(121) + 0.5 - 30.0)) / 12.0
 _JOB_END = np.array([0.0, 0.15, 0.12, 0.012, 0.011, 0.02])
 
+PROC_BASE = 0.002  # monthly hazard of a planned costly procedure at 30–40 …
+PROC_AGE = 0.00006  # … rising with each year over 40
+PROC_COST = 30000.0  # median total cost (yuan)
 SWEEP_MONTH = 10  # the concentrated yearly 排查 (calendar month)
 DOWNTURN_START = 0.025
 DOWNTURN_END = 0.12
@@ -374,6 +377,7 @@ def _kernel(  # noqa: PLR0912, PLR0913, PLR0915
                 h_dis = 0.00004 + 0.00002 * max(0.0, age - 45.0)
             h_acc = 0.00025 if 16.0 <= age < 70.0 else 0.00005
             h_stay = 0.0015 + 0.0001 * max(0.0, age - 50.0)
+            h_proc = PROC_BASE + PROC_AGE * max(0.0, age - 40.0) if age >= 30.0 else 0.0
             lo = 0.0
             dead = False
             if u < h_death:
@@ -426,6 +430,18 @@ def _kernel(  # noqa: PLR0912, PLR0913, PLR0915
                 oop += inp_oop
                 med_assist += assist
                 opi[r, L.DIAG] = 7 + int(_frac(v * 211.0) * 5.0)
+            lo += h_stay
+            if not dead and inp_kind == 0 and lo <= u < lo + h_proc:
+                # a planned procedure (joint replacement, stent, spinal fusion): a bill over the
+                # rules' thresholds for most households, but rarely a hardship for those who can
+                # plan for it — savings and family help stay hidden from the feeds
+                v = (u - lo) / h_proc
+                cost = _lognorm(PROC_COST, 0.4, v, z)
+                inp_oop, assist = _inpatient(cost, poor, dibao, r, op, opi, 4)
+                inp_kind = 4
+                oop += inp_oop
+                med_assist += assist
+                opi[r, L.DIAG] = 12 + int(_frac(v * 389.0) * 3.0)
             if dead:
                 pi[p, L.ALIVE] = 0
                 opi[r, L.EVENT] = 1
@@ -663,7 +679,7 @@ def _kernel(  # noqa: PLR0912, PLR0913, PLR0915
             visit = 0.85 if poor else 0.12
             if moy == SWEEP_MONTH:
                 visit = 0.95
-            p_cadre = visit * (0.10 if poor else 0.22) * (0.5 + 1.5 * severity)
+            p_cadre = visit * (0.2 if poor else 0.22) * (0.5 + 1.5 * severity)
             if moy == SWEEP_MONTH:
                 p_cadre = visit * 0.45
             p_self = hf[h, L.PROPENSITY] * (0.03 + 0.2 * severity)

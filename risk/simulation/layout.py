@@ -155,3 +155,5 @@ DISABILITY_TYPES = ("视力", "听力", "言语", "肢体", "智力", "精神", 
 MAJOR_DIAGNOSES = ("恶性肿瘤", "脑梗死", "急性心肌梗死", "慢性肾衰竭(尿毒症)", "重症肺炎", "白血病")
 CHRONIC_DIAGNOSES = ("高血压", "2型糖尿病", "慢性阻塞性肺疾病", "冠心病", "肺结核", "严重精神障碍")
 ORDINARY_DIAGNOSES = ("急性上呼吸道感染", "骨折", "胆囊结石", "肺炎", "腰椎间盘突出")
+# planned, costly procedures: big bills that most households absorb (the rules' false alarms)
+PROCEDURE_DIAGNOSES = ("膝关节置换", "冠状动脉支架植入", "腰椎融合术")
