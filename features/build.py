@@ -110,7 +110,17 @@ def _derived(
     rigid = values["oop_medical_12m"] + values["event_loss_12m"]
     need = grid.household_line(lines) * values["household_size"]
     month_of_year = (np.mod(grid.months, 12) + 1).astype(np.float64)
+    declared_wage = values["wage_share_12m"] * household_income
+    recorded_wage = np.where(
+        values["employment_feed_months_6m"] > 0, values["employment_wage_12m"], np.nan
+    )
+    checked_wage = np.fmax(declared_wage, recorded_wage)
+    positive_recorded = np.where(recorded_wage > 0, recorded_wage, np.nan)
     return {
+        "income_checked_to_line_12m": safe_divide(
+            household_income - np.nan_to_num(declared_wage) + checked_wage, need
+        ),
+        "wage_declared_to_recorded_12m": safe_divide(declared_wage, positive_recorded),
         "oop_to_income_12m": safe_divide(values["oop_medical_12m"], positive_income),
         "rigid_expense_12m": rigid,
         "rigid_expense_to_income_12m": safe_divide(rigid, positive_income),

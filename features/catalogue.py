@@ -613,6 +613,17 @@ _MEDICAL = (
         cause="illness",
     ),
     _spec(
+        "months_since_serious_claim",
+        "距最近一次大病就医月数",
+        "个月",
+        "medical",
+        "Months from the latest serious-illness claim (as in seriously_ill_members_12m) dated ≤ "
+        "as-of to the as-of month; NaN if none.",
+        "{value:.0f}个月前有大病就医记录",
+        "因病",
+        cause="illness",
+    ),
+    _spec(
         "medical_total_cost_12m",
         "近12个月医疗总费用",
         "元",
@@ -742,6 +753,17 @@ _EMPLOYMENT = (
         cause="work",
     ),
     _spec(
+        "employment_wage_12m",
+        "近12个月人社登记工资",
+        "元",
+        "employment",
+        "Wages the employment feed records over the last 12 months: for each month, the "
+        "monthly_income of the spells covering it (from start_month to end_month), summed.",
+        "近12个月人社登记务工工资{value:,.0f}元",
+        "因务工就业不稳",
+        cause="work",
+    ),
+    _spec(
         "spells_ended_3m",
         "近3个月结束务工次数",
         "次",
@@ -761,6 +783,16 @@ _EMPLOYMENT = (
         "近6个月有{value:.0f}段务工结束",
         "因务工就业不稳",
         monotone=1,
+        cause="job_loss",
+    ),
+    _spec(
+        "months_since_spell_ended",
+        "距最近一次务工结束月数",
+        "个月",
+        "employment",
+        "Months from the latest end_month of a spell (≤ as-of) to the as-of month; NaN if none.",
+        "{value:.0f}个月前有务工结束",
+        "因务工就业不稳",
         cause="job_loss",
     ),
     _spec(
@@ -1054,6 +1086,16 @@ _EVENTS = (
         monotone=1,
         cause="job_loss",
     ),
+    _spec(
+        "months_since_event",
+        "距最近一次突发事件月数",
+        "个月",
+        "events",
+        "Months from the latest event of any type dated ≤ as-of to the as-of month; NaN if none.",
+        "{value:.0f}个月前发生突发事件",
+        "其他",
+        cause="shock",
+    ),
 )
 
 _DERIVED = (
@@ -1090,6 +1132,31 @@ _DERIVED = (
         "扣除刚性支出后人均收入仅为监测线的{value:.2f}倍",
         "其他",
         monotone=-1,
+        cause="income_level",
+    ),
+    _spec(
+        "income_checked_to_line_12m",
+        "核对工资后人均收入与监测线之比",
+        "倍",
+        "income+employment",
+        "Per-capita income of the last 12 months with the declared wages (wage_share_12m × "
+        "household income) replaced by the larger of them and employment_wage_12m, over the "
+        "monitoring line: income checks miss wages earned away from home that the employment "
+        "feed records. Equals income_to_line_ratio_12m where the employment feed is silent.",
+        "核对人社工资后人均收入为监测线的{value:.2f}倍",
+        "其他",
+        monotone=-1,
+        cause="income_level",
+    ),
+    _spec(
+        "wage_declared_to_recorded_12m",
+        "申报工资与人社登记工资之比",
+        "比例",
+        "income+employment",
+        "Declared wages of the last 12 months (annualised from income checks) / employment_wage_12m; "
+        "NaN when the employment feed records no wages.",
+        "收入核查申报的工资为人社登记工资的{value:.0%}",
+        "其他",
         cause="income_level",
     ),
 )

@@ -20,8 +20,10 @@ NAMES = (
     "members_working_in_province",
     "members_working_out_of_province",
     "monthly_wage_now",
+    "employment_wage_12m",
     "spells_ended_3m",
     "spells_ended_6m",
+    "months_since_spell_ended",
     "short_spell_share_12m",
     "months_unemployed_3m",
     "months_unemployed_6m",
@@ -52,9 +54,12 @@ def features(grid: Grid, tables: Tables) -> dict[str, np.ndarray]:
     wage = spells["monthly_income"].fillna(0.0).to_numpy(dtype=float)
     out = _working_now(grid, people, rows, start, end, location, wage)
     n = grid.n_households
+    cents = grid.window_sum(_wage_cells(grid, rows, start, end, np.round(wage * 100.0)), 12)
+    out["employment_wage_12m"] = cents / 100.0
     ended = grid.dense(rows, end, n)
     out["spells_ended_3m"] = grid.window_count(ended, 3)
     out["spells_ended_6m"] = grid.window_count(ended, 6)
+    out["months_since_spell_ended"] = grid.months[:, None] - grid.last_month(rows, end, n)
     short = (end - start + 1 <= SHORT_SPELL_MONTHS) & (end != NO_MONTH)
     short_ended = grid.dense(np.where(short, rows, -1), end, n)
     out["short_spell_share_12m"] = safe_divide(
@@ -94,6 +99,24 @@ def _working_now(
             rows[covering], wage[covering], minlength=grid.n_households
         )
     return out
+
+
+def _wage_cells(
+    grid: Grid, rows: np.ndarray, start: np.ndarray, end: np.ndarray, wage: np.ndarray
+) -> np.ndarray:
+    """Grid columns × households: wages of the spells covering each month (spell start to end).
+
+    A spell adds its monthly wage from its start month and takes it away after its end month; a
+    window ending at as-of month t only reads columns ≤ t, which an end month after t cannot touch.
+    Wages come in whole cents, so the running sums are exact whichever months the grid spans.
+    """
+    n = grid.n_households
+    keep = rows >= 0
+    change = grid.dense(rows[keep], start[keep], n, wage[keep])
+    stop = end[keep] + 1
+    stopped = (end[keep] != NO_MONTH) & (stop <= grid.end)
+    change -= grid.dense(rows[keep][stopped], stop[stopped], n, wage[keep][stopped])
+    return np.cumsum(change, axis=0)
 
 
 def _feed_covered(grid: Grid, rows: np.ndarray, start: np.ndarray) -> np.ndarray:

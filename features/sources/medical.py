@@ -24,6 +24,7 @@ NAMES = (
     "inpatient_members_12m",
     "chronic_outpatient_members_12m",
     "seriously_ill_members_12m",
+    "months_since_serious_claim",
     "medical_total_cost_12m",
     "medical_feed_months_12m",
 )
@@ -60,6 +61,9 @@ def features(grid: Grid, tables: Tables) -> dict[str, np.ndarray]:
     serious = serious_claims(claims)
     out["seriously_ill_members_12m"] = grid.rows_with_record(
         np.where(serious, people, -1), codes, 12
+    )
+    out["months_since_serious_claim"] = grid.months[:, None] - grid.last_month(
+        np.where(serious, rows, -1), codes, n
     )
     total = claims["total_cost"].fillna(0.0).to_numpy(dtype=float)
     out["medical_total_cost_12m"] = grid.window_sum(cells.total(total), 12)
