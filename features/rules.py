@@ -22,9 +22,11 @@ from types import MappingProxyType
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from features.errors import ConfigError
 from features.lines import MonitoringLines
+from features.panel import NO_MONTH, _text, equals, lookup, month_codes
 from features.tables import Tables
 
 #: Rural per-capita disposable income (yuan), national figures of the statistics bureau; configure
@@ -106,146 +108,176 @@ def department_rules(
     month `as_of` itself is part of the evidence, and ``rule_score`` (number of rules met plus a
     severity in [0, 1): higher means more and more severe).
     """
-    households = tables.households.set_index("household_id")
-    formerly_poor = households["household_type"].eq(FORMERLY_POOR).to_numpy()
-    result = pd.DataFrame(index=households.index)
-    medical = _claims_in_window(tables, as_of=as_of)
-    oop = _oop_rule(medical, households, as_of=as_of, params=params, formerly_poor=formerly_poor)
-    stay = _stay_rule(medical, households, as_of=as_of, params=params, formerly_poor=formerly_poor)
-    income = _income_rule(tables, households, as_of=as_of, lines=lines, params=params)
-    for frame in (income, oop, stay):
-        result = result.join(frame)
+    households = tables.households
+    index = pd.Index(households["household_id"], name="household_id")
+    formerly_poor = equals(households["household_type"], FORMERLY_POOR)
+    ids = _text(households["household_id"])
+    member_household = lookup(tables.members["household_id"], ids)
+    claims = _claims_in_window(tables, as_of=as_of, member_household=member_household)
+    columns: dict[str, np.ndarray] = {}
+    columns.update(
+        _income_rule(tables, ids, member_household, as_of=as_of, lines=lines, params=params)
+    )
+    columns.update(_oop_rule(claims, len(index), as_of=as_of, params=params, poor=formerly_poor))
+    columns.update(_stay_rule(claims, len(index), as_of=as_of, params=params, poor=formerly_poor))
     severity = np.nanmax(
-        np.column_stack([result.pop(f"{name}_severity").to_numpy(float) for name in RULE_NAMES]),
+        np.column_stack([columns.pop(f"{name}_severity") for name in RULE_NAMES]),
         axis=1,
         initial=0.0,
     )
+    result = pd.DataFrame(columns, index=index)
     result["rule_score"] = result[list(RULE_NAMES)].sum(axis=1).astype(float) + 0.999 * severity
     return result
 
 
-def _claims_in_window(tables: Tables, *, as_of: pd.Period) -> pd.DataFrame:
-    columns = ["household_id", "person_id", "month", "visit_type", "out_of_pocket"]
+@dataclass(frozen=True)
+class _Claims:
+    """Medical claims of the 12 months up to as-of whose person belongs to a known household.
+
+    Arrays in the claims' own order: household row, member row, month code, out-of-pocket cost,
+    and whether the claim is an inpatient stay; and the household row of every member.
+    """
+
+    household: np.ndarray
+    person: np.ndarray
+    member_household: np.ndarray
+    month: np.ndarray
+    out_of_pocket: np.ndarray
+    inpatient: np.ndarray
+
+
+def _claims_in_window(tables: Tables, *, as_of: pd.Period, member_household: np.ndarray) -> _Claims:
     if tables.medical is None:
-        return pd.DataFrame(columns=columns)
-    claims = tables.medical[["person_id", "settle_date", "visit_type", "out_of_pocket"]]
-    month = claims["settle_date"].dt.to_period("M")
-    in_window = (month <= as_of) & (month > as_of - 12)
-    claims = claims.loc[in_window].assign(month=month[in_window])
-    members = tables.members[["person_id", "household_id"]]
-    return claims.merge(members, on="person_id", how="inner")[columns]
+        empty = np.zeros(0, dtype=np.int64)
+        return _Claims(empty, empty, empty, empty, np.zeros(0), np.zeros(0, dtype=bool))
+    medical = tables.medical
+    month = month_codes(medical["settle_date"])
+    inside = np.flatnonzero((month <= as_of.ordinal) & (month > as_of.ordinal - 12))
+    members = tables.members
+    person = lookup(medical["person_id"].take(inside), _text(members["person_id"]))
+    household = np.where(person >= 0, member_household[np.maximum(person, 0)], -1)
+    keep = household >= 0
+    rows = inside[keep]
+    return _Claims(
+        household=household[keep],
+        person=person[keep],
+        member_household=member_household,
+        month=month[rows],
+        out_of_pocket=medical["out_of_pocket"].to_numpy(dtype=float, na_value=np.nan)[rows],
+        inpatient=equals(medical["visit_type"], "住院")[rows],
+    )
 
 
 def _oop_rule(
-    claims: pd.DataFrame,
-    households: pd.DataFrame,
-    *,
-    as_of: pd.Period,
-    params: RuleParams,
-    formerly_poor: np.ndarray,
-) -> pd.DataFrame:
-    share = np.where(formerly_poor, params.oop_share_formerly_poor, params.oop_share_other)
-    limit = pd.Series(share * params.rural_income(as_of.year), index=households.index)
-    per_person = claims.groupby(["household_id", "person_id"], sort=False)["out_of_pocket"].sum()
-    new_people = set(claims.loc[claims["month"] == as_of, "person_id"])
-    person_frame = per_person.reset_index()
-    person_frame["ratio"] = person_frame["out_of_pocket"] / person_frame["household_id"].map(
-        limit
-    ).astype(float)
-    person_frame["new"] = person_frame["person_id"].isin(new_people) & (person_frame["ratio"] > 1)
-    grouped = person_frame.groupby("household_id", sort=False)
-    ratio = grouped["ratio"].max().reindex(households.index).fillna(0.0)
-    return pd.DataFrame(
-        {
-            "oop_over_income_share": ratio > 1,
-            "oop_over_income_share_new": grouped["new"]
-            .any()
-            .reindex(households.index, fill_value=False),
-            "oop_over_income_share_severity": ratio.clip(upper=2.0) / 2.0,
-        }
-    )
+    claims: _Claims, n: int, *, as_of: pd.Period, params: RuleParams, poor: np.ndarray
+) -> dict[str, np.ndarray]:
+    share = np.where(poor, params.oop_share_formerly_poor, params.oop_share_other)
+    limit = share * params.rural_income(as_of.year)
+    # pandas' grouped sum (compensated, in record order) gives the totals the rule has always used
+    per_person = pd.Series(claims.out_of_pocket).groupby(claims.person, sort=False).sum()
+    people = per_person.index.to_numpy(dtype=np.int64)
+    household = claims.member_household[people]
+    ratio = per_person.to_numpy(dtype=float) / limit[household]
+    new_people = np.unique(claims.person[claims.month == as_of.ordinal])
+    new = np.isin(people, new_people) & (ratio > 1)
+    highest = _largest(household, ratio, n)
+    fired_now = np.zeros(n, dtype=bool)
+    fired_now[household[new]] = True
+    return {
+        "oop_over_income_share": highest > 1,
+        "oop_over_income_share_new": fired_now,
+        "oop_over_income_share_severity": np.minimum(highest, 2.0) / 2.0,
+    }
 
 
 def _stay_rule(
-    claims: pd.DataFrame,
-    households: pd.DataFrame,
-    *,
-    as_of: pd.Period,
-    params: RuleParams,
-    formerly_poor: np.ndarray,
-) -> pd.DataFrame:
-    limit_values = np.where(formerly_poor, params.stay_oop_formerly_poor, params.stay_oop_other)
-    limit = pd.Series(limit_values, index=households.index)
-    stays = claims.loc[claims["visit_type"] == "住院"]
-    stays = stays.assign(
-        ratio=stays["out_of_pocket"] / stays["household_id"].map(limit).astype(float)
-    )
-    grouped = stays.groupby("household_id", sort=False)
-    ratio = grouped["ratio"].max().reindex(households.index).fillna(0.0)
-    new = stays.loc[(stays["month"] == as_of) & (stays["ratio"] > 1), "household_id"].unique()
-    return pd.DataFrame(
-        {
-            "large_inpatient_stay": ratio > 1,
-            "large_inpatient_stay_new": households.index.isin(new),
-            "large_inpatient_stay_severity": ratio.clip(upper=2.0) / 2.0,
-        },
-        index=households.index,
-    )
+    claims: _Claims, n: int, *, as_of: pd.Period, params: RuleParams, poor: np.ndarray
+) -> dict[str, np.ndarray]:
+    limit = np.where(poor, params.stay_oop_formerly_poor, params.stay_oop_other)
+    household = claims.household[claims.inpatient]
+    ratio = claims.out_of_pocket[claims.inpatient] / limit[household]
+    highest = _largest(household, ratio, n)
+    fired_now = np.zeros(n, dtype=bool)
+    fired_now[household[(claims.month[claims.inpatient] == as_of.ordinal) & (ratio > 1)]] = True
+    return {
+        "large_inpatient_stay": highest > 1,
+        "large_inpatient_stay_new": fired_now,
+        "large_inpatient_stay_severity": np.minimum(highest, 2.0) / 2.0,
+    }
+
+
+def _largest(rows: np.ndarray, values: np.ndarray, n: int) -> np.ndarray:
+    """Largest value per row, missing values skipped; 0 for a row without any value."""
+    out = np.full(n, np.nan)
+    np.fmax.at(out, rows, values)
+    return np.where(np.isnan(out), 0.0, out)
 
 
 def _income_rule(
     tables: Tables,
-    households: pd.DataFrame,
+    household_ids: pa.Array,
+    member_household: np.ndarray,
     *,
     as_of: pd.Period,
     lines: MonitoringLines,
     params: RuleParams,
-) -> pd.DataFrame:
-    index = households.index
+) -> dict[str, np.ndarray]:
+    n = len(household_ids)
     if tables.income is None:
-        false = np.zeros(len(index), dtype=bool)
-        return pd.DataFrame(
-            {
-                "income_below_line": false,
-                "income_below_line_new": false,
-                "income_below_line_severity": 0.0,
-            },
-            index=index,
-        )
+        false = np.zeros(n, dtype=bool)
+        return {
+            "income_below_line": false,
+            "income_below_line_new": false,
+            "income_below_line_severity": np.zeros(n),
+        }
     income = tables.income
-    in_window = (income["month"] <= as_of) & (income["month"] > as_of - 12)
-    rows = income.loc[in_window]
+    month = month_codes(income["month"])
+    inside = np.flatnonzero((month <= as_of.ordinal) & (month > as_of.ordinal - 12))
+    rows = lookup(income["household_id"].take(inside), household_ids)
+    known = rows >= 0
+    inside, rows = inside[known], rows[known]
+
+    def part(name: str) -> np.ndarray:
+        values = income[name].to_numpy(dtype=float, na_value=np.nan)[inside]
+        return np.where(np.isnan(values), 0.0, values)
+
     net = (
-        rows["wage_income"].fillna(0)
-        + rows["business_income"].fillna(0)
-        - rows["business_expense"].fillna(0)
-        + rows["property_income"].fillna(0)
-        + rows["transfer_income"].fillna(0)
+        part("wage_income")
+        + part("business_income")
+        - part("business_expense")
+        + part("property_income")
+        + part("transfer_income")
     )
-    grouped = net.groupby(rows["household_id"]).agg(["sum", "count"]).reindex(index)
-    size = _household_size(tables.members, as_of=as_of).reindex(index)
-    per_capita = grouped["sum"] * 12.0 / grouped["count"] / size
-    line = pd.Series(lines.lookup(households["county"], as_of.year), index=index)
+    # pandas' grouped sum (compensated, in record order) gives the totals the rule has always used
+    grouped = pd.Series(net).groupby(rows).agg(["sum", "count"])
+    total = np.full(n, np.nan)
+    count = np.full(n, np.nan)
+    total[grouped.index.to_numpy()] = grouped["sum"].to_numpy(dtype=float)
+    count[grouped.index.to_numpy()] = grouped["count"].to_numpy(dtype=float)
+    size = _household_size(tables.members, member_household, n, as_of=as_of)
+    per_capita = total * 12.0 / count / size
+    line = np.asarray(lines.lookup(tables.households["county"], as_of.year), dtype=float)
     ratio = per_capita / line
-    enough = grouped["count"].fillna(0) >= params.min_income_months
+    enough = np.where(np.isnan(count), 0.0, count) >= params.min_income_months
     below = (ratio < 1) & enough
-    reported_now = index.isin(rows.loc[rows["month"] == as_of, "household_id"])
-    return pd.DataFrame(
-        {
-            "income_below_line": below.fillna(False).astype(bool),
-            "income_below_line_new": (below & reported_now).fillna(False).astype(bool),
-            "income_below_line_severity": (1 - ratio)
-            .clip(lower=0.0, upper=1.0)
-            .where(enough, 0.0)
-            .fillna(0.0),
-        },
-        index=index,
-    )
+    reported_now = np.zeros(n, dtype=bool)
+    reported_now[rows[month[inside] == as_of.ordinal]] = True
+    severity = np.where(enough, np.clip(1 - ratio, 0.0, 1.0), 0.0)
+    return {
+        "income_below_line": below,
+        "income_below_line_new": below & reported_now,
+        "income_below_line_severity": np.where(np.isnan(severity), 0.0, severity),
+    }
 
 
-def _household_size(members: pd.DataFrame, *, as_of: pd.Period) -> pd.Series:
-    born = members["birth_date"].isna() | (members["birth_date"].dt.to_period("M") <= as_of)
-    return members.loc[born].groupby("household_id").size().astype(float)
+def _household_size(
+    members: pd.DataFrame, member_household: np.ndarray, n: int, *, as_of: pd.Period
+) -> np.ndarray:
+    """Members born in or before `as_of` (or of unknown birth) per household; NaN for none."""
+    birth = month_codes(members["birth_date"])
+    born = ((birth == NO_MONTH) | (birth <= as_of.ordinal)) & (member_household >= 0)
+    counts = np.bincount(member_household[born], minlength=n).astype(float)
+    return np.where(counts > 0, counts, np.nan)
 
 
 def triggered_rules(rules: pd.DataFrame, *, new_only: bool = True) -> pd.Series:
