@@ -19,6 +19,8 @@ from typing import Any, Protocol
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from features.tables import Tables
 from risk.explain_speed import fast_contributions
@@ -490,10 +492,15 @@ def _dated_records(table: str, tables: Tables, *, households: set[str]) -> pd.Da
     frame = getattr(tables, table)
     if frame is None or "source_row" not in frame.columns:
         return None
+    wanted = pa.array(sorted(households), type=pa.large_string())
     if "household_id" not in frame.columns:
+        # keep the few households' members and their records before joining, not after
         owners = tables.members[["person_id", "household_id"]]
+        owners = owners.loc[_is_in(owners["household_id"], wanted)]
+        people = pa.array(owners["person_id"].astype(str), type=pa.large_string())
+        frame = frame.loc[_is_in(frame["person_id"], people)]
         frame = frame.merge(owners, on="person_id", how="inner")
-    frame = frame.loc[frame["household_id"].astype(str).isin(households)]
+    frame = frame.loc[_is_in(frame["household_id"], wanted)]
     start, end = _record_months(table, frame)
     records = pd.DataFrame(
         {
@@ -504,6 +511,13 @@ def _dated_records(table: str, tables: Tables, *, households: set[str]) -> pd.Da
         }
     )
     return records.sort_values("source_row", kind="mergesort").reset_index(drop=True)
+
+
+def _is_in(values: pd.Series, wanted: pa.Array) -> np.ndarray:
+    """Mask of `values` (as text) found in `wanted`, hashed in Arrow (missing → False)."""
+    text = pa.array(values.astype(str), type=pa.large_string())
+    found = pc.is_in(text, value_set=wanted)
+    return np.asarray(pc.fill_null(found, False).to_numpy(zero_copy_only=False), dtype=bool)
 
 
 def _record_months(table: str, frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
