@@ -222,12 +222,20 @@ class Grid:
     def window_count(self, cells: np.ndarray, months: int, *, lag: int = 0) -> np.ndarray:
         """`window_sum` for cells holding whole numbers: a difference of running totals.
 
-        Exact (integers below 2**53 are exact in float64) and cheaper than adding month by month;
-        money must use `window_sum`, whose order of additions does not depend on the grid.
+        Exact (integers below 2**53 are exact in float64), so either way of adding gives the same
+        value: running totals when many as-of months share the grid, the window's own columns when
+        few do. Money must use `window_sum`, whose order of additions does not depend on the grid.
         """
         last = self.query_cols - lag
-        running = np.cumsum(cells, axis=0)
-        return running[last] - running[last - months]
+        if len(last) * months >= cells.shape[0]:
+            running = np.cumsum(cells, axis=0)
+            return running[last] - running[last - months]
+        # few as-of months (one, when scoring): add the window's columns instead of the whole grid
+        dtype = np.cumsum(cells[:1], axis=0).dtype
+        out = np.empty((len(last), *cells.shape[1:]), dtype=dtype)
+        for j, t in enumerate(last):
+            np.sum(cells[t - months + 1 : t + 1], axis=0, dtype=dtype, out=out[j])
+        return out
 
     def window_max(self, cells: np.ndarray, months: int) -> np.ndarray:
         """As-of months × rows: largest cell over the `months` months ending at each as-of month."""
@@ -242,7 +250,9 @@ class Grid:
 
     def ever_max(self, cells: np.ndarray) -> np.ndarray:
         """As-of months × rows: largest cell up to each as-of month."""
-        return np.maximum.accumulate(cells, axis=0)[self.query_cols]
+        if len(self.query_cols) > 2:
+            return np.maximum.accumulate(cells, axis=0)[self.query_cols]
+        return np.stack([cells[: t + 1].max(axis=0) for t in self.query_cols])
 
     def last_month(self, rows: np.ndarray, codes: np.ndarray, n_rows: int) -> np.ndarray:
         """As-of months × rows: month code of the latest record on or before t (NaN if none)."""

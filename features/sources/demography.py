@@ -92,30 +92,40 @@ def people_of(grid: Grid, tables: Tables, table: str) -> np.ndarray:
 
 
 def _able_by_month(grid: Grid, tables: Tables) -> np.ndarray:
-    age = grid.member_age(grid.col_months)
-    able = (age >= 16) & (age <= 64)
-    n_members = len(grid.members)
+    # Whole-number comparisons on month codes, never a (columns × members) array of ages or counts:
+    # aged 16–64 in month m ⟺ birth + 192 ≤ m ≤ birth + 779.
+    months = grid.col_months[:, None]
+    birth = grid.member_birth[None, :]
+    able = (months >= birth + 16 * 12) & (months <= birth + 65 * 12 - 1)
+    columns = np.arange(grid.n_cols)[:, None]
     if tables.disability is not None:
         certs = tables.disability
         severe = certs["grade"].isin(SEVERE_GRADES).to_numpy(dtype=bool, na_value=False)
-        cells = grid.dense(
-            people_of(grid, tables, "disability")[severe],
-            month_codes(certs["certified_date"][severe]),
-            n_members,
+        people, cols = _placed(
+            grid, people_of(grid, tables, "disability")[severe], certs["certified_date"][severe]
         )
-        able &= np.cumsum(cells, axis=0) == 0
+        first = np.full(len(grid.members), grid.n_cols)
+        np.minimum.at(first, people, cols)
+        able &= columns < first[None, :]  # no grade 1–2 certificate in or before the column
     if tables.medical is not None:
         claims = tables.medical
         serious = serious_claims(claims)
-        cells = grid.dense(
-            people_of(grid, tables, "medical")[serious],
-            month_codes(claims["settle_date"][serious]),
-            n_members,
+        people, cols = _placed(
+            grid, people_of(grid, tables, "medical")[serious], claims["settle_date"][serious]
         )
-        running = np.cumsum(cells, axis=0)
+        ill, local = np.unique(people, return_inverse=True)
+        cells = np.bincount(cols * len(ill) + local, minlength=grid.n_cols * len(ill))
+        running = np.cumsum(cells.reshape(grid.n_cols, len(ill)), axis=0)
         running[12:] -= running[:-12].copy()
-        able &= running == 0
+        able[:, ill] &= running == 0  # no serious claim in the 12 months up to the column
     return able
+
+
+def _placed(grid: Grid, people: np.ndarray, dates: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """Member row and grid column of dated records, those outside the grid or members dropped."""
+    cols = grid.columns_of(month_codes(dates))
+    keep = (people >= 0) & (cols >= 0)
+    return people[keep], cols[keep]
 
 
 def serious_claims(claims: pd.DataFrame) -> np.ndarray:
@@ -143,9 +153,10 @@ def _head(grid: Grid) -> dict[str, np.ndarray]:
     female = equals(members["sex"], "女")[rows].astype(np.float64)
     education = (
         members["education"]
+        .take(rows)
         .map(EDUCATION_LEVEL)
         .astype("Float64")
-        .to_numpy(dtype=float, na_value=np.nan)[rows]
+        .to_numpy(dtype=float, na_value=np.nan)
         if "education" in members.columns
         else np.full(len(rows), np.nan)
     )

@@ -37,6 +37,8 @@ _LOCATIONS = {
 }
 #: A spell this short (months, start and end included) is flexible, odd-job work.
 SHORT_SPELL_MONTHS = 3
+#: Windows (months up to as-of) over which months without work are counted.
+_UNEMPLOYED_WINDOWS = (3, 6)
 
 
 def features(grid: Grid, tables: Tables) -> dict[str, np.ndarray]:
@@ -67,7 +69,7 @@ def features(grid: Grid, tables: Tables) -> dict[str, np.ndarray]:
     )
     feed = _feed_covered(grid, rows, start)
     unemployed = _unemployed_cells(grid, tables, people, start, end, feed)
-    for months in (3, 6):
+    for months in _UNEMPLOYED_WINDOWS:
         out[f"months_unemployed_{months}m"] = grid.to_households(
             grid.window_count(unemployed, months)
         )
@@ -136,14 +138,31 @@ def _unemployed_cells(
     end: np.ndarray,
     feed: np.ndarray,
 ) -> np.ndarray:
-    """Grid columns × members: 1 where an able working-age member has no covering spell in a covered month."""
+    """Grid columns × members: 1 where an able working-age member has no covering spell in a covered month.
+
+    Only the columns the unemployment windows read are filled (the others stay 0): at 600,000+
+    members a whole grid of spell counts cost more than every other employment feature together.
+    """
+    cols = np.unique(grid.query_cols[:, None] - np.arange(max(_UNEMPLOYED_WINDOWS))[None, :])
     n_members = len(grid.members)
     keep = people >= 0
-    change = grid.dense(people[keep], start[keep], n_members)
+    who, start_cols = _in_grid(grid, people[keep], start[keep])
     stop = end[keep] + 1
     stopped = (end[keep] != NO_MONTH) & (stop <= grid.end)
-    change -= grid.dense(people[keep][stopped], stop[stopped], n_members)
-    covered = np.cumsum(change, axis=0) > 0
+    stop_who, stop_cols = _in_grid(grid, people[keep][stopped], stop[stopped])
+    # spells started minus spells stopped in or before each column: a spell covers the month
+    started = np.stack([np.bincount(who[start_cols <= c], minlength=n_members) for c in cols])
+    ended = np.stack([np.bincount(stop_who[stop_cols <= c], minlength=n_members) for c in cols])
+    covered = (started - ended) > 0
     household = grid.member_household
-    in_feed = feed[:, np.maximum(household, 0)] & (household >= 0)[None, :]
-    return (able_by_month(grid, tables) & ~covered & in_feed).astype(np.float64)
+    in_feed = feed[cols][:, np.maximum(household, 0)] & (household >= 0)[None, :]
+    out = np.zeros((grid.n_cols, n_members))
+    out[cols] = able_by_month(grid, tables)[cols] & ~covered & in_feed
+    return out
+
+
+def _in_grid(grid: Grid, rows: np.ndarray, codes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Rows and grid columns of the records that fall on the grid (as `Grid.dense` keeps them)."""
+    cols = grid.columns_of(codes)
+    keep = (rows >= 0) & (cols >= 0)
+    return rows[keep], cols[keep]
