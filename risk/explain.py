@@ -187,9 +187,9 @@ def explain_households(
     DataFrame with `EXPLANATION_COLUMNS`: contributions largest first within a household; the
     main reasons have ``reason_order`` 1..n_reasons.
     """
-    long = _long_contributions(contributions, features, ranks, catalogue)
-    long["reason_zh"] = _reason_sentences(long, catalogue)
-    long["reason_order"] = _reason_order(long, catalogue, n_reasons=n_reasons)
+    long, texts = _long_contributions(contributions, features, ranks, catalogue)
+    long["reason_zh"] = _reason_sentences(long, catalogue, texts)
+    long["reason_order"] = _reason_order(long, catalogue, texts, n_reasons=n_reasons)
     long["is_new"] = _is_new(long, previous_reasons)
     long["source_records"] = ""
     if tables is not None and as_of is not None:
@@ -199,22 +199,49 @@ def explain_households(
     return long.loc[:, list(EXPLANATION_COLUMNS)].reset_index(drop=True)
 
 
+@dataclass(frozen=True)
+class _Texts:
+    """What the integer codes of the long table stand for.
+
+    Attributes
+    ----------
+    features
+        Feature name by ``_code``.
+    values
+        Display text of a value by ``_text`` (each feature's distinct values listed once).
+    """
+
+    features: np.ndarray
+    values: np.ndarray
+
+
+def _strings(texts: np.ndarray, codes: np.ndarray) -> Any:
+    """``texts[codes]`` as a text column, taken in Arrow (no Python string per row).
+
+    An empty result stays an object array, the dtype pandas gives an empty column of strings.
+    """
+    if len(codes) == 0:
+        return texts[codes]
+    return pd.array(texts, dtype="str").take(codes)
+
+
 def _long_contributions(
     contributions: Contributions,
     features: pd.DataFrame,
     ranks: pd.Series,
     catalogue: Mapping[str, ReasonSpec],
-) -> pd.DataFrame:
+) -> tuple[pd.DataFrame, _Texts]:
     """One row per household and non-zero contribution, by rank then contribution (largest first).
 
     Built with integer codes (``_row`` household position, ``_code`` feature position, ``_cause``
-    cause code) so the later steps never compare strings row by row.
+    cause code, ``_text`` value text) so the later steps never compare strings row by row; the
+    text columns are taken from short lists by those codes.
     """
     values = contributions.values
     names = np.array([str(c) for c in values.columns], dtype=object)
     matrix = values.to_numpy(dtype=float)
     n, f = matrix.shape
-    numeric, text = _value_columns(features.loc[values.index, list(values.columns)])
+    numeric, text, shown = _value_columns(features.loc[values.index, list(values.columns)])
     rank = ranks.reindex(values.index).to_numpy(dtype=np.int64)
     alphabetical = np.empty(f, dtype=np.int64)
     alphabetical[np.argsort(names.astype(str), kind="stable")] = np.arange(f)
@@ -229,25 +256,28 @@ def _long_contributions(
     cause_codes = pd.factorize(causes)[0]
     measures = np.array([MEASURES.get(r, DEFAULT_MEASURE) for r in risk_types], dtype=object)
     ids = values.index.to_numpy(dtype=object).astype(str).astype(object)
-    return pd.DataFrame(
+    text_codes = text[rows, cols]
+    long = pd.DataFrame(
         {
-            "household_id": ids[rows],
+            "household_id": _strings(ids, rows),
             "rank": rank[rows],
-            "feature": names[cols],
-            "label_zh": labels[cols],
+            "feature": _strings(names, cols),
+            "label_zh": _strings(labels, cols),
             "value": numeric[rows, cols],
             "contribution": flat,
-            "value_text": text[rows, cols],
-            "unit": units[cols],
+            "value_text": _strings(shown, text_codes),
+            "unit": _strings(units, cols),
             "base_value": contributions.base_value,
-            "cause": causes[cols],
-            "risk_type": risk_types[cols],
-            "measure": measures[cols],
+            "cause": _strings(causes, cols),
+            "risk_type": _strings(risk_types, cols),
+            "measure": _strings(measures, cols),
             "_row": rows,
             "_code": cols,
             "_cause": cause_codes[cols],
+            "_text": text_codes,
         }
     )
+    return long, _Texts(features=names, values=shown)
 
 
 def _catalogue_columns(
@@ -265,21 +295,32 @@ def _catalogue_columns(
     return labels, units, risk_types, causes
 
 
-def _value_columns(frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
-    """Numeric values (NaN for categories) and their display text, both shaped like `frame`."""
+def _value_columns(frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Numeric values (NaN for categories) and their display texts, coded.
+
+    Returns the values and the text codes, both shaped like `frame`, and the texts the codes point
+    to (each column's distinct texts, column after column).
+    """
     numeric = np.full(frame.shape, np.nan)
-    text = np.empty(frame.shape, dtype=object)
+    codes = np.zeros(frame.shape, dtype=np.int64)
+    shown: list[np.ndarray] = []
+    offset = 0
     for j, column in enumerate(frame.columns):
         series = frame[column]
         if isinstance(series.dtype, pd.CategoricalDtype) or series.dtype == object:
-            text[:, j] = series.astype(object).where(series.notna(), "").astype(str).to_numpy()
+            text = series.astype(object).where(series.notna(), "").astype(str).to_numpy()
+            inverse, distinct_text = pd.factorize(np.asarray(text, dtype=object))
+            texts = np.asarray(distinct_text, dtype=object)
         else:
             floats = series.to_numpy(dtype=float, na_value=np.nan)
             numeric[:, j] = floats
             distinct, inverse = np.unique(floats, return_inverse=True)
-            shown = np.array([_display(v) for v in distinct], dtype=object)
-            text[:, j] = shown[inverse.ravel()] if len(floats) else shown[:0]
-    return numeric, text
+            texts = np.array([_display(v) for v in distinct], dtype=object)
+        codes[:, j] = offset + inverse.ravel()
+        shown.append(texts)
+        offset += len(texts)
+    values = np.concatenate(shown) if shown else np.empty(0, dtype=object)
+    return numeric, codes, values.astype(object)
 
 
 def _display(value: float) -> str:
@@ -290,33 +331,35 @@ def _display(value: float) -> str:
     return f"{value:,.2f}"
 
 
-def _reason_sentences(long: pd.DataFrame, catalogue: Mapping[str, ReasonSpec]) -> pd.Series:
+def _reason_sentences(
+    long: pd.DataFrame, catalogue: Mapping[str, ReasonSpec], texts: _Texts
+) -> pd.Series:
     """`reason_sentence` for every row, each distinct (feature, value) formatted once."""
-    sentences = np.empty(len(long), dtype=object)
     codes_by_row = long["_code"].to_numpy()
-    names = long["feature"].to_numpy(dtype=object)
     values = long["value"].to_numpy(dtype=float)
-    texts = long["value_text"].to_numpy(dtype=object)
+    text_codes = long["_text"].to_numpy()
+    sentence_codes = np.zeros(len(long), dtype=np.int64)
+    sentences: list[np.ndarray] = []
+    offset = 0
     order = np.argsort(codes_by_row, kind="stable")
     bounds = np.flatnonzero(np.diff(codes_by_row[order])) + 1
     for rows in np.split(order, bounds) if len(order) else []:
-        feature = names[rows[0]]
-        spec = catalogue.get(str(feature))
+        feature = str(texts.features[codes_by_row[rows[0]]])
         numeric = values[rows]
         if np.isnan(numeric).all():  # a category: the text is the value
-            codes, _ = pd.factorize(pd.Series(texts[rows]).astype(str))
+            codes = pd.factorize(text_codes[rows])[0]
         else:
             codes = np.unique(numeric, return_inverse=True)[1].ravel()
         first = rows[np.unique(codes, return_index=True)[1]]
-        formatted = np.array(
-            [
-                reason_sentence(spec, value=values[i], text=str(texts[i]), feature=str(feature))
-                for i in first
-            ],
-            dtype=object,
-        )
-        sentences[rows] = formatted[codes]
-    return pd.Series(sentences, index=long.index, dtype=object).astype(str)
+        sentence = _sentence_maker(catalogue.get(feature), feature)
+        formatted = [sentence(values[i], str(texts.values[text_codes[i]])) for i in first]
+        sentences.append(np.array(formatted, dtype=object))
+        sentence_codes[rows] = offset + codes
+        offset += len(formatted)
+    distinct = np.concatenate(sentences) if sentences else np.empty(0, dtype=object)
+    return pd.Series(
+        pd.array(distinct, dtype="str").take(sentence_codes), index=long.index, dtype="str"
+    )
 
 
 def reason_sentence(spec: ReasonSpec | None, *, value: float, text: str, feature: str) -> str:
@@ -334,32 +377,41 @@ def reason_sentence(spec: ReasonSpec | None, *, value: float, text: str, feature
     >>> reason_sentence(spec, value=float("nan"), text="", feature="oop_medical_12m")
     '近12个月医疗自付：无记录'
     """
+    return _sentence_maker(spec, feature)(value, text)
+
+
+def _sentence_maker(spec: ReasonSpec | None, feature: str) -> Any:
+    """`reason_sentence` for one feature as a function of (value, text): the catalogue read once."""
     label = str(getattr(spec, "label_zh", "") or feature)
     unit = str(getattr(spec, "unit", "") or "")
     template = str(getattr(spec, "reason_zh", "") or "")
-    is_text = bool(text) and (value is None or math.isnan(value))
-    if not is_text and (value is None or math.isnan(value)):
-        return f"{label}：无记录"
-    argument: Any = text if is_text else value
-    if template:
-        try:
-            return template.format(value=argument, unit=unit)
-        except (ValueError, KeyError, IndexError, TypeError):
-            pass
-    return f"{label}：{text}{unit}"
+
+    def sentence(value: float | None, text: str) -> str:
+        is_text = bool(text) and (value is None or math.isnan(value))
+        if not is_text and (value is None or math.isnan(value)):
+            return f"{label}：无记录"
+        argument: Any = text if is_text else value
+        if template:
+            try:
+                return template.format(value=argument, unit=unit)
+            except (ValueError, KeyError, IndexError, TypeError):
+                pass
+        return f"{label}：{text}{unit}"
+
+    return sentence
 
 
 def _reason_order(
-    long: pd.DataFrame, catalogue: Mapping[str, ReasonSpec], *, n_reasons: int
+    long: pd.DataFrame, catalogue: Mapping[str, ReasonSpec], texts: _Texts, *, n_reasons: int
 ) -> pd.Series:
     """1..n for the largest risk-raising contributions, one per cause; NA for the other rows."""
     eligible_names = {name for name, spec in catalogue.items() if _eligible(spec)}
-    names = long["feature"].to_numpy(dtype=object)
-    known = np.array([n in eligible_names for n in pd.unique(names)], dtype=bool)
+    known = np.array([str(n) in eligible_names for n in texts.features], dtype=bool)
+    shown = np.array([str(t) != "" for t in texts.values], dtype=bool)
     eligible = (
         (long["contribution"].to_numpy() > 0)
-        & known[pd.factorize(names)[0]]
-        & (long["value_text"].to_numpy(dtype=object) != "")
+        & known[long["_code"].to_numpy()]
+        & shown[long["_text"].to_numpy()]
     )
     candidates = np.flatnonzero(eligible)
     household = long["_row"].to_numpy()[candidates]
