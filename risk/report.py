@@ -390,6 +390,8 @@ def report_data(context: RunContext, manifest: Mapping[str, Any]) -> dict[str, A
     townships = township_counts(scores)
     drift = manifest.get("drift") or {"previous_run": None}
     top = scores.loc[scores["warned"]].head(N_WATERFALLS)
+    # the shown households' rows once (in order), not a scan of every explanation per household
+    shown = explanations.loc[explanations["household_id"].isin(top["household_id"].tolist())]
     households = [
         {
             "rank": int(row.rank),
@@ -397,17 +399,13 @@ def report_data(context: RunContext, manifest: Mapping[str, Any]) -> dict[str, A
             "township": f"{row.county} {row.township} {row.village}",
             "probability": row.probability,
             "tier": row.tier,
-            "reasons": explanations.loc[
-                (explanations["household_id"] == row.household_id)
-                & explanations["reason_order"].notna()
+            "reasons": shown.loc[
+                (shown["household_id"] == row.household_id) & shown["reason_order"].notna()
             ]
             .sort_values("reason_order")[["reason_zh", "measure", "source_records", "is_new"]]
             .to_dict("records"),
             "plot": _rendered(
-                plot_waterfall,
-                explanations,
-                household_id=row.household_id,
-                probability=row.probability,
+                plot_waterfall, shown, household_id=row.household_id, probability=row.probability
             ),
         }
         for row in top.itertuples(index=False)
