@@ -80,6 +80,8 @@ def test_evaluation_has_interface_keys_and_honest_rows(county, tmp_path: Path) -
     assert set(evaluation["baselines"]) == {"rules", "logistic", "income_ratio", "plain_reference"}
     assert set(evaluation["recall_at"]) >= {"0.05", "0.10", "0.20"}
     assert evaluation["oracle"]["rows_matched"] == evaluation["n_valid"]
+    # the oracle knows the simulator's hidden state: a model above it would be reading a leak
+    assert evaluation["auc"] < evaluation["oracle"]["auc"]
     assert {"county", "household_type", "elderly_head", "disabled_member", "minority_head"} <= set(
         evaluation["groups"]
     )
