@@ -165,26 +165,33 @@ class ScoreResult:
 # --- 1. feeds ------------------------------------------------------------------------------------
 
 
-def feed_volumes(tables: Tables, *, months: Sequence[pd.Period]) -> pd.DataFrame:
+def feed_volumes(
+    tables: Tables,
+    *,
+    months: Sequence[pd.Period],
+    ordinals: Mapping[tuple[str, str], np.ndarray] | None = None,
+) -> pd.DataFrame:
     """Records per department feed (rows) and month (columns); NaN for a feed not sent.
 
     A record counts in the month of its date; a work spell counts in its start and its end month
-    (the feed's activity), so a feed that stops updating shows as a drop.
+    (the feed's activity), so a feed that stops updating shows as a drop. `ordinals` are the
+    month ordinals of each (table, date column), when already computed (`_feed_ordinals`).
     """
+    dated = _feed_ordinals(tables) if ordinals is None else ordinals
     labels = [str(m) for m in months]
     volumes = pd.DataFrame(np.nan, index=list(FEED_DATES), columns=labels)
-    ordinals = np.array([m.ordinal for m in months], dtype=np.int64)
+    wanted = np.array([m.ordinal for m in months], dtype=np.int64)
     for table, columns in FEED_DATES.items():
         frame = getattr(tables, table)
         if frame is None:
             continue
         counts = np.zeros(len(months), dtype=np.int64)
-        low, high = int(ordinals.min()), int(ordinals.max())
+        low, high = int(wanted.min()), int(wanted.max())
         for column in columns:
-            record_months = _ordinals(frame[column])
+            record_months = dated[(table, column)]
             inside = record_months[(record_months >= low) & (record_months <= high)]
             by_month = np.bincount(inside - low, minlength=high - low + 1)
-            counts += by_month[ordinals - low]
+            counts += by_month[wanted - low]
         volumes.loc[table] = counts
     return volumes
 
@@ -215,7 +222,8 @@ def check_feeds(
     feed that stopped before the month).
     """
     months = [month - k for k in range(lookback, -1, -1)]
-    volumes = feed_volumes(tables, months=months)
+    ordinals = _feed_ordinals(tables)
+    volumes = feed_volumes(tables, months=months, ordinals=ordinals)
     found = []
     for table in FEED_DATES:
         label = f"{table}（{TABLE_LABELS_ZH[table]}）"
@@ -228,7 +236,7 @@ def check_feeds(
             table, label, month=month, current=current, baseline=baseline, ratio=drop_ratio
         )
         if warning is None:
-            warning = _stale_warning(tables, table, label, month=month)
+            warning = _stale_warning(ordinals, table, label, month=month)
         if warning is not None:
             found.append(warning)
     return found
@@ -277,11 +285,12 @@ def _volume_warning(
 
 
 def _stale_warning(
-    tables: Tables, table: str, label: str, *, month: pd.Period
+    ordinals: Mapping[tuple[str, str], np.ndarray], table: str, label: str, *, month: pd.Period
 ) -> FeedWarning | None:
-    frame = getattr(tables, table)
     known = [
-        ords[ords <= month.ordinal] for c in FEED_DATES[table] if (ords := _ordinals(frame[c])).size
+        ords[ords <= month.ordinal]
+        for c in FEED_DATES[table]
+        if (ords := ordinals[(table, c)]).size
     ]
     latest = max((int(o.max()) for o in known if o.size), default=None)
     if latest is not None and month.ordinal - latest <= _LOOKBACK_MONTHS:
@@ -296,6 +305,16 @@ def _stale_warning(
         f"部门数据停更：{label} 最近记录为 {last_seen}，{month} 前半年无任何记录 — "
         f"the {table} feed has no records in the six months up to {month} (last: {last_seen})",
     )
+
+
+def _feed_ordinals(tables: Tables) -> dict[tuple[str, str], np.ndarray]:
+    """Month ordinals of every date column of the department feeds that were sent."""
+    return {
+        (table, column): _ordinals(frame[column])
+        for table, columns in FEED_DATES.items()
+        if (frame := getattr(tables, table)) is not None
+        for column in columns
+    }
 
 
 def _ordinals(series: pd.Series) -> np.ndarray:
@@ -446,10 +465,14 @@ def select_warned(
         picked = ranked["probability"].to_numpy() >= warning.threshold
     else:
         picked = np.zeros(n, dtype=bool)
-    fired = np.fromiter(
-        (isinstance(v, list) and len(v) > 0 for v in rule_triggers.reindex(ranked.index).tolist()),
-        dtype=bool,
-        count=n,
+    fired = (
+        np.fromiter(
+            (isinstance(v, list) and len(v) > 0 for v in rule_triggers.reindex(ranked.index)),
+            dtype=bool,
+            count=n,
+        )
+        if len(rule_triggers)
+        else np.zeros(n, dtype=bool)
     )
     return pd.Series(picked | fired, index=ranked.index)
 
