@@ -197,21 +197,13 @@ class Registry:
         returns their paths; `decide()` gives the gate decision, applied after everything is logged.
         """
         with _mlflow_silenced():
-            return self._log_and_register(
-                model,
-                params=params,
-                metrics=metrics,
-                fingerprints=fingerprints,
-                tags=tags,
-                signature_frame=signature_frame,
-                write_outputs=write_outputs,
-                decide=decide,
+            return self._logged_and_registered(
+                model, params, metrics, fingerprints, tags, signature_frame, write_outputs, decide
             )
 
-    def _log_and_register(
+    def _logged_and_registered(
         self,
         model: RiskModel,
-        *,
         params: Mapping[str, Any],
         metrics: Mapping[str, float],
         fingerprints: Mapping[str, str],
