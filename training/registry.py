@@ -179,6 +179,7 @@ class Registry:
             f"models:/{self.name}@{CHAMPION}", tracking_uri=self.tracking_uri, _version=version
         )
 
+    @_mlflow_silenced()  # a fresh context per call (contextmanager objects are ContextDecorators)
     def log_and_register(
         self,
         model: RiskModel,
@@ -195,23 +196,8 @@ class Registry:
 
         `write_outputs(version, run_id)` writes the evaluation files (which name the version) and
         returns their paths; `decide()` gives the gate decision, applied after everything is logged.
+        MLflow's event stream is muted meanwhile.
         """
-        with _mlflow_silenced():
-            return self._logged_and_registered(
-                model, params, metrics, fingerprints, tags, signature_frame, write_outputs, decide
-            )
-
-    def _logged_and_registered(
-        self,
-        model: RiskModel,
-        params: Mapping[str, Any],
-        metrics: Mapping[str, float],
-        fingerprints: Mapping[str, str],
-        tags: Mapping[str, str],
-        signature_frame: pd.DataFrame,
-        write_outputs: Callable[[str, str], Sequence[Path]],
-        decide: Callable[[], GateDecision],
-    ) -> RegisteredRun:
         mlflow = self._mlflow
         mlflow.set_tracking_uri(self.tracking_uri)
         mlflow.set_registry_uri(self.tracking_uri)
