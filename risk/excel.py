@@ -215,11 +215,23 @@ def _splice_rows(xml: str, rows: pd.DataFrame) -> str:
 
 
 def _column_xml(letter: str, style: str, values: list[Any], numbers: range) -> list[str] | None:
-    """Every cell of one column (`_cell_xml` of each value); None when all cells are empty."""
-    cells = [
-        _cell_xml(f"{letter}{number}", style, _cell_value(value))
-        for number, value in zip(numbers, values, strict=True)
-    ]
+    """Every cell of one column (`_cell_xml` of each value); None when all cells are empty.
+
+    A column repeats few texts (county, tier, reasons), so each distinct text is escaped once.
+    """
+    cells: list[str] = []
+    bodies: dict[str, str] = {}
+    for number, raw in zip(numbers, values, strict=True):
+        value = _cell_value(raw)
+        if value is None:
+            cells.append("")
+        elif type(value) is str:
+            body = bodies.get(value)
+            if body is None:
+                body = bodies[value] = _inline_string(value)
+            cells.append(f'<c r="{letter}{number}"{style} t="inlineStr">{body}</c>')
+        else:
+            cells.append(_cell_xml(f"{letter}{number}", style, value))
     return cells if any(cells) else None
 
 
@@ -231,9 +243,14 @@ def _cell_xml(reference: str, style: str, value: Any) -> str:
         return f'<c r="{reference}"{style} t="b"><v>{int(value)}</v></c>'
     if isinstance(value, (int, float)):
         return f'<c r="{reference}"{style} t="n"><v>{value!r}</v></c>'
-    text = escape(_ILLEGAL_XML.sub("", str(value)))
+    return f'<c r="{reference}"{style} t="inlineStr">{_inline_string(str(value))}</c>'
+
+
+def _inline_string(value: str) -> str:
+    """The ``<is>`` element of an inline-string cell: the text escaped, spaces kept."""
+    text = escape(_ILLEGAL_XML.sub("", value))
     space = ' xml:space="preserve"' if text != text.strip() else ""
-    return f'<c r="{reference}"{style} t="inlineStr"><is><t{space}>{text}</t></is></c>'
+    return f"<is><t{space}>{text}</t></is>"
 
 
 def _list_sheet(workbook: Workbook, rows: pd.DataFrame) -> None:
