@@ -8,6 +8,7 @@ with exactly the values `build_features` gives month by month.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -132,26 +133,25 @@ def _derived(
 def _assemble(grid: Grid, values: dict[str, np.ndarray]) -> pd.DataFrame:
     """Stack as-of months × households arrays into rows (month by month), in catalogue order.
 
-    The numeric features are written straight into one column-major float block, so the frame is
-    built without pandas consolidating (copying) ninety separate columns.
+    A months × households array read row after row *is* the column (months first, as the rows are),
+    so each numeric column is a view of the array its source built: `copy=False` keeps pandas from
+    consolidating them into one new block, which at 200,000 households × 12 months would write 2 GB
+    only to hold the same numbers.
     """
-    n_months, n_rows = len(grid.months), len(grid.months) * grid.n_households
-    numeric = [spec.name for spec in CATALOGUE if spec.kind == "numeric"]
-    block = np.empty((n_rows, len(numeric)), order="F")
-    for position, name in enumerate(numeric):
-        block[:, position] = values[name].reshape(-1)
-    frame = pd.DataFrame(block, columns=numeric, copy=False)
+    n_months = len(grid.months)
     categorical = housing.categorical(grid)
     ids = grid.households["household_id"].astype("str")
-    leading = {
+    columns: dict[str, Any] = {
         "household_id": ids.take(np.tile(np.arange(grid.n_households), n_months)).array,
         "month": pd.PeriodIndex.from_ordinals(np.repeat(grid.months, grid.n_households), freq="M"),
     }
-    for position, (name, column) in enumerate(leading.items()):
-        frame.insert(position, name, column)
-    for position, spec in enumerate(CATALOGUE, start=len(leading)):
+    for spec in CATALOGUE:
         if spec.kind == "categorical":
             codes = np.tile(categorical[spec.name].codes, n_months)
             dtype = categorical[spec.name].dtype
-            frame.insert(position, spec.name, pd.Categorical.from_codes(codes, dtype=dtype))
-    return frame
+            columns[spec.name] = pd.Categorical.from_codes(codes, dtype=dtype)
+        else:
+            columns[spec.name] = np.ascontiguousarray(values[spec.name], dtype=np.float64).reshape(
+                -1
+            )
+    return pd.DataFrame(columns, copy=False)
