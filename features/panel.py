@@ -177,15 +177,25 @@ class Grid:
 
     def to_households(self, per_member: np.ndarray, rows: np.ndarray | None = None) -> np.ndarray:
         """Sum a (months × members) array into months × households (members of row -1 dropped)."""
-        rows = self.member_household if rows is None else rows
-        keep = rows >= 0
         n_months = per_member.shape[0]
-        flat = np.arange(n_months)[:, None] * self.n_households + rows[keep][None, :]
+        if rows is None:
+            keep, flat = self._member_cells(n_months)
+        else:
+            keep = rows >= 0
+            flat = (np.arange(n_months)[:, None] * self.n_households + rows[keep][None, :]).ravel()
         weights = per_member[:, keep].astype(np.float64, copy=False)
-        total = np.bincount(
-            flat.reshape(-1), weights.reshape(-1), minlength=n_months * self.n_households
-        )
+        total = np.bincount(flat, weights.reshape(-1), minlength=n_months * self.n_households)
         return total.reshape(n_months, self.n_households)
+
+    def _member_cells(self, n_months: int) -> tuple[np.ndarray, np.ndarray]:
+        """Members in a known household, and their (month, household) cell: built once per shape."""
+        cache = self.__dict__.setdefault("_member_cells_cache", {})
+        if n_months not in cache:
+            rows = self.member_household
+            keep = rows >= 0
+            flat = np.arange(n_months)[:, None] * self.n_households + rows[keep][None, :]
+            cache[n_months] = (keep, flat.ravel())
+        return cache[n_months]
 
     # --- dense cells (columns × rows) and windows ---------------------------------------------
     def dense(
@@ -228,8 +238,10 @@ class Grid:
         """
         last = self.query_cols - lag
         if len(last) * months >= cells.shape[0]:
-            running = np.cumsum(cells, axis=0)
-            return running[last] - running[last - months]
+            # running totals over the columns the windows reach only, not the whole look-back
+            low = max(0, int(last.min()) - months)
+            running = np.cumsum(cells[low : int(last.max()) + 1], axis=0)
+            return running[last - low] - running[last - months - low]
         # few as-of months (one, when scoring): add the window's columns instead of the whole grid
         dtype = np.cumsum(cells[:1], axis=0).dtype
         out = np.empty((len(last), *cells.shape[1:]), dtype=dtype)
@@ -251,7 +263,12 @@ class Grid:
     def ever_max(self, cells: np.ndarray) -> np.ndarray:
         """As-of months × rows: largest cell up to each as-of month."""
         if len(self.query_cols) > 2:
-            return np.maximum.accumulate(cells, axis=0)[self.query_cols]
+            # the largest cell up to the first as-of month once, then running maxima from there
+            first, last = int(self.query_cols.min()), int(self.query_cols.max())
+            running = cells[first : last + 1].copy()
+            np.maximum(running[0], cells[: first + 1].max(axis=0), out=running[0])
+            np.maximum.accumulate(running, axis=0, out=running)
+            return running[self.query_cols - first]
         return np.stack([cells[: t + 1].max(axis=0) for t in self.query_cols])
 
     def last_month(self, rows: np.ndarray, codes: np.ndarray, n_rows: int) -> np.ndarray:
