@@ -1,9 +1,14 @@
 """Simulation benchmark: `simulate` at 20,000 households × 36 months with truth, and the cached
-200,000 × 24 county (no truth) that the other stages read from `bench/cache/county200k/`."""
+200,000 × 24 county (no truth) that the other stages read from `bench/cache/county200k/`.
+
+The cache is rebuilt when the simulator's source changes (its hash is kept next to the tables), so
+the benchmarks never measure a county the current simulator would not produce."""
 
 from __future__ import annotations
 
+import hashlib
 import resource
+import shutil
 import time
 from pathlib import Path
 
@@ -11,6 +16,15 @@ from risk.simulation import simulate, write_simulation
 
 HERE = Path(__file__).resolve().parent
 CACHE = HERE / "cache" / "county200k"
+STAMP = CACHE / ".simulator.sha256"
+
+
+def simulator_fingerprint() -> str:
+    """sha256 over the simulator's source files (names and bytes, in name order)."""
+    digest = hashlib.sha256()
+    for path in sorted((HERE.parent / "risk" / "simulation").glob("*.py")):
+        digest.update(path.name.encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()
 
 
 def run(results: dict) -> None:
@@ -29,7 +43,10 @@ def run(results: dict) -> None:
     figures["mean_p_true"] = round(sim.summary["mean_p_true"], 4)
     figures["truth_rows"] = int(sim.summary["rows"])
     del sim
-    if not (CACHE / "households.parquet").exists():
+    fingerprint = simulator_fingerprint()
+    current = STAMP.is_file() and STAMP.read_text().strip() == fingerprint
+    if not current or not (CACHE / "households.parquet").exists():
+        shutil.rmtree(CACHE, ignore_errors=True)
         wall0 = time.perf_counter()
         big = simulate(households=200_000, months=24, seed=0, truth=False)
         figures["county200k_simulate_seconds"] = round(time.perf_counter() - wall0, 1)
@@ -37,6 +54,7 @@ def run(results: dict) -> None:
         write_simulation(big, CACHE, fmt="parquet")
         figures["county200k_write_seconds"] = round(time.perf_counter() - wall1, 1)
         figures["county200k_rows"] = {name: len(frame) for name, frame in big.tables.items()}
+        STAMP.write_text(fingerprint + "\n")
         del big
     else:
         figures["county200k"] = "cached"
