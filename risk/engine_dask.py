@@ -527,6 +527,37 @@ def train_dask(
         return model.to_local().booster_
 
 
+def dask_tree_trainer(
+    *, scheduler: str | None = None, n_workers: int | None = None, client: Any = None
+) -> Callable[..., Any]:
+    """A `RiskModel.fit(tree_trainer=...)` that grows the trees with `train_dask` on a cluster.
+
+    ``risk train --engine dask [--scheduler ADDRESS]`` passes it: the rows are split across the
+    workers, LightGBM's Dask interface grows `n_estimators` trees, and `RiskModel` then keeps the
+    trees up to the lowest held-out log-loss and calibrates locally, as with the local engine.
+    """
+
+    def grow(
+        matrix: Any, y: np.ndarray, weight: np.ndarray | None, *, params: Mapping[str, Any],
+        n_estimators: int,
+    ) -> Any:  # fmt: skip
+        if weight is not None:
+            raise ConfigError("--engine dask: row weights are not supported; train locally")
+        options = {k: v for k, v in params.items() if k not in {"num_threads", "verbosity"}}
+        frame = matrix if isinstance(matrix, pd.DataFrame) else pd.DataFrame(matrix)
+        return train_dask(
+            frame.reset_index(drop=True),
+            y,
+            params=options,
+            n_estimators=n_estimators,
+            scheduler=scheduler,
+            n_workers=n_workers,
+            client=client,
+        )
+
+    return grow
+
+
 def _as_dask(features: Any, labels: Any, *, partitions: int) -> tuple[Any, Any]:
     if not isinstance(features, pd.DataFrame):
         return features, labels

@@ -15,7 +15,7 @@ through the calibrator chosen on held-out rows.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import lightgbm as lgb
@@ -118,6 +118,7 @@ class RiskModel(ClassifierMixin, BaseEstimator):
         eval_set: tuple[Any, Any] | None = None,
         groups: Any = None,
         sample_weight: Any = None,
+        tree_trainer: Callable[..., lgb.Booster] | None = None,
     ) -> RiskModel:
         """Fit the trees (early stopping on held-out rows) and the calibrator; returns self.
 
@@ -134,6 +135,12 @@ class RiskModel(ClassifierMixin, BaseEstimator):
             Group of each row (e.g. household id) so that no group is on both sides of the split.
         sample_weight
             Optional weight per training row.
+        tree_trainer
+            Grows the trees elsewhere instead of `lightgbm.train` (``risk train --engine dask``:
+            `risk.engine_dask.dask_tree_trainer`): called as ``tree_trainer(matrix, y, weight,
+            params=..., n_estimators=...)`` and returns a booster of `n_estimators` trees. It has no
+            early stopping, so the trees are then cut where the held-out log-loss was lowest (the
+            same rule and patience as the local path) before calibration.
         """
         self._check_params()
         matrix, y_codes, weight = self._learn_inputs(X, y, sample_weight)
@@ -150,6 +157,7 @@ class RiskModel(ClassifierMixin, BaseEstimator):
             None if weight is None else weight[fit_rows],
             held_matrix,
             held_y,
+            tree_trainer,
         )
         self.best_iteration_ = int(self.booster_.num_trees())
         raw = np.asarray(self.booster_.predict(held_matrix, raw_score=True), dtype=float)
@@ -310,6 +318,7 @@ class RiskModel(ClassifierMixin, BaseEstimator):
         weight: np.ndarray | None,
         held_matrix: Any,
         held_y: np.ndarray,
+        tree_trainer: Callable[..., lgb.Booster] | None = None,
     ) -> lgb.Booster:
         names = list(self._names())
         categorical = list(self.categories_)
@@ -318,6 +327,10 @@ class RiskModel(ClassifierMixin, BaseEstimator):
         }
         params = self.lightgbm_params()
         params["monotone_constraints"] = [self.monotone_constraints_.get(n, 0) for n in names]
+        if tree_trainer is not None:
+            grown = tree_trainer(matrix, y, weight, params=params, n_estimators=self.n_estimators)
+            kept = _best_iteration(grown, held_matrix, held_y, self.early_stopping_rounds)
+            return lgb.Booster(model_str=grown.model_to_string(num_iteration=kept))
         train = lgb.Dataset(
             matrix,
             label=y,
@@ -453,6 +466,21 @@ class RiskModel(ClassifierMixin, BaseEstimator):
         tags.input_tags.allow_nan = True
         tags.classifier_tags.multi_class = False
         return tags
+
+
+def _best_iteration(booster: lgb.Booster, matrix: Any, y: np.ndarray, patience: int) -> int:
+    """Trees to keep: where the held-out log-loss was lowest, stopping `patience` trees after it."""
+    raw = np.zeros(len(y))
+    best, best_loss = 1, np.inf
+    for k in range(booster.num_trees()):
+        raw += booster.predict(matrix, raw_score=True, start_iteration=k, num_iteration=1)
+        p = np.clip(1.0 / (1.0 + np.exp(-raw)), 1e-15, 1 - 1e-15)
+        loss = float(-np.mean(y * np.log(p) + (1 - y) * np.log(1 - p)))
+        if loss < best_loss:
+            best, best_loss = k + 1, loss
+        elif k + 1 - best >= patience:
+            break
+    return best
 
 
 def _take(matrix: Any, rows: np.ndarray) -> Any:

@@ -59,6 +59,9 @@ class TrainOptions:
         Also fit the model without monotone constraints and report both.
     model_params
         RiskModel parameters overriding the defaults.
+    tree_trainer
+        Where the trees grow (`RiskModel.fit`'s `tree_trainer`): None for this machine, or
+        `risk.engine_dask.dask_tree_trainer(...)` for a Dask cluster (``--engine dask``).
     """
 
     horizon: int = 6
@@ -72,6 +75,7 @@ class TrainOptions:
     random_state: int = 0
     n_jobs: int = 2
     model_params: Mapping[str, Any] = field(default_factory=dict)
+    tree_trainer: Callable[..., Any] | None = None
 
 
 @dataclass
@@ -290,7 +294,10 @@ def fit_model(
     X = train[feature_columns]
     y = train["label"].to_numpy()
     return RiskModel(**params).fit(
-        X.iloc[fit_rows], y[fit_rows], eval_set=(X.iloc[tune_rows], y[tune_rows])
+        X.iloc[fit_rows],
+        y[fit_rows],
+        eval_set=(X.iloc[tune_rows], y[tune_rows]),
+        tree_trainer=options.tree_trainer,
     )
 
 

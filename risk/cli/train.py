@@ -21,6 +21,12 @@ import typer
 
 from features.errors import ConfigError, DataContractError
 
+Engine = Annotated[
+    str, typer.Option("--engine", help="local | dask: where the trees grow (LightGBM on Dask)")
+]
+Scheduler = Annotated[
+    str | None, typer.Option("--scheduler", help="Dask scheduler address (with --engine dask)")
+]
 TrainData = Annotated[Path | None, typer.Option("--data", help="数据目录 contract data directory")]
 Until = Annotated[
     str | None, typer.Option("--until", help="数据截止月份 YYYY-MM: ignore later records")
@@ -68,11 +74,16 @@ def train(
     time_column: TimeColumn = None,
     compare_monotone: MonotoneCheck = False,
     review_store: ReviewStorePath = None,
+    engine: Engine = "local",
+    scheduler: Scheduler = None,
 ) -> None:
     """训练模型 Train, evaluate against baselines, log to MLflow and gate the champion."""
     if (data is None) == (table is None):
         raise ConfigError("train: give exactly one of --data DIR or --table FILE")
+    tree_trainer = _tree_trainer(engine, scheduler)
     if table is not None:
+        if tree_trainer is not None:
+            raise ConfigError("train --table trains locally; --engine dask is for --data DIR")
         if not id_column or not label_column:
             raise ConfigError("train --table needs --id-column and --label-column")
         _train_table(
@@ -95,7 +106,21 @@ def train(
         config=config,
         compare_monotone=compare_monotone,
         review_store=review_store,
+        tree_trainer=tree_trainer,
     )
+
+
+def _tree_trainer(engine: str, scheduler: str | None) -> Any:
+    """None (grow the trees here) or the Dask tree trainer for `--engine dask`."""
+    if engine == "local":
+        if scheduler:
+            raise ConfigError("--scheduler only applies with --engine dask")
+        return None
+    if engine != "dask":
+        raise ConfigError(f"--engine {engine!r}: expected local or dask")
+    from risk.engine_dask import dask_tree_trainer  # noqa: PLC0415
+
+    return dask_tree_trainer(scheduler=scheduler)
 
 
 def _train_directory(
@@ -109,6 +134,7 @@ def _train_directory(
     config: Path | None,
     compare_monotone: bool,
     review_store: Path | None = None,
+    tree_trainer: Any = None,
 ) -> None:
     from features.io import load_directory  # noqa: PLC0415
     from risk.atomic import atomic_output_dir  # noqa: PLC0415
@@ -125,6 +151,7 @@ def _train_directory(
         until=_month(until) if until else None,
         operating_share=_operating_share(settings),
         compare_monotone=compare_monotone,
+        tree_trainer=tree_trainer,
     )
     uri = tracking_uri or settings.model.resolved_tracking_uri()
     name = model_name or settings.model.name

@@ -108,3 +108,29 @@ def test_train_dask_returns_a_local_booster(client) -> None:
     assert booster.num_trees() == 15
     raw = booster.predict(X.to_numpy(), raw_score=True)
     assert np.corrcoef(raw, X["a"])[0, 1] > 0.8
+
+
+def test_risk_model_grows_its_trees_on_dask_and_stops_where_held_out_loss_is_lowest(client) -> None:
+    import numpy as np
+
+    from risk.engine_dask import dask_tree_trainer
+    from training.model import RiskModel
+
+    rng = np.random.default_rng(1)
+    X = pd.DataFrame(rng.normal(size=(4000, 4)), columns=list("abcd"))
+    X["region"] = pd.Categorical(rng.choice(["东", "西"], size=4000))
+    y = (X["a"] + 0.8 * rng.normal(size=4000) > 0.5).astype(int).to_numpy()
+    params = {"n_estimators": 300, "learning_rate": 0.3, "min_child_samples": 20}
+    model = RiskModel(**params, n_jobs=1).fit(
+        X.iloc[:3000],
+        y[:3000],
+        eval_set=(X.iloc[3000:], y[3000:]),
+        tree_trainer=dask_tree_trainer(client=client),
+    )
+    # 300 trees at a high rate overfit: the held-out loss turns, and the trees are cut there
+    assert 1 <= model.best_iteration_ < 300
+    proba = model.predict_proba(X.iloc[3000:])[:, 1]
+    assert ((proba >= 0) & (proba <= 1)).all()
+    from sklearn.metrics import roc_auc_score
+
+    assert roc_auc_score(y[3000:], proba) > 0.8
