@@ -15,6 +15,7 @@ import pandas as pd
 import typer
 
 from features.errors import ConfigError, FanpinError
+from risk.cli.engine import EngineOption, SchedulerOption, wants_dask
 from risk.config import FanpinConfig, check_operating_point, load_config
 
 DataOption = Annotated[Path, typer.Option("--data", help="数据目录 the data directory")]
@@ -32,10 +33,6 @@ TopPercentOption = Annotated[
 ]
 ThresholdOption = Annotated[
     float | None, typer.Option("--threshold", help="warn households with probability ≥ P")
-]
-EngineOption = Annotated[str, typer.Option("--engine", help="local | dask")]
-SchedulerOption = Annotated[
-    str | None, typer.Option("--scheduler", help="Dask scheduler address (with --engine dask)")
 ]
 ConfigOption = Annotated[
     Path | None, typer.Option("--config", help="risk.toml (default: ./risk.toml)")
@@ -145,12 +142,8 @@ def _engine(engine: str, scheduler: str | None) -> Any:
     """The scoring function for `--engine`; Dask only once its engine module exists."""
     from risk.score import score_month  # noqa: PLC0415
 
-    if engine == "local":
-        if scheduler:
-            raise ConfigError("--scheduler only applies with --engine dask")
+    if not wants_dask(engine, scheduler):
         return score_month
-    if engine != "dask":
-        raise ConfigError(f"--engine {engine!r}: expected local or dask")
     module_name, function_name = DASK_ENGINE
     try:
         module = importlib.import_module(module_name)

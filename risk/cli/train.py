@@ -20,13 +20,8 @@ import pandas as pd
 import typer
 
 from features.errors import ConfigError, DataContractError
+from risk.cli.engine import EngineOption, SchedulerOption, wants_dask
 
-Engine = Annotated[
-    str, typer.Option("--engine", help="local | dask: where the trees grow (LightGBM on Dask)")
-]
-Scheduler = Annotated[
-    str | None, typer.Option("--scheduler", help="Dask scheduler address (with --engine dask)")
-]
 TrainData = Annotated[Path | None, typer.Option("--data", help="数据目录 contract data directory")]
 Until = Annotated[
     str | None, typer.Option("--until", help="数据截止月份 YYYY-MM: ignore later records")
@@ -74,8 +69,8 @@ def train(
     time_column: TimeColumn = None,
     compare_monotone: MonotoneCheck = False,
     review_store: ReviewStorePath = None,
-    engine: Engine = "local",
-    scheduler: Scheduler = None,
+    engine: EngineOption = "local",
+    scheduler: SchedulerOption = None,
 ) -> None:
     """训练模型 Train, evaluate against baselines, log to MLflow and gate the champion."""
     if (data is None) == (table is None):
@@ -112,12 +107,8 @@ def train(
 
 def _tree_trainer(engine: str, scheduler: str | None) -> Any:
     """None (grow the trees here) or the Dask tree trainer for `--engine dask`."""
-    if engine == "local":
-        if scheduler:
-            raise ConfigError("--scheduler only applies with --engine dask")
+    if not wants_dask(engine, scheduler):
         return None
-    if engine != "dask":
-        raise ConfigError(f"--engine {engine!r}: expected local or dask")
     from risk.engine_dask import dask_tree_trainer  # noqa: PLC0415
 
     return dask_tree_trainer(scheduler=scheduler)
