@@ -271,6 +271,10 @@ class Grid:
             return running[self.query_cols - first]
         return np.stack([cells[: t + 1].max(axis=0) for t in self.query_cols])
 
+    def months_since(self, rows: np.ndarray, codes: np.ndarray, n_rows: int) -> np.ndarray:
+        """As-of months × rows: months from the latest record on or before t to t (NaN if none)."""
+        return self.months[:, None] - self.last_month(rows, codes, n_rows)
+
     def last_month(self, rows: np.ndarray, codes: np.ndarray, n_rows: int) -> np.ndarray:
         """As-of months × rows: month code of the latest record on or before t (NaN if none)."""
         keep = (rows >= 0) & (codes != NO_MONTH) & (codes <= self.end)

@@ -52,9 +52,8 @@ def features(grid: Grid, tables: Tables) -> dict[str, np.ndarray]:
     )
     for name, wanted in _AMOUNT_BY_TYPE.items():
         out[name] = grid.window_sum(by_month.total(amount, equals(payments["type"], wanted)), 12)
-    since = grid.months[:, None]
-    out["months_since_assistance"] = since - grid.last_month(rows, codes, n)
+    out["months_since_assistance"] = grid.months_since(rows, codes, n)
     hardship_rows = np.where(equals(payments["type"], HARDSHIP_TYPES), rows, -1)
-    out["months_since_hardship_payment"] = since - grid.last_month(hardship_rows, codes, n)
+    out["months_since_hardship_payment"] = grid.months_since(hardship_rows, codes, n)
     out["assistance_feed_months_12m"] = county_coverage(grid, rows, codes, 12)
     return {name: out[name] for name in NAMES}

@@ -41,7 +41,7 @@ def features(grid: Grid, tables: Tables) -> dict[str, np.ndarray]:
             grid.dense(np.where(severe_first, rows, -1), codes, n)
         ),
         "max_disability_severity": grid.ever_max(grid.dense_max(rows, codes, n, severity)),
-        "months_since_disability_certified": grid.months[:, None] - grid.last_month(rows, codes, n),
+        "months_since_disability_certified": grid.months_since(rows, codes, n),
         "disability_certified_12m": grid.window_count(grid.dense(rows, codes, n), 12),
     }
 

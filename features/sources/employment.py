@@ -61,7 +61,7 @@ def features(grid: Grid, tables: Tables) -> dict[str, np.ndarray]:
     ended = grid.dense(rows, end, n)
     out["spells_ended_3m"] = grid.window_count(ended, 3)
     out["spells_ended_6m"] = grid.window_count(ended, 6)
-    out["months_since_spell_ended"] = grid.months[:, None] - grid.last_month(rows, end, n)
+    out["months_since_spell_ended"] = grid.months_since(rows, end, n)
     short = (end - start + 1 <= SHORT_SPELL_MONTHS) & (end != NO_MONTH)
     short_ended = grid.dense(np.where(short, rows, -1), end, n)
     out["short_spell_share_12m"] = safe_divide(

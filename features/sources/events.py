@@ -54,7 +54,7 @@ def features(grid: Grid, tables: Tables) -> dict[str, np.ndarray]:
         "event_loss_3m": grid.window_sum(losses, 3),
         "event_loss_12m": grid.window_sum(losses, 12),
     }
-    out["months_since_event"] = grid.months[:, None] - grid.last_month(rows, codes, n)
+    out["months_since_event"] = grid.months_since(rows, codes, n)
     for name, (wanted, months) in _COUNT_BY_TYPE.items():
         out[name] = grid.window_count(cells.count(equals(events["event_type"], wanted)), months)
     out["working_age_deaths_12m"] = grid.window_count(

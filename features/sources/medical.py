@@ -62,9 +62,7 @@ def features(grid: Grid, tables: Tables) -> dict[str, np.ndarray]:
     out["seriously_ill_members_12m"] = grid.rows_with_record(
         np.where(serious, people, -1), codes, 12
     )
-    out["months_since_serious_claim"] = grid.months[:, None] - grid.last_month(
-        np.where(serious, rows, -1), codes, n
-    )
+    out["months_since_serious_claim"] = grid.months_since(np.where(serious, rows, -1), codes, n)
     total = claims["total_cost"].fillna(0.0).to_numpy(dtype=float)
     out["medical_total_cost_12m"] = grid.window_sum(cells.total(total), 12)
     out["medical_feed_months_12m"] = county_coverage(grid, rows, codes, 12)

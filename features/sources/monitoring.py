@@ -30,6 +30,6 @@ def features(grid: Grid, tables: Tables) -> dict[str, np.ndarray]:
     ended = grid.ever(grid.dense(rows, closed, n))
     return {
         "previous_monitoring_episodes": ended,
-        "months_since_risk_eliminated": grid.months[:, None] - grid.last_month(rows, closed, n),
+        "months_since_risk_eliminated": grid.months_since(rows, closed, n),
         "monitored_now": (opened > ended).astype(np.float64),
     }
