@@ -23,9 +23,9 @@ demo: $(STAMP)  ## Simulate a county, train, score the latest month, print where
 	$(BIN)/risk demo --out $(DEMO_OUT)
 
 lint: $(STAMP)  ## ruff (lint + format check) and mypy on the packages
-	$(BIN)/ruff check risk features training tests bench
-	$(BIN)/ruff format --check risk features training tests bench
-	$(BIN)/mypy risk features training
+	$(BIN)/ruff check risk features training simulation tests bench docs
+	$(BIN)/ruff format --check risk features training simulation tests bench docs
+	$(BIN)/mypy risk features training simulation
 
 test: $(STAMP)  ## Lint, then run every test (notebooks and browser tests included)
 	$(MAKE) --no-print-directory lint

@@ -31,8 +31,8 @@ import pandas as pd
 import session
 
 from features.build import build_features, build_panel
-from features.lines import MonitoringLines
-from features.tables import Tables
+from features.contract.lines import MonitoringLines
+from features.contract.tables import Tables
 
 PANEL_MONTHS = 12
 
@@ -79,7 +79,7 @@ def run(results: dict, data_dir: Path) -> None:
 def _tables(data_dir: Path) -> tuple[Tables, str, dict[str, Any]]:
     source = "synthetic (data_dir missing)"
     if data_dir.exists():
-        from features.errors import DataContractError  # noqa: PLC0415
+        from features.contract.errors import DataContractError  # noqa: PLC0415
 
         try:
             tables, load = session.tables(data_dir)

@@ -42,8 +42,8 @@ import pandas as pd
 import session
 from sklearn.metrics import roc_auc_score
 
-from features.errors import ModelMismatchError
 from risk.explain_speed import ShapTables
+from training.model import ModelMismatchError
 
 TOP_PERCENT = 5.0
 #: LightGBM's own defaults, with early stopping deciding the number of trees.

@@ -100,7 +100,7 @@ def _model(tables: Any) -> tuple[LoadedModel, float, str]:
 
 def _fit_here(tables: Any) -> Any:
     from features.build import build_panel  # noqa: PLC0415
-    from features.lines import MonitoringLines  # noqa: PLC0415
+    from features.contract.lines import MonitoringLines  # noqa: PLC0415
     from training.labels import build_labels  # noqa: PLC0415
     from training.model import RiskModel  # noqa: PLC0415
 

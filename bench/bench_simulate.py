@@ -12,7 +12,7 @@ import shutil
 import time
 from pathlib import Path
 
-from risk.simulation import simulate, write_simulation
+from simulation import simulate, write_simulation
 
 HERE = Path(__file__).resolve().parent
 CACHE = HERE / "cache" / "county200k"

@@ -30,7 +30,7 @@ import session
 
 def run(results: dict[str, Any], data_dir: Path) -> None:
     """Train on `data_dir` and add the figures to `results["training"]`."""
-    from features.lines import MonitoringLines
+    from features.contract.lines import MonitoringLines
     from features.rules import RuleParams
     from training.evaluate import comparison_table
     from training.train import TrainOptions, train_from_tables

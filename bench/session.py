@@ -38,7 +38,7 @@ def tables(data_dir: Path) -> tuple[Any, dict[str, Any]]:
     if key in _state:
         loaded, figures = _state[key]
         return loaded, {**figures, "shared": True}
-    from features.io import load_directory  # noqa: PLC0415
+    from features.contract.io import load_directory  # noqa: PLC0415
 
     figures: dict[str, Any] = {}
     with measured(figures):

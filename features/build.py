@@ -14,7 +14,8 @@ import numpy as np
 import pandas as pd
 
 from features.catalogue import CATALOGUE
-from features.lines import MonitoringLines
+from features.contract.lines import MonitoringLines
+from features.contract.tables import Tables
 from features.panel import Grid, make_grid, safe_divide
 from features.sources import (
     assistance,
@@ -27,7 +28,6 @@ from features.sources import (
     medical,
     monitoring,
 )
-from features.tables import Tables
 
 
 def build_features(tables: Tables, *, as_of: pd.Period, lines: MonitoringLines) -> pd.DataFrame:
@@ -36,7 +36,7 @@ def build_features(tables: Tables, *, as_of: pd.Period, lines: MonitoringLines) 
     Parameters
     ----------
     tables
-        Loaded contract tables (`features.io.load_directory(...).tables`).
+        Loaded contract tables (`features.contract.io.load_directory(...).tables`).
     as_of
         The as-of month: only records dated in or before it are read.
     lines

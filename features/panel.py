@@ -25,8 +25,8 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from features.errors import DataContractError
-from features.tables import Tables
+from features.contract.errors import DataContractError
+from features.contract.tables import Tables
 
 T = TypeVar("T")
 
@@ -44,7 +44,7 @@ def month_codes(values: pd.Series) -> np.ndarray:
         return values.to_numpy(dtype="datetime64[M]").astype(np.int64)
     raise DataContractError(
         f"column {values.name!r}: expected months (period[M]) or dates (datetime64), "
-        f"got {values.dtype}; load the directory with features.io.load_directory"
+        f"got {values.dtype}; load the directory with features.contract.io.load_directory"
     )
 
 

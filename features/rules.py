@@ -24,10 +24,10 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from features.errors import ConfigError
-from features.lines import MonitoringLines
+from features.contract.errors import ConfigError
+from features.contract.lines import MonitoringLines
+from features.contract.tables import Tables
 from features.panel import NO_MONTH, _text, equals, lookup, month_codes
-from features.tables import Tables
 
 #: Rural per-capita disposable income (yuan), national figures of the statistics bureau; configure
 #: the province's own figures under ``[rules] rural_income_by_year`` in risk.toml.

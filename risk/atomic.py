@@ -24,7 +24,12 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
-from features.errors import OutputError
+from features.contract.errors import FanpinError
+
+
+class OutputError(FanpinError, OSError):
+    """An output could not be written (read-only folder, disk full, ...)."""
+
 
 _TMP_MARK = ".tmp-"
 _OLD_MARK = ".old-"

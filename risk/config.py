@@ -45,8 +45,8 @@ from dataclasses import MISSING, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
-from features.errors import ConfigError
-from features.lines import DEFAULT_LINE_BY_YEAR, MonitoringLines
+from features.contract.errors import ConfigError
+from features.contract.lines import DEFAULT_LINE_BY_YEAR, MonitoringLines
 from features.rules import RuleParams
 
 

@@ -18,6 +18,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from risk.atomic import OutputError
 from risk.config import FanpinConfig
 from risk.score import ScoreResult, score_month
 
@@ -61,7 +62,7 @@ def run_demo(
     echo(
         f"模拟完成 simulated {households:,} households in {time.perf_counter() - clock:.0f} s: {data}"
     )
-    from features.io import load_directory  # noqa: PLC0415
+    from features.contract.io import load_directory  # noqa: PLC0415
 
     tables = load_directory(data, pseudonym_key=settings.privacy.pseudonym_key()).tables
     clock = time.perf_counter()
@@ -82,12 +83,15 @@ def run_demo(
 
 def simulate_county(data: Path, *, households: int, seed: int) -> Path:
     """Write a simulated county (no hidden truth: the demo does not need it) to `data`."""
-    from risk.simulation import simulate, write_simulation  # noqa: PLC0415
+    from simulation import simulate, write_simulation  # noqa: PLC0415
 
     simulation = simulate(
         households=households, months=DEMO_MONTHS, end=DEMO_END, seed=seed, truth=False
     )
-    write_simulation(simulation, data)
+    try:
+        write_simulation(simulation, data)
+    except OSError as error:
+        raise OutputError(str(error)) from error
     return data
 
 

@@ -33,8 +33,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from features.errors import ConfigError
-from features.tables import Tables
+from features.contract.errors import ConfigError
+from features.contract.tables import Tables
+from features.sources.monitoring import monitored_at
 from risk.config import FanpinConfig
 from risk.explain import ReasonSpec, default_catalogue, previous_main_reasons
 from risk.score import (
@@ -54,7 +55,6 @@ from risk.score import (
     explain_listed,
     find_previous_run,
     make_run_id,
-    monitored_households,
     policy_rule_triggers,
     predict_households,
     rank_and_tier,
@@ -178,7 +178,7 @@ def score_partition(
     """Features → model check → prediction → department rules, for one partition (runs on a worker)."""
     features = build_month_features(tables, month=month, lines=config.lines)
     check_model_features([str(n) for n in model.feature_names_in_], list(features.columns))
-    monitored = monitored_households(tables, month=month)
+    monitored = monitored_at(tables.outcomes, month=month)
     is_monitored = _isin(features.index, monitored)
     candidates = features.loc[~is_monitored]
     return PartitionScores(

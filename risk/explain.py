@@ -22,7 +22,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from features.tables import Tables
+from features.contract.tables import Tables
 from risk.explain_speed import fast_contributions
 
 #: How many reasons the warning list shows per household.

@@ -40,7 +40,7 @@ import numba
 import numpy as np
 import pandas as pd
 
-from features.errors import ModelMismatchError
+from training.model import ModelMismatchError
 
 #: Deepest path (distinct features on one root-to-leaf path) tabulated; deeper models fall back.
 MAX_PATH_FEATURES = 12

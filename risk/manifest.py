@@ -16,7 +16,7 @@ from typing import Any
 
 import pandas as pd
 
-from features.errors import OutputError
+from risk.atomic import OutputError
 
 MANIFEST_NAME = "manifest.json"
 _CHUNK = 1 << 20

@@ -34,9 +34,10 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from features.errors import DataContractError, ModelMismatchError
-from features.lines import MonitoringLines
-from features.tables import TABLE_NAMES, Tables
+from features.contract.errors import DataContractError
+from features.contract.lines import MonitoringLines
+from features.contract.tables import TABLE_NAMES, Tables
+from features.sources.monitoring import monitored_at
 from risk.atomic import atomic_output_dir
 from risk.config import FanpinConfig, WarningConfig
 from risk.explain import (
@@ -56,6 +57,7 @@ from risk.manifest import (
     make_run_id,
     write_manifest,
 )
+from training.model import ModelMismatchError
 
 SCORES_FILE = "scores.parquet"
 EXPLANATIONS_FILE = "explanations.parquet"
@@ -364,17 +366,6 @@ def check_model_features(expected: Sequence[str], available: Sequence[str]) -> N
         )
 
 
-def monitored_households(tables: Tables, *, month: pd.Period) -> pd.Index:
-    """Households already monitored at `month` (identified ≤ month, not eliminated ≤ month)."""
-    outcomes = tables.outcomes
-    if outcomes is None or outcomes.empty:
-        return pd.Index([], dtype=object, name="household_id")
-    identified = outcomes["identified_month"] <= month
-    eliminated = outcomes["eliminated_month"].notna() & (outcomes["eliminated_month"] <= month)
-    ids = outcomes.loc[identified & ~eliminated, "household_id"].astype(str).unique()
-    return pd.Index(np.sort(ids), name="household_id")
-
-
 def predict_households(model: Any, features: pd.DataFrame) -> pd.DataFrame:
     """Calibrated probability and raw log-odds per household (index kept).
 
@@ -643,7 +634,7 @@ def score_month(
     Parameters
     ----------
     tables
-        Loaded, validated contract tables (``features.io.load_directory(...).tables``).
+        Loaded, validated contract tables (``features.contract.io.load_directory(...).tables``).
     month
         The scoring month (``YYYY-MM``); at most the directory's export month.
     model
@@ -694,7 +685,7 @@ def score_month(
                 [str(n) for n in model.model.feature_names_in_], list(features.columns)
             )
         with stages.stage("predict"):
-            monitored = monitored_households(tables, month=period)
+            monitored = monitored_at(tables.outcomes, month=period)
             is_monitored = _isin(features.index, monitored)
             candidates = features.loc[~is_monitored]
             predictions = predict_households(model.model, candidates)
@@ -1019,7 +1010,7 @@ def workbook_parts(context: RunContext) -> dict[str, Any]:
 
 def household_info(tables: Tables, household_ids: pd.Series) -> pd.DataFrame:
     """Masked head of household and household type for some households (index household_id)."""
-    from features.pseudonym import mask_id  # noqa: PLC0415
+    from features.contract.pseudonym import mask_id  # noqa: PLC0415
 
     members = tables.members
     ids = pd.Index(household_ids.astype(str))

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from risk.simulation import Simulation, simulate, write_simulation
+from simulation import Simulation, simulate, write_simulation
 
 SMALL_HOUSEHOLDS = 800
 SMALL_MONTHS = 30

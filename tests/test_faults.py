@@ -61,7 +61,7 @@ def county(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     model = helpers.train_small_model(tables)
     panel_columns = list(model.feature_names_in_)
     import features.build as build  # noqa: PLC0415
-    from features.lines import MonitoringLines  # noqa: PLC0415
+    from features.contract.lines import MonitoringLines  # noqa: PLC0415
 
     frame = build.build_features(tables, as_of=helpers.LAST_MONTH, lines=MonitoringLines())
     return data, save_local(model, root / "model", signature_frame=frame[panel_columns])

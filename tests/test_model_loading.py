@@ -17,9 +17,8 @@ import pandas as pd
 import pytest
 import yaml
 
-from features.errors import ModelMismatchError
 from risk.score import check_model_features
-from training.model import RiskModel
+from training.model import ModelMismatchError, RiskModel
 from training.registry import ModelLoadError, load_model, save_local
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -19,8 +19,8 @@ from hypothesis import strategies as st
 
 from features.build import build_features
 from features.catalogue import CATALOGUE
-from features.io import load_directory
-from features.lines import MonitoringLines
+from features.contract.io import load_directory
+from features.contract.lines import MonitoringLines
 
 KEY = b"property-test-key"
 MONTHS = pd.period_range("2024-01", "2025-06", freq="M")

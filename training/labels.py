@@ -17,7 +17,7 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-from features.errors import DataContractError
+from features.contract.errors import DataContractError
 
 LABEL_COLUMNS: tuple[str, ...] = ("household_id", "month", "label")
 
@@ -125,15 +125,6 @@ def _event_months(
     monitored[cells[is_monitored]] = True
     positive[cells[is_positive]] = True
     return monitored, positive
-
-
-def monitored_at(outcomes: pd.DataFrame | None, *, month: pd.Period) -> pd.Index:
-    """Household ids already monitored in `month`: identified ≤ month, not eliminated ≤ month."""
-    if outcomes is None or outcomes.empty:
-        return pd.Index([], dtype=object)
-    identified = outcomes["identified_month"] <= month
-    eliminated = _eliminated(outcomes) <= month
-    return pd.Index(outcomes.loc[identified & ~eliminated, "household_id"].astype(str).unique())
 
 
 def _identifications(

@@ -31,10 +31,14 @@ from sklearn.utils.validation import (
     column_or_1d,
 )
 
-from features.errors import ModelMismatchError
+from features.contract.errors import FanpinError
 from training.calibration import Calibrator, choose_calibrator
 
 _CALIBRATION = ("auto", "isotonic", "platt")
+
+
+class ModelMismatchError(FanpinError, ValueError):
+    """A model does not fit the data it is asked to score (missing or unexpected features)."""
 
 
 class RiskModel(ClassifierMixin, BaseEstimator):

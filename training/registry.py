@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from features.errors import FanpinError
+from features.contract.errors import FanpinError
 from training.model import RiskModel
 
 CHAMPION = "champion"

@@ -22,10 +22,10 @@ from sklearn.model_selection import StratifiedKFold
 
 from features.build import build_panel
 from features.catalogue import CATALOGUE
-from features.errors import DataContractError
-from features.lines import MonitoringLines
+from features.contract.errors import DataContractError
+from features.contract.lines import MonitoringLines
+from features.contract.tables import Tables
 from features.rules import RuleParams, department_rules
-from features.tables import Tables
 from training import baselines
 from training.evaluate import SHARES, group_metrics, score_metrics, share_key, top_share
 from training.labels import build_labels
@@ -514,7 +514,7 @@ def train_and_register(
 
     Returns the final evaluation (with `model_version`, `champion`, `promotion`).
     """
-    from features.errors import ModelMismatchError  # noqa: PLC0415
+    from training.model import ModelMismatchError  # noqa: PLC0415
     from training.registry import promotion_gate  # noqa: PLC0415
 
     evaluation = result.evaluation

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from features.contract.tables import Tables
 from features.panel import Cells, Grid, county_coverage, equals, month_codes
 from features.sources import all_missing
-from features.tables import Tables
 
 NAMES = (
     "assistance_amount_3m",

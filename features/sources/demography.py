@@ -10,9 +10,9 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from features.contract.tables import Tables
 from features.panel import Grid, equals, month_codes
 from features.sources import flag
-from features.tables import Tables
 
 NAMES = (
     "household_size",

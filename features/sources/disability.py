@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import numpy as np
 
+from features.contract.tables import Tables
 from features.panel import Grid, month_codes
 from features.sources import all_missing
 from features.sources.demography import people_of
-from features.tables import Tables
 
 NAMES = (
     "disabled_members",

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import numpy as np
 
+from features.contract.tables import Tables
 from features.panel import NO_MONTH, Grid, equals, month_codes, safe_divide
 from features.sources import all_missing
 from features.sources.demography import able_by_month, people_of
-from features.tables import Tables
 
 NAMES = (
     "members_working_now",

@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from features.contract.tables import Tables
 from features.panel import Cells, Grid, equals, month_codes
 from features.sources import all_missing
-from features.tables import Tables
 
 NAMES = (
     "events_3m",

@@ -9,8 +9,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from features.contract.tables import Tables
 from features.panel import Grid, equals
-from features.tables import Tables
 
 NAMES = (
     "county",

@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from features.lines import MonitoringLines
+from features.contract.lines import MonitoringLines
+from features.contract.tables import Tables
 from features.panel import Cells, Grid, month_codes, safe_divide
 from features.sources import all_missing
-from features.tables import Tables
 
 NAMES = (
     "income_per_capita_12m",

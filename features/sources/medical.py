@@ -7,10 +7,10 @@ from __future__ import annotations
 
 import numpy as np
 
+from features.contract.tables import Tables
 from features.panel import Cells, Grid, county_coverage, equals, month_codes, safe_divide
 from features.sources import all_missing
 from features.sources.demography import people_of, serious_claims
-from features.tables import Tables
 
 NAMES = (
     "oop_medical_1m",

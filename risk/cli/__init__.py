@@ -13,7 +13,7 @@ import sys
 
 import typer
 
-from features.errors import FanpinError
+from features.contract.errors import FanpinError
 
 app = typer.Typer(
     name="risk",

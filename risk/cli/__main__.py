@@ -1,3 +1,5 @@
+"""`python -m risk.cli`: the same as the `risk` console command."""
+
 from risk.cli import main
 
 main()

@@ -10,7 +10,8 @@ from typing import Annotated
 import pandas as pd
 import typer
 
-from features.errors import FanpinError, OutputError
+from features.contract.errors import FanpinError
+from risk.atomic import OutputError
 
 
 def register(app: typer.Typer) -> None:
@@ -28,7 +29,7 @@ def features_command(
 ) -> None:
     """One row per household for one month: household_id, month, then every catalogue feature."""
     from features.build import build_features  # noqa: PLC0415 - keep `risk --help` fast
-    from features.io import load_directory  # noqa: PLC0415
+    from features.contract.io import load_directory  # noqa: PLC0415
     from risk.config import load_config  # noqa: PLC0415
 
     as_of = parse_month(month)

@@ -11,8 +11,8 @@ from typing import Annotated
 
 import typer
 
-from features.errors import DataContractError
-from features.io import validate_directory
+from features.contract.errors import DataContractError
+from features.contract.io import validate_directory
 from risk.config import load_config
 
 DataOption = Annotated[Path, typer.Option("--data", help="数据目录 the data directory to check")]

@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from features.errors import ConfigError
+from features.contract.errors import ConfigError
 
 EngineOption = Annotated[
     str, typer.Option("--engine", help="local | dask (LocalCluster, or --scheduler ADDRESS)")

@@ -14,7 +14,7 @@ from typing import Annotated, Any
 import pandas as pd
 import typer
 
-from features.errors import ConfigError, FanpinError
+from features.contract.errors import ConfigError, FanpinError
 from risk.cli.engine import EngineOption, SchedulerOption, wants_dask
 from risk.config import FanpinConfig, check_operating_point, load_config
 
@@ -119,7 +119,7 @@ def score(
         load_config(config), capacity=capacity, top_percent=top_percent, threshold=threshold
     )
     runner = _engine(engine, scheduler)
-    from features.io import load_directory  # noqa: PLC0415
+    from features.contract.io import load_directory  # noqa: PLC0415
     from risk.score import print_summary  # noqa: PLC0415
 
     loaded = load_directory(data, pseudonym_key=settings.privacy.pseudonym_key())

@@ -35,8 +35,9 @@ def simulate_command(
     """Simulate a rural county's department feeds and the hidden truth (p_true)."""
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn  # noqa: PLC0415
 
-    from risk.simulation import simulate, write_simulation  # noqa: PLC0415
-    from risk.simulation.writer import FORMATS  # noqa: PLC0415
+    from risk.atomic import OutputError  # noqa: PLC0415
+    from simulation import simulate, write_simulation  # noqa: PLC0415
+    from simulation.writer import FORMATS  # noqa: PLC0415
 
     if fmt not in FORMATS:
         raise typer.BadParameter(f"expected one of {', '.join(FORMATS)}", param_hint="--format")
@@ -63,7 +64,10 @@ def simulate_command(
             progress=report,
         )
         bar.update(task, description="写出 writing files")
-        write_simulation(sim, out, fmt=fmt)
+        try:
+            write_simulation(sim, out, fmt=fmt)
+        except OSError as error:
+            raise OutputError(str(error)) from error
     rows = ", ".join(f"{name} {len(frame):,}" for name, frame in sim.tables.items())
     typer.echo(f"wrote {out} ({fmt}): {rows}")
     if sim.truth is not None:

@@ -19,7 +19,7 @@ from typing import Annotated, Any
 import pandas as pd
 import typer
 
-from features.errors import ConfigError, DataContractError
+from features.contract.errors import ConfigError, DataContractError
 from risk.cli.engine import EngineOption, SchedulerOption, wants_dask
 
 TrainData = Annotated[Path | None, typer.Option("--data", help="数据目录 contract data directory")]
@@ -46,6 +46,14 @@ ReviewStorePath = Annotated[
         help="审核库 review store (SQLite): reviewers' 纳入监测 decisions count as identifications",
     ),
 ]
+OracleFile = Annotated[
+    Path | None,
+    typer.Option(
+        "--oracle",
+        help="真值 a table household_id, month, p_true (e.g. a simulation's _truth/truth.parquet): "
+        "adds the oracle row to the evaluation",
+    ),
+]
 MonotoneCheck = Annotated[
     bool,
     typer.Option(
@@ -69,6 +77,7 @@ def train(
     time_column: TimeColumn = None,
     compare_monotone: MonotoneCheck = False,
     review_store: ReviewStorePath = None,
+    oracle: OracleFile = None,
     engine: EngineOption = "local",
     scheduler: SchedulerOption = None,
 ) -> None:
@@ -101,6 +110,7 @@ def train(
         config=config,
         compare_monotone=compare_monotone,
         review_store=review_store,
+        oracle=oracle,
         tree_trainer=tree_trainer,
     )
 
@@ -125,9 +135,10 @@ def _train_directory(
     config: Path | None,
     compare_monotone: bool,
     review_store: Path | None = None,
+    oracle: Path | None = None,
     tree_trainer: Any = None,
 ) -> None:
-    from features.io import load_directory  # noqa: PLC0415
+    from features.contract.io import load_directory  # noqa: PLC0415
     from risk.atomic import atomic_output_dir  # noqa: PLC0415
     from risk.config import load_config  # noqa: PLC0415
     from training.registry import Registry, file_fingerprints  # noqa: PLC0415
@@ -153,8 +164,7 @@ def _train_directory(
         raise ConfigError(
             f"train: --until {options.until} is after the data's last month {tables.export_month}"
         )
-    truth_path = data / "_truth" / "truth.parquet"
-    truth = pd.read_parquet(truth_path) if truth_path.is_file() else None
+    truth = _read_oracle(oracle)
     result = train_from_tables(
         tables,
         lines=settings.lines,
@@ -165,8 +175,8 @@ def _train_directory(
         progress=_stage,
     )
     files = {table: data / file for table, file in tables.files.items()}
-    if truth is not None:
-        files["_truth"] = truth_path
+    if oracle is not None:
+        files["_oracle"] = oracle
     fingerprints = file_fingerprints(files)
     result.evaluation["data_fingerprints"] = fingerprints
     with _stage("登记模型 MLflow + champion gate"), atomic_output_dir(out) as folder:
@@ -179,6 +189,22 @@ def _train_directory(
             write_files=_writer(result),
         )
     _summary(evaluation, out=out, tracking_uri=uri)
+
+
+def _read_oracle(path: Path | None) -> pd.DataFrame | None:
+    """The `--oracle` table (``household_id, month, p_true``), or None when not given."""
+    if path is None:
+        return None
+    if not path.is_file():
+        raise ConfigError(f"train: --oracle {path} does not exist")
+    try:
+        truth = pd.read_parquet(path, columns=["household_id", "month", "p_true"])
+    except (OSError, ValueError, KeyError) as error:
+        raise DataContractError(
+            f"train: --oracle {path}: expected a Parquet table with columns household_id, month, "
+            f"p_true ({error})"
+        ) from error
+    return truth
 
 
 def _review_confirmations(store_path: Path | None, *, horizon: int) -> pd.DataFrame | None:

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 
 import pandas as pd
 
-from features.pseudonym import mask_id
+from features.contract.pseudonym import mask_id
 
 #: An ID-card number (18) or a longer card number starting with one, anywhere inside a text.
 ID_NUMBER_IN_TEXT = re.compile(

@@ -25,7 +25,8 @@ import openpyxl
 import pandas as pd
 from openpyxl.worksheet.worksheet import Worksheet
 
-from features.errors import DataContractError, OutputError
+from features.contract.errors import DataContractError
+from risk.atomic import OutputError
 from risk.review.run import WARNINGS_SHEET, ReviewRun
 from risk.review.store import DECISIONS, EXCLUSION_REASONS, AddResult, Decision, ReviewStore
 

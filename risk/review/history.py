@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
-from features.tables import Tables
+from features.contract.tables import Tables
 
 
 @dataclass(frozen=True)
@@ -33,7 +33,7 @@ def household_history(
     Parameters
     ----------
     tables
-        The run's contract tables (`features.io.load_directory(...).tables`).
+        The run's contract tables (`features.contract.io.load_directory(...).tables`).
     household_id
         The household.
     as_of

@@ -2,13 +2,13 @@
 
 The export (e.g. ``（自定义）监测对象信息.xlsx``) has one row per person, title rows above (possibly
 merged) and the header on row 3, with 170+ columns. This module keeps the columns the contract uses,
-found by their Chinese headers through `features.contract` (full-width characters and spaces
+found by their Chinese headers through `features.contract.schema` (full-width characters and spaces
 normalised), and writes `households.csv`, `members.csv` and `outcomes.csv` (UTF-8 with BOM, English
 contract headers) into the output folder, atomically.
 
 Privacy: ID numbers (证件号码 of 18, 20 or 22 characters, and 户编号 that are a head's ID number, as
 some counties use) are pseudonymised here with the configured key by
-`features.pseudonym.pseudonymise_ids` -- the same function and key the loader uses, so tables from
+`features.contract.pseudonym.pseudonymise_ids` -- the same function and key the loader uses, so tables from
 other departments that carry the raw number still join. Before that, birth date and sex are read
 from an 18-character ID-card number when the export has no 出生日期 / 性别 column. No unmasked number
 is ever written.
@@ -32,9 +32,9 @@ from typing import Any
 import openpyxl
 import pandas as pd
 
-from features.contract import CONTRACT, header_key
-from features.errors import DataContractError
-from features.pseudonym import looks_like_id_number, pseudonymise_ids
+from features.contract.errors import DataContractError
+from features.contract.pseudonym import looks_like_id_number, pseudonymise_ids
+from features.contract.schema import CONTRACT, header_key
 from risk.atomic import atomic_output_dir
 
 HEADER_ROW = 3
@@ -158,7 +158,10 @@ def national_tables(
     warnings: list[str] = []
     people = _check_keys(people, errors)
     _derive_from_id_numbers(people)
-    for column in ("person_id", "household_id"):  # as the loader does (features.io.ID_COLUMNS)
+    for column in (
+        "person_id",
+        "household_id",
+    ):  # as the loader does (features.contract.io.ID_COLUMNS)
         people[column] = pseudonymise_ids(people[column], key=pseudonym_key)
     people.pop("id_number")
     if errors:

@@ -14,7 +14,7 @@ from typing import Any
 
 import pandas as pd
 
-from features.errors import DataContractError
+from features.contract.errors import DataContractError
 
 WARNINGS_FILE = "warnings.xlsx"
 WARNINGS_SHEET = "预警名单"

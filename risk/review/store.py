@@ -35,7 +35,8 @@ from typing import Any, TypeVar
 
 import pandas as pd
 
-from features.errors import ConfigError, OutputError
+from features.contract.errors import ConfigError
+from risk.atomic import OutputError
 
 #: The verdicts a reviewer may give (the Excel drop-down and the web form offer exactly these).
 DECISIONS: tuple[str, ...] = ("纳入监测", "排除", "待核实")

@@ -30,8 +30,8 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from markupsafe import Markup
 
-from features.errors import ConfigError, FanpinError
-from features.tables import Tables
+from features.contract.errors import ConfigError, FanpinError
+from features.contract.tables import Tables
 from risk.review.charts import bar_chart_svg, mask_id_numbers, waterfall_svg
 from risk.review.history import household_history
 from risk.review.run import WARNINGS_SHEET, ReviewRun
@@ -39,7 +39,7 @@ from risk.review.store import DECISIONS, EXCLUSION_REASONS, Decision, ReviewStor
 
 log = logging.getLogger(__name__)
 
-TEMPLATES = Path(__file__).parent / "templates"
+TEMPLATES = Path(__file__).parent.parent / "templates" / "review"
 COOKIE = "fanpin_review"
 UNDECIDED = "未审核"
 PAGE_SIZE = 200
@@ -356,7 +356,7 @@ def _load_data(run: ReviewRun, key: bytes | Callable[[], bytes] | None) -> Table
     folder = run.data_dir()
     if folder is None or key is None:
         return None
-    from features.io import load_directory  # noqa: PLC0415 - only when a data folder is known
+    from features.contract.io import load_directory  # noqa: PLC0415 - only when a data folder is known
 
     return load_directory(folder, pseudonym_key=key() if callable(key) else key).tables
 

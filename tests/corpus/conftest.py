@@ -13,11 +13,11 @@ import pytest
 from mutations import CORPUS_KEY, SCORE_MONTH
 
 from features.build import build_panel
-from features.io import load_directory, validate_directory
-from features.lines import MonitoringLines
-from features.validation import ValidationReport
+from features.contract.io import load_directory, validate_directory
+from features.contract.lines import MonitoringLines
+from features.contract.validation import ValidationReport
 from risk.cli import main
-from risk.simulation import simulate, write_simulation
+from simulation import simulate, write_simulation
 from training.model import RiskModel
 from training.registry import save_local
 

@@ -30,7 +30,7 @@ import pandas as pd
 from openpyxl import Workbook
 from openpyxl.styles import PatternFill
 
-from features.tables import Tables
+from features.contract.tables import Tables
 
 Outcome = Literal["error", "warning", "accepted"]
 Command = Literal["validate", "score"]
@@ -226,7 +226,7 @@ def same_table(table: str, *, columns: tuple[str, ...] | None = None):
 @functools.lru_cache(maxsize=2)
 def _base_tables(base: Path) -> Tables:
     """The base directory loaded once."""
-    from features.io import load_directory  # noqa: PLC0415
+    from features.contract.io import load_directory  # noqa: PLC0415
 
     return load_directory(base, pseudonym_key=CORPUS_KEY).tables
 
@@ -244,7 +244,7 @@ def _rename(table: str, renames: dict[str, str]) -> Callable[[Path], None]:
 
 def _chinese_headers(folder: Path) -> None:
     """Every header of households as its Chinese label, full-width and with stray spaces."""
-    from features.contract import CONTRACT  # noqa: PLC0415
+    from features.contract.schema import CONTRACT  # noqa: PLC0415
 
     spec = CONTRACT["households"]
     frame = read(folder, "households")
@@ -257,7 +257,7 @@ def _chinese_headers(folder: Path) -> None:
 
 def _gbk(folder: Path) -> None:
     """members.csv saved by Excel on a Chinese Windows: GBK, Chinese headers, renamed 家庭成员.csv."""
-    from features.contract import CONTRACT  # noqa: PLC0415
+    from features.contract.schema import CONTRACT  # noqa: PLC0415
 
     frame = read(folder, "members")
     labels = {c.name: c.label_zh for c in CONTRACT["members"].columns}

@@ -19,9 +19,9 @@ import pytest
 from conftest import run_cli
 from mutations import CORPUS_KEY, MUTATIONS, SCORE_MONTH, Mutation, markdown
 
-from features.errors import DataContractError
-from features.io import load_directory, validate_directory
-from features.validation import Issue, ValidationReport
+from features.contract.errors import DataContractError
+from features.contract.io import load_directory, validate_directory
+from features.contract.validation import Issue, ValidationReport
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from features.contract import CONTRACT
+from features.contract.schema import CONTRACT
 
 KEY = b"test-pseudonym-key"
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from features.tables import Tables
+from features.contract.tables import Tables
 
 
 def months(*values: str) -> pd.Series:

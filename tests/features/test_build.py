@@ -9,8 +9,8 @@ from feature_tables import make_tables
 
 from features.build import build_features, build_panel
 from features.catalogue import CATALOGUE, feature_names
-from features.errors import DataContractError
-from features.lines import MonitoringLines
+from features.contract.errors import DataContractError
+from features.contract.lines import MonitoringLines
 
 LINES = MonitoringLines()
 SOURCES = ("income", "medical", "disability", "employment", "assistance", "events", "outcomes")
@@ -127,7 +127,7 @@ def test_cli_bad_month_is_a_usage_error(tmp_path, monkeypatch, capsys) -> None: 
 
 @pytest.mark.slow
 def test_panel_equals_month_by_month_on_the_small_county(small_county) -> None:  # noqa: ANN001
-    from features.io import load_directory  # noqa: PLC0415
+    from features.contract.io import load_directory  # noqa: PLC0415
 
     tables = load_directory(small_county, pseudonym_key=b"test").tables
     months = [tables.export_month - k for k in (13, 7, 2, 1, 0)]

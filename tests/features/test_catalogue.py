@@ -10,7 +10,7 @@ from feature_tables import make_tables
 
 from features.build import build_features
 from features.catalogue import CATALOGUE, RISK_TYPES, by_name, feature_names
-from features.lines import MonitoringLines
+from features.contract.lines import MonitoringLines
 
 REQUIRED = [
     "household_type",

@@ -8,9 +8,9 @@ import pandas as pd
 import pytest
 from contract_frames import HEAD_1, KEY
 
-from features.contract import CONTRACT, label_of
-from features.errors import DataContractError
-from features.io import load_directory, validate_directory
+from features.contract.errors import DataContractError
+from features.contract.io import load_directory, validate_directory
+from features.contract.schema import CONTRACT, label_of
 
 
 def _load_fails(directory, pattern: str) -> str:
@@ -233,7 +233,7 @@ def test_every_error_is_listed_at_once(frames, make_dir):
 
 
 def test_docs_are_generated_from_the_contract():
-    from features.contract import contract_markdown
+    from features.contract.schema import contract_markdown
 
     text = contract_markdown()
     for spec in CONTRACT.values():

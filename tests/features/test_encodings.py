@@ -6,8 +6,8 @@ import pandas as pd
 import pytest
 from contract_frames import KEY
 
-from features.errors import DataContractError
-from features.io import load_directory, validate_directory
+from features.contract.errors import DataContractError
+from features.contract.io import load_directory, validate_directory
 
 
 def _same_tables(left, right) -> None:

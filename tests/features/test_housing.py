@@ -7,7 +7,7 @@ import pandas as pd
 from feature_tables import make_tables
 
 from features.build import build_features
-from features.lines import MonitoringLines
+from features.contract.lines import MonitoringLines
 
 
 def test_stable_fields() -> None:

@@ -8,7 +8,7 @@ import pytest
 from feature_tables import make_tables
 
 from features.build import build_features
-from features.lines import MonitoringLines
+from features.contract.lines import MonitoringLines
 
 LINES = MonitoringLines(default={2023: 7000.0, 2024: 7300.0}, by_county={"乙县": {2024: 8000.0}})
 

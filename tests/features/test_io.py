@@ -11,10 +11,10 @@ import pandas as pd
 import pytest
 from contract_frames import HEAD_1, KEY, SPOUSE_1, WIFE_3
 
-from features.contract import CONTRACT
-from features.errors import DataContractError
-from features.io import Tables, load_directory, validate_directory
-from features.pseudonym import pseudonym
+from features.contract.errors import DataContractError
+from features.contract.io import Tables, load_directory, validate_directory
+from features.contract.pseudonym import pseudonym
+from features.contract.schema import CONTRACT
 
 
 def test_frames_follow_the_architecture(frames, make_dir):

@@ -9,9 +9,9 @@ import pytest
 from feature_tables import make_tables
 
 from features.build import build_features
-from features.lines import MonitoringLines
+from features.contract.lines import MonitoringLines
+from features.contract.tables import Tables
 from features.panel import month_codes
-from features.tables import Tables
 
 LINES = MonitoringLines()
 DATE_COLUMNS = {
@@ -137,8 +137,8 @@ EXPORT_MONTH = "2025-12"
 @pytest.fixture(scope="module")
 def exported_county(tmp_path_factory: pytest.TempPathFactory) -> tuple[Tables, Tables]:
     """A small simulated county written as exported at EXPORT_MONTH and at its last month."""
-    from features.io import load_directory  # noqa: PLC0415
-    from risk.simulation import simulate, write_simulation  # noqa: PLC0415
+    from features.contract.io import load_directory  # noqa: PLC0415
+    from simulation import simulate, write_simulation  # noqa: PLC0415
 
     sim = simulate(households=400, months=30, seed=11, truth=False, export_at=(EXPORT_MONTH,))
     out = write_simulation(sim, tmp_path_factory.mktemp("export_at") / "county", fmt="parquet")

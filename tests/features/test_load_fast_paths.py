@@ -15,17 +15,17 @@ import pyarrow as pa
 import pytest
 from contract_frames import HEAD_1, HEAD_3, KEY, WIFE_3
 
-from features.contract import CONTRACT, normalise_text
-from features.io import load_directory
-from features.parsing import codes_in, encode_together, parse_column
-from features.pseudonym import (
+from features.contract.io import load_directory
+from features.contract.parsing import codes_in, encode_together, parse_column
+from features.contract.pseudonym import (
     pseudonym,
     pseudonymise_codes,
     pseudonymise_columns,
     pseudonyms,
     take_codes,
 )
-from features.validation import _ID_HEAD, _id_heads, check_id_numbers
+from features.contract.schema import CONTRACT, normalise_text
+from features.contract.validation import _ID_HEAD, _id_heads, check_id_numbers
 
 
 @pytest.mark.parametrize("key", [b"k", b"x" * 64, b"y" * 65, bytes(range(256))])

@@ -7,7 +7,7 @@ import pytest
 from feature_tables import make_tables
 
 from features.build import build_features
-from features.lines import MonitoringLines
+from features.contract.lines import MonitoringLines
 
 
 def _frame(as_of: str = "2024-06", **overrides: object) -> pd.DataFrame:

@@ -9,8 +9,8 @@ import pandas as pd
 from hypothesis import given
 from hypothesis import strategies as st
 
-from features.contract import CONTRACT
-from features.parsing import is_in, parse_column
+from features.contract.parsing import is_in, parse_column
+from features.contract.schema import CONTRACT
 
 MONTH = CONTRACT["income"].column("month")
 DATE = CONTRACT["medical"].column("settle_date")

@@ -9,9 +9,9 @@ import pandas as pd
 import pytest
 from contract_frames import HEAD_1, ID_NUMBERS, KEY, SPOUSE_1
 
-from features.errors import ConfigError, DataContractError
-from features.io import load_directory, validate_directory
-from features.pseudonym import looks_like_id_number, mask_id, pseudonym, pseudonymise_ids
+from features.contract.errors import ConfigError, DataContractError
+from features.contract.io import load_directory, validate_directory
+from features.contract.pseudonym import looks_like_id_number, mask_id, pseudonym, pseudonymise_ids
 
 ID_LIKE = re.compile(r"\d{17}[\dXx]")
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from features.errors import ConfigError
-from features.lines import MonitoringLines
+from features.contract.errors import ConfigError
+from features.contract.lines import MonitoringLines
+from features.contract.tables import Tables
 from features.rules import RuleParams, department_rules, triggered_rules
-from features.tables import Tables
 
 AS_OF = pd.Period("2024-06", freq="M")
 LINES = MonitoringLines(default={2024: 7300.0})

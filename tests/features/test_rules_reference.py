@@ -12,9 +12,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from features.lines import MonitoringLines
+from features.contract.lines import MonitoringLines
+from features.contract.tables import Tables
 from features.rules import RULE_NAMES, RuleParams, department_rules
-from features.tables import Tables
 
 AS_OF = pd.Period("2024-06", freq="M")
 LINES = MonitoringLines(default={2024: 7300.0}, by_county={"乙县": {2024: 6900.0}})

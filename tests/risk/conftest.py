@@ -13,7 +13,7 @@ from scoring_county import (
     write_county,
 )
 
-from features.tables import Tables
+from features.contract.tables import Tables
 from risk.config import FanpinConfig
 from risk.score import ScoreResult, score_month
 

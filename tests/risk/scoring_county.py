@@ -1,6 +1,6 @@
 """A small synthetic county on disk and a model trained on it, for the scoring tests.
 
-Written as contract files (CSV) so the tests go through `features.io.load_directory` like users do.
+Written as contract files (CSV) so the tests go through `features.contract.io.load_directory` like users do.
 Risk is planted in medical costs, low income, job loss and disability so reasons have something to say.
 Deterministic for a given seed; about 400 households × 24 months, built in well under a second.
 """
@@ -14,9 +14,9 @@ import numpy as np
 import pandas as pd
 
 from features.build import build_panel
-from features.io import load_directory
-from features.lines import MonitoringLines
-from features.tables import Tables
+from features.contract.io import load_directory
+from features.contract.lines import MonitoringLines
+from features.contract.tables import Tables
 from training.model import RiskModel
 
 KEY = b"scoring-test-key"

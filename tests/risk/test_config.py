@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from features.errors import ConfigError
+from features.contract.errors import ConfigError
 from risk.config import FanpinConfig, config_from_dict, load_config
 
 

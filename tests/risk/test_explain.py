@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 import shap
 
-from features.tables import Tables
+from features.contract.tables import Tables
 from risk.explain import (
     EXPLANATION_COLUMNS,
     MEASURES,

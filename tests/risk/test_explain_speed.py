@@ -8,7 +8,6 @@ import pandas as pd
 import pytest
 import shap
 
-from features.errors import ModelMismatchError
 from risk.explain_speed import (
     ShapTables,
     fast_contributions,
@@ -16,6 +15,7 @@ from risk.explain_speed import (
     row_digests,
     tables_for,
 )
+from training.model import ModelMismatchError
 
 
 @pytest.fixture(scope="module")

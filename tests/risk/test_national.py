@@ -10,9 +10,9 @@ import openpyxl
 import pandas as pd
 import pytest
 
-from features.errors import DataContractError
-from features.io import load_directory
-from features.pseudonym import pseudonym
+from features.contract.errors import DataContractError
+from features.contract.io import load_directory
+from features.contract.pseudonym import pseudonym
 from risk.review.national import import_national
 
 KEY = b"test-key"

@@ -15,20 +15,20 @@ from rich.console import Console
 from scoring_county import SCORING_MONTH, FakeLoaded
 
 from features.build import build_features
-from features.errors import DataContractError, ModelMismatchError
-from features.lines import MonitoringLines
+from features.contract.errors import DataContractError
+from features.contract.lines import MonitoringLines
+from features.sources.monitoring import monitored_at
 from risk.config import FanpinConfig, WarningConfig
 from risk.score import (
     OUTPUT_FILES,
     SCORE_COLUMNS,
     check_feeds,
     check_model_features,
-    monitored_households,
     print_summary,
     score_month,
     select_warned,
 )
-from training.model import RiskModel
+from training.model import ModelMismatchError, RiskModel
 
 MONTH = pd.Period(SCORING_MONTH, "M")
 
@@ -62,7 +62,7 @@ def test_scores_follow_the_interface(scored_run, scoring_tables):
     assert (scores["month"] == SCORING_MONTH).all()
     assert scores["run_id"].nunique() == 1 and scores["run_id"].iloc[0] == scored_run.run_id
     assert all(isinstance(list(v), list) for v in scores["rule_triggers"])
-    monitored = set(monitored_households(scoring_tables, month=MONTH))
+    monitored = set(monitored_at(scoring_tables.outcomes, month=MONTH))
     assert monitored, "the synthetic county should have monitored households"
     assert not monitored & set(scores["household_id"])
     assert len(scores) + len(monitored) == len(scoring_tables.households)
@@ -438,7 +438,7 @@ def test_small_county_trained_registered_and_scored_by_the_cli(
     small_county, tmp_path, monkeypatch, capsys
 ):
     """The whole path users take: simulate → train → register champion → `risk score`."""
-    from features.io import load_directory
+    from features.contract.io import load_directory
     from risk.cli import main
     from risk.demo import train_demo_model
 

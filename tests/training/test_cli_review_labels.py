@@ -7,7 +7,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from features.errors import ConfigError
+from features.contract.errors import ConfigError
 from risk.cli.train import _review_confirmations
 from risk.review.store import Decision, ReviewStore
 from training.labels import build_labels

@@ -30,7 +30,9 @@ def test_train_then_retrain_with_more_outcomes(small_county: Path, tmp_path: Pat
         "--model-name",
         "small",
     ]
-    assert run_train([*common, "--until", str(last - 2), "--out", str(tmp_path / "first")]) == 0
+    oracle = ["--oracle", str(small_county / "_truth" / "truth.parquet")]
+    first_run = [*common, *oracle, "--until", str(last - 2), "--out", str(tmp_path / "first")]
+    assert run_train(first_run) == 0
     first = json.loads((tmp_path / "first" / "evaluation.json").read_text(encoding="utf-8"))
     assert first["model_version"] == "1" and first["promotion"]["promoted"]
     assert first["split"]["until"] == str(last - 2)
@@ -40,6 +42,7 @@ def test_train_then_retrain_with_more_outcomes(small_county: Path, tmp_path: Pat
     assert run_train([*common, "--out", str(tmp_path / "second")]) == 0
     second = json.loads((tmp_path / "second" / "evaluation.json").read_text(encoding="utf-8"))
     assert second["model_version"] == "2"
+    assert "oracle" not in second  # the hidden truth is read only when --oracle names it
     assert second["champion"]["version"] == "1"  # re-scored on the new, newest window
     assert second["promotion"]["compared_on"] == second["split"]["valid"] != first["split"]["valid"]
     expected = "2" if second["promotion"]["promoted"] else "1"

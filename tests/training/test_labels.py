@@ -5,7 +5,8 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from training.labels import build_labels, labellable_months, monitored_at
+from features.sources.monitoring import monitored_at
+from training.labels import build_labels, labellable_months
 
 
 def M(text: str) -> pd.Period:

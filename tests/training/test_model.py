@@ -8,8 +8,7 @@ import pytest
 from sklearn.metrics import roc_auc_score
 from sklearn.utils.estimator_checks import check_estimator
 
-from features.errors import ModelMismatchError
-from training.model import RiskModel
+from training.model import ModelMismatchError, RiskModel
 
 FAST = {"n_estimators": 60, "learning_rate": 0.1, "min_child_samples": 20}
 

@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 import yaml
 
-from features.lines import MonitoringLines
+from features.contract.lines import MonitoringLines
 from features.rules import RuleParams
 from training.model import RiskModel
 from training.registry import ModelLoadError, Registry, load_model, promotion_gate, save_local

@@ -55,7 +55,7 @@ def test_time_column_validates_on_the_newest_rows(table: pd.DataFrame) -> None:
 
 
 def test_bad_label_names_the_row(table: pd.DataFrame) -> None:
-    from features.errors import DataContractError
+    from features.contract.errors import DataContractError
 
     broken = table.copy()
     broken.loc[3, "label"] = 2

@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 from training_county import synthetic_tables
 
-from features.lines import MonitoringLines
+from features.contract.lines import MonitoringLines
 from features.rules import RuleParams
 from training.evaluate import render_html
 from training.registry import Registry, load_model

@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from features.tables import Tables
+from features.contract.tables import Tables
 
 
 def synthetic_tables(

@@ -10,7 +10,7 @@ import pytest
 from review_runs import RUN_ID
 from wps_files import to_shared_strings
 
-from features.errors import DataContractError
+from features.contract.errors import DataContractError
 from risk.review.excel_io import export_decisions, import_decisions, read_decisions
 from risk.review.run import load_run
 from risk.review.store import ReviewStore

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from features.errors import ConfigError
+from features.contract.errors import ConfigError
 from risk.review.store import SCHEMA_VERSION, Decision, ReviewStore
 
 

@@ -11,8 +11,8 @@ import pandas as pd
 import pytest
 from fastapi.testclient import TestClient
 
-from features.errors import ConfigError
-from features.tables import Tables
+from features.contract.errors import ConfigError
+from features.contract.tables import Tables
 from risk.review.run import load_run
 from risk.review.store import Decision, ReviewStore
 from risk.review.web import check_binding, create_app

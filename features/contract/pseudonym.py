@@ -18,8 +18,8 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from features.errors import ConfigError
-from features.parsing import arrow_strings, encode_together
+from features.contract.errors import ConfigError
+from features.contract.parsing import arrow_strings, encode_together
 
 #: 17 digits then a digit or X (ID card), optionally followed by 2 (disability card) or 4 more.
 ID_NUMBER = re.compile(r"^\d{17}[\dXx](?:[0-9A-Za-z]{2}|[0-9A-Za-z]{4})?$")

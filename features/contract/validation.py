@@ -19,7 +19,9 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from features.contract import (
+from features.contract.parsing import arrow_strings, codes_in, is_in
+from features.contract.pseudonym import mask_id, mask_if_id_number
+from features.contract.schema import (
     CONTRACT,
     FORMERLY_POOR,
     HEAD_OF_HOUSEHOLD,
@@ -27,8 +29,6 @@ from features.contract import (
     ColumnSpec,
     TableSpec,
 )
-from features.parsing import arrow_strings, codes_in, is_in
-from features.pseudonym import mask_id, mask_if_id_number
 
 Severity = Literal["error", "warning"]
 MAX_EXAMPLES = 10

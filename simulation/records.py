@@ -6,8 +6,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from risk.simulation import layout as L
-from risk.simulation.dynamics import State, StepRecord, can_work
+from simulation import layout as L
+from simulation.dynamics import State, StepRecord, can_work
 
 RISK_TYPES = (
     "因病",

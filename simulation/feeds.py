@@ -13,11 +13,11 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from risk.simulation import layout as L
-from risk.simulation.dynamics import can_work
-from risk.simulation.population import Population
-from risk.simulation.records import Recorder
-from risk.simulation.timeline import Timeline
+from simulation import layout as L
+from simulation.dynamics import can_work
+from simulation.population import Population
+from simulation.records import Recorder
+from simulation.timeline import Timeline
 
 VISIT_TYPES = np.array(["住院", "门诊慢特病", "普通门诊"])
 ASSISTANCE_TYPES = np.array(

@@ -17,7 +17,7 @@ import numba
 import numpy as np
 from scipy.special import ndtri
 
-from risk.simulation import layout as L
+from simulation import layout as L
 
 # Normal quantiles for cheap lognormal draws inside the kernel.
 _Z = ndtri((np.arange(2048) + 0.5) / 2048)

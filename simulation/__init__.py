@@ -5,7 +5,7 @@ it as a contract data directory (DATA_CONTRACT.md) with `_truth/truth.parquet` a
 sub-directories.
 """
 
-from risk.simulation.engine import Simulation, simulate
-from risk.simulation.writer import write_simulation
+from simulation.engine import Simulation, simulate
+from simulation.writer import write_simulation
 
 __all__ = ["Simulation", "simulate", "write_simulation"]

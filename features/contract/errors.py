@@ -17,11 +17,3 @@ class DataContractError(FanpinError, ValueError):
 
 class ConfigError(FanpinError, ValueError):
     """`risk.toml` (or an option) is invalid; the message starts with the section name."""
-
-
-class ModelMismatchError(FanpinError, ValueError):
-    """A model does not fit the data it is asked to score (missing or unexpected features)."""
-
-
-class OutputError(FanpinError, OSError):
-    """An output could not be written (read-only folder, disk full, ...)."""

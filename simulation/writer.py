@@ -16,11 +16,11 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from features.errors import ConfigError, OutputError
-from features.tables import TABLE_NAMES
+from features.contract.errors import ConfigError
+from features.contract.tables import TABLE_NAMES
 
 if TYPE_CHECKING:
-    from risk.simulation.engine import Simulation
+    from simulation.engine import Simulation
 
 FORMATS = ("parquet", "csv", "xlsx")
 _FIXED_TIME = dt.datetime(2020, 1, 1, 0, 0, 0)
@@ -50,7 +50,7 @@ def write_simulation(sim: Simulation, out_dir: str | Path, *, fmt: str = "parque
         out.parent.mkdir(parents=True, exist_ok=True)
         staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
     except OSError as error:
-        raise OutputError(f"cannot write to {out}: {error}") from error
+        raise OSError(f"cannot write to {out}: {error}") from error
     try:
         write_tables(sim.tables, staging, fmt=fmt)
         for month, tables in sim.exports.items():
@@ -68,7 +68,7 @@ def write_simulation(sim: Simulation, out_dir: str | Path, *, fmt: str = "parque
                 target.unlink()
             item.replace(target)
     except OSError as error:
-        raise OutputError(f"cannot write to {out}: {error}") from error
+        raise OSError(f"cannot write to {out}: {error}") from error
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     return out

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from risk.simulation import layout as L
+from simulation import layout as L
 
 COUNTY_NAMES = ("清河县", "石泉县", "云岭县", "白水县", "青山县", "凤阳县", "安宁县", "长乐县")
 COUNTY_CODES = ("522622", "522623", "522624", "522625", "522626", "522627", "522628", "522629")
@@ -290,7 +290,7 @@ def _initial_jobs(
     rng: np.random.Generator, pi: np.ndarray, pf: np.ndarray, poor: np.ndarray
 ) -> None:
     """Workers already in a spell at month 0, drawn near the dynamics' stationary shares."""
-    from risk.simulation.dynamics import can_work, draw_job, job_wage  # noqa: PLC0415
+    from simulation.dynamics import can_work, draw_job, job_wage  # noqa: PLC0415
 
     n = len(pi)
     able = can_work(pi, pf)
@@ -310,7 +310,7 @@ def _household_floats(
     hh: np.ndarray,
     line0: float,
 ) -> np.ndarray:
-    from risk.simulation.dynamics import expected_person_income, expected_transfers  # noqa: PLC0415
+    from simulation.dynamics import expected_person_income, expected_transfers  # noqa: PLC0415
 
     n = len(poor)
     hf = np.zeros((n, L.N_HF), dtype=np.float64)

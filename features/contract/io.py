@@ -5,7 +5,7 @@ sheet, `.parquet`), maps English or Chinese headers to contract columns, parses 
 kind, pseudonymises ID-like person ids, applies every rule of DATA_CONTRACT.md and returns the tables
 with a `ValidationReport`. `validate_directory` does the same without raising for data problems.
 
-Everything about columns, labels and allowed values comes from `features.contract`.
+Everything about columns, labels and allowed values comes from `features.contract.schema`.
 """
 
 from __future__ import annotations
@@ -23,12 +23,12 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from features.contract import CONTRACT, TableSpec, header_key, table_for_stem
-from features.errors import DataContractError
-from features.parsing import arrow_strings, encode_together, parse_column
-from features.pseudonym import looks_like_id_numbers, pseudonymise_codes, take_codes
-from features.tables import Tables
-from features.validation import (
+from features.contract.errors import DataContractError
+from features.contract.parsing import arrow_strings, encode_together, parse_column
+from features.contract.pseudonym import looks_like_id_numbers, pseudonymise_codes, take_codes
+from features.contract.schema import CONTRACT, TableSpec, header_key, table_for_stem
+from features.contract.tables import Tables
+from features.contract.validation import (
     CODE_SUFFIX,
     ROW,
     Issue,

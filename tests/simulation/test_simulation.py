@@ -9,9 +9,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from features.lines import DEFAULT_LINE_BY_YEAR
-from risk.simulation import Simulation, simulate, write_simulation
-from risk.simulation.population import check_digit_valid
+from features.contract.lines import DEFAULT_LINE_BY_YEAR
+from simulation import Simulation, simulate, write_simulation
+from simulation.population import check_digit_valid
 
 
 def _months(frame: pd.DataFrame, column: str) -> pd.Series:

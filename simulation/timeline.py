@@ -7,8 +7,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from features.lines import DEFAULT_LINE_BY_YEAR, MonitoringLines
-from risk.simulation.dynamics import Calendar
+from features.contract.lines import DEFAULT_LINE_BY_YEAR, MonitoringLines
+from simulation.dynamics import Calendar
 
 #: Months simulated before the first written month so that trailing incomes and the monitored
 #: population are in their steady state when the data begin.

@@ -9,7 +9,7 @@ from types import MappingProxyType
 import numpy as np
 import pandas as pd
 
-from features.errors import ConfigError
+from features.contract.errors import ConfigError
 
 #: Default per-capita yearly line (yuan) by year: rises every year, as the local lines do
 #: (6,000 in 2020–2021 in the seed documents; 7,000–7,300 in 2022–2023 examples).

@@ -9,10 +9,10 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from features.errors import ConfigError
-from risk.simulation import layout as L
-from risk.simulation.dynamics import State, expected_person_income, expected_transfers, step
-from risk.simulation.feeds import (
+from features.contract.errors import ConfigError
+from simulation import layout as L
+from simulation.dynamics import State, expected_person_income, expected_transfers, step
+from simulation.feeds import (
     Context,
     FeedGaps,
     build_ledgers,
@@ -20,10 +20,10 @@ from risk.simulation.feeds import (
     month_labels,
     snapshot_tables,
 )
-from risk.simulation.population import Population, build_population
-from risk.simulation.records import Recorder
-from risk.simulation.timeline import Timeline
-from risk.simulation.truth import (
+from simulation.population import Population, build_population
+from simulation.records import Recorder
+from simulation.timeline import Timeline
+from simulation.truth import (
     HORIZON,
     continuation_probability,
     oracle_summary,

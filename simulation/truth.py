@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from risk.simulation import layout as L
-from risk.simulation.dynamics import State, step
-from risk.simulation.timeline import Timeline
+from simulation import layout as L
+from simulation.dynamics import State, step
+from simulation.timeline import Timeline
 
 HORIZON = 6
 #: Household-draw rows per continuation chunk (bounds memory; fixed so results never depend on it).

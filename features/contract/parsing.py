@@ -21,7 +21,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from features.contract import ColumnSpec, normalise_text
+from features.contract.schema import ColumnSpec, normalise_text
 
 NAT = np.iinfo(np.int64).min
 _EMPTY = object()
@@ -67,7 +67,7 @@ def parse_column(raw: pd.Series, spec: ColumnSpec) -> ParsedColumn:
 
     Examples
     --------
-    >>> from features.contract import CONTRACT
+    >>> from features.contract.schema import CONTRACT
     >>> spec = CONTRACT["income"].column("wage_income")
     >>> parsed = parse_column(pd.Series(["1,234.5", "", "abc"]), spec)
     >>> parsed.values.tolist()[0], parsed.bad.tolist(), parsed.empty.tolist()
