@@ -6,7 +6,7 @@ STAMP   := $(VENV)/.installed
 DEMO_OUT ?= demo
 
 .DEFAULT_GOAL := help
-.PHONY: help install demo test lint bench clean
+.PHONY: help install demo test lint bench bench-models clean
 
 help:  ## Show this help
 	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  make %-10s %s\n", $$1, $$2}'
@@ -31,8 +31,11 @@ test: $(STAMP)  ## Lint, then run every test (notebooks and browser tests includ
 	$(MAKE) --no-print-directory lint
 	$(BIN)/python -m pytest -q
 
-bench: $(STAMP)  ## Speed and memory benchmarks at 200,000 households; writes bench/results.json
+bench: $(STAMP)  ## Speed, memory and model quality (200,000 households; every scenario); writes bench/results.json
 	$(BIN)/python bench/run.py
+
+bench-models: $(STAMP)  ## Model quality only: every scenario, trained and scored as a county would
+	$(BIN)/python bench/bench_generalisation.py --out bench/generalisation.json
 
 clean:  ## Remove generated outputs (keeps .venv)
 	rm -rf $(DEMO_OUT) mlruns mlflow.db mlartifacts .pytest_cache bench/cache

@@ -1,7 +1,8 @@
 """`make bench`: speed and memory figures, measured in one run, printed as ratios, saved to JSON.
 
 Builds (once, cached under bench/cache/) a simulated directory of 200,000 households × 24 months,
-then runs each stage's benchmark module: simulation, features, training, scoring, scale. Each module
+then runs each stage's benchmark module: simulation, features, training, scoring, scale, and
+model quality on every simulated scenario (generalisation: its counties are cached separately). Each module
 exposes ``run(results, data_dir)`` (simulation: ``run(results)``) and adds its figures to ``results``.
 The stages run in one process and share what does not need measuring again (`session`: the
 directory is loaded once, the trained model and the local run's outputs are reused by later stages).
@@ -20,7 +21,14 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 CACHE = HERE / "cache"
-STAGES = ("bench_simulate", "bench_features", "bench_training", "bench_score", "bench_scale")
+STAGES = (
+    "bench_simulate",
+    "bench_features",
+    "bench_training",
+    "bench_score",
+    "bench_scale",
+    "bench_generalisation",
+)
 
 
 def main() -> int:

@@ -1,0 +1,365 @@
+"""Generalisation benchmark: every simulated scenario, scored month by month exactly as a county would.
+
+For each scenario (``simulation`` scenarios: baseline, illness, disaster, migrant, sparse) and seed:
+
+1. Simulate ``households`` × 36 months ending 2026-10, with the directory as exported at the end of
+   2025-12, 2026-01, 2026-02 and 2026-03 and the hidden truth (``p_true`` and ``cause``).
+2. Train on the 2025-12 export (`training.train.train_from_tables`, default options): the model
+   that would be registered.
+3. Score each of 2026-01..03 from that month's own export (`risk.score.score_month`, default
+   configuration: top 5 % warned, reasons written) — the outputs a reviewer would get.
+4. Judge on the same rows (households scored in those months; label = identified within 6 months,
+   from the full data): the model, the oracle (``p_true``), the department rules, logistic regression
+   and the plain reference — the last two trained on the 2025-12 export on every as-of month whose
+   label window had closed, as a county's own analyst would.
+5. Reasons: among warned households identified within 6 months, the share whose first reason (and
+   any of the top three) names the true cause, macro-averaged over causes, against naming the
+   commonest cause (the three commonest) for everyone.
+
+Run: ``python bench/bench_generalisation.py [--households 20000] [--seeds 0 1] [--scenarios ...]``;
+`make bench` runs it with its defaults (``run(results, data_dir)``) and writes ``results["generalisation"]``.
+The table printed at the end goes into docs/model.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+HERE = Path(__file__).resolve().parent
+CACHE = HERE / "cache" / "scenarios"
+KEY = b"bench-pseudonym-key"
+END = "2026-10"
+TRAIN_EXPORT = "2025-12"
+SCORED = ("2026-01", "2026-02", "2026-03")
+HORIZON = 6
+SHARES = (0.05, 0.10)
+SCENARIOS = ("baseline", "illness", "disaster", "migrant", "sparse")
+
+
+@dataclasses.dataclass(frozen=True)
+class _Loaded:
+    """What `score_month` needs of a registered model."""
+
+    model: Any
+    name: str = "bench"
+    version: str = "1"
+    uri: str = "bench:model"
+
+
+def run(results: dict[str, Any], data_dir: Path | None = None) -> None:
+    """`make bench` entry: every scenario at 20,000 households, seeds 0 and 1."""
+    results["generalisation"] = measure(SCENARIOS, seeds=(0, 1), households=20000)
+
+
+def measure(
+    scenarios: tuple[str, ...], *, seeds: tuple[int, ...], households: int
+) -> dict[str, Any]:
+    """One row of figures per scenario and seed, plus the table as Markdown."""
+    rows = []
+    for scenario in scenarios:
+        for seed in seeds:
+            started = time.perf_counter()
+            row = one_county(scenario, seed=seed, households=households)
+            row["seconds"] = round(time.perf_counter() - started, 1)
+            print(json.dumps(row, ensure_ascii=False), flush=True)
+            rows.append(row)
+    return {"households": households, "rows": rows, "table": markdown(rows)}
+
+
+def county_dir(scenario: str, *, seed: int, households: int) -> Path:
+    """The simulated county, written once per simulator version (cached under bench/cache/)."""
+    from simulation import simulate, write_simulation  # noqa: PLC0415
+
+    folder = CACHE / f"{scenario}-{households}-s{seed}-{_simulator_digest()}"
+    if (folder / "_truth" / "truth.parquet").is_file():
+        return folder
+    sim = simulate(
+        households=households,
+        months=36,
+        end=END,
+        seed=seed,
+        scenario=scenario,
+        export_at=(TRAIN_EXPORT, *SCORED),
+    )
+    write_simulation(sim, folder)
+    return folder
+
+
+def one_county(scenario: str, *, seed: int, households: int) -> dict[str, Any]:
+    """Train on the 2025-12 export, score 2026-01..03 from their exports, judge against the truth."""
+    from features.contract.io import load_directory  # noqa: PLC0415
+
+    folder = county_dir(scenario, seed=seed, households=households)
+    truth = pd.read_parquet(folder / "_truth" / "truth.parquet")
+    truth["household_id"] = truth["household_id"].astype(str)
+    truth["month"] = pd.PeriodIndex(truth["month"].astype(str), freq="M")
+    if "cause" not in truth:  # a simulator without causes: reason accuracy is reported unavailable
+        truth["cause"] = pd.NA
+    full = load_directory(folder, pseudonym_key=KEY).tables
+    train_tables = load_directory(folder / f"export_{TRAIN_EXPORT}", pseudonym_key=KEY).tables
+    model, references, evaluation = _train(train_tables)
+    scored = [_score(folder, month, model, references) for month in SCORED]
+    rows = pd.concat([s for s, _ in scored], ignore_index=True)
+    explanations = pd.concat([e for _, e in scored], ignore_index=True)
+    rows = _label(rows, full)
+    rows = rows.merge(truth[["household_id", "month", "p_true", "cause"]], how="left",
+                      on=["household_id", "month"])  # fmt: skip
+    figures: dict[str, Any] = {
+        "scenario": scenario,
+        "seed": seed,
+        "rows": int(len(rows)),
+        "positive_rate": round(float(rows["label"].mean()), 4),
+        "chosen": evaluation.get("candidates", {}).get("chosen"),
+    }
+    for scorer in ("model", "oracle", "plain_reference", "rules", "logistic"):
+        column = "p_true" if scorer == "oracle" else scorer
+        figures[scorer] = _metrics(rows, column)
+    figures["reasons"] = reason_accuracy(rows, explanations)
+    return figures
+
+
+def _train(tables: Any) -> tuple[Any, dict[str, Any], dict[str, Any]]:
+    """The registered model of a default `risk train`, and the two references a county would fit."""
+    from features.build import build_panel  # noqa: PLC0415
+    from features.contract.lines import MonitoringLines  # noqa: PLC0415
+    from features.rules import RuleParams  # noqa: PLC0415
+    from training import baselines  # noqa: PLC0415
+    from training.labels import build_labels, labellable_months  # noqa: PLC0415
+    from training.train import TrainOptions, first_record_month, train_from_tables  # noqa: PLC0415
+
+    options = TrainOptions()
+    result = train_from_tables(
+        tables, lines=MonitoringLines(), rule_params=RuleParams(), options=options
+    )
+    first = first_record_month(tables) + options.history - 1
+    candidates = pd.period_range(first, tables.export_month, freq="M")
+    months = labellable_months(list(candidates), known_until=tables.export_month, horizon=HORIZON)
+    panel = build_panel(tables, months=months, lines=MonitoringLines())
+    labels = build_labels(
+        tables.outcomes,
+        tables.households["household_id"],
+        months=months,
+        horizon=HORIZON,
+        known_until=tables.export_month,
+    )
+    data = labels.merge(panel, on=["household_id", "month"], how="inner")
+    columns = [c for c in panel.columns if c not in ("household_id", "month")]
+    y = data["label"].to_numpy()
+    references = {
+        "plain_reference": baselines.fit_plain_reference(data[columns], y),
+        "logistic": baselines.fit_logistic(data[columns], y),
+    }
+    return result.model, references, result.evaluation
+
+
+def _score(
+    folder: Path, month: str, model: Any, references: dict[str, Any]
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Score one month from its own export as `risk score` does; add the references and the rules."""
+    from features.build import build_features  # noqa: PLC0415
+    from features.contract.io import load_directory  # noqa: PLC0415
+    from features.contract.lines import MonitoringLines  # noqa: PLC0415
+    from features.rules import RuleParams, department_rules  # noqa: PLC0415
+    from risk.config import FanpinConfig  # noqa: PLC0415
+    from risk.score import score_month  # noqa: PLC0415
+    from training import baselines  # noqa: PLC0415
+
+    period = pd.Period(month, freq="M")
+    tables = load_directory(folder / f"export_{month}", pseudonym_key=KEY).tables
+    out = CACHE / "runs" / f"{folder.name}-{month}"
+    result = score_month(
+        tables,
+        month=period,
+        model=_Loaded(model),
+        config=FanpinConfig(),
+        out_dir=out,
+        progress=False,
+    )
+    scores = result.scores[["household_id", "probability", "warned"]].copy()
+    scores["household_id"] = scores["household_id"].astype(str)
+    scores["month"] = period
+    scores = scores.rename(columns={"probability": "model"})
+    features = build_features(tables, as_of=period, lines=MonitoringLines()).set_index(
+        "household_id"
+    )
+    features.index = features.index.astype(str)
+    features = features.loc[scores["household_id"]]
+    scores["plain_reference"] = baselines.predict_plain_reference(
+        references["plain_reference"], features
+    )
+    scores["logistic"] = baselines.predict_logistic(
+        references["logistic"], features.drop(columns=["month"])
+    )
+    rules = department_rules(tables, as_of=period, params=RuleParams(), lines=MonitoringLines())
+    rules.index = rules.index.astype(str)
+    scores["rules"] = rules["rule_score"].reindex(scores["household_id"]).fillna(0.0).to_numpy()
+    explanations = result.explanations.copy()
+    explanations["household_id"] = explanations["household_id"].astype(str)
+    explanations["month"] = period
+    return scores, explanations
+
+
+def _label(rows: pd.DataFrame, full: Any) -> pd.DataFrame:
+    """Label = identified within `HORIZON` months after the scored month (the full data's outcomes)."""
+    from training.labels import build_labels  # noqa: PLC0415
+
+    labels = build_labels(
+        full.outcomes,
+        rows["household_id"].unique(),
+        months=[pd.Period(m, freq="M") for m in SCORED],
+        horizon=HORIZON,
+        known_until=full.export_month,
+    )
+    return rows.merge(labels, on=["household_id", "month"], how="inner")
+
+
+def _metrics(rows: pd.DataFrame, column: str) -> dict[str, float | None]:
+    """AUC and recall at each share (each month's top share, pooled), on rows with a score."""
+    from training.evaluate import score_metrics  # noqa: PLC0415
+
+    known = rows[column].notna()
+    part = rows.loc[known]
+    out: dict[str, float | None] = {"auc": None, "coverage": round(float(known.mean()), 4)}
+    if part.empty or part["label"].nunique() < 2:
+        return out
+    metrics = score_metrics(part["label"].to_numpy(), part[column].to_numpy(), calibrated=False)
+    out["auc"] = round(float(metrics["auc"]), 4)
+    for share in SHARES:
+        hit = np.zeros(len(part), dtype=bool)
+        for _, index in part.groupby("month").indices.items():
+            values = part[column].to_numpy()[index]
+            order = np.lexsort((np.arange(len(values)), -values))
+            hit[index[order[: int(round(share * len(values)))]]] = True
+        positives = part["label"].to_numpy() == 1
+        out[f"recall@{share:.2f}"] = round(float(hit[positives].mean()), 4)
+    return out
+
+
+def reason_accuracy(rows: pd.DataFrame, explanations: pd.DataFrame) -> dict[str, Any]:
+    """First-reason and top-3 accuracy against the true cause, macro over causes, and the baselines.
+
+    Among warned households later identified (label 1): the true cause is the truth's `cause` in the
+    scored month; the reasons are the explanation rows with `reason_order` 1, 2, 3 (their `cause`).
+    The baselines name, for everyone, the commonest true cause (first) and the three commonest (top 3).
+    """
+    hits = rows[(rows["warned"]) & (rows["label"] == 1) & rows["cause"].notna()]
+    hits = hits[hits["cause"].astype(str) != ""]
+    if hits.empty or "reason_order" not in explanations or "cause" not in explanations:
+        return {"households": int(len(hits)), "available": False}
+    shown = explanations[explanations["reason_order"].notna()].copy()
+    shown["reason_order"] = shown["reason_order"].astype(int)
+    shown = shown[shown["reason_order"] <= 3]
+    keys = ["household_id", "month"]
+    first = shown[shown["reason_order"] == 1].drop_duplicates(keys).set_index(keys)["cause"]
+    top3 = shown.groupby(keys)["cause"].agg(lambda c: set(c.astype(str)))
+    index = pd.MultiIndex.from_frame(hits[keys])
+    true = hits["cause"].astype(str).to_numpy()
+    said_first = first.reindex(index).astype(object).to_numpy()
+    said_top3 = top3.reindex(index).to_numpy()
+    first_ok = np.array([s == t for s, t in zip(said_first, true, strict=True)])
+    top3_ok = np.array(
+        [isinstance(s, set) and t in s for s, t in zip(said_top3, true, strict=True)]
+    )
+    commonest = pd.Series(true).value_counts()
+    base_first = true == commonest.index[0]
+    base_top3 = np.isin(true, list(commonest.index[:3]))
+    return {
+        "households": int(len(hits)),
+        "available": True,
+        "causes": {str(k): int(v) for k, v in commonest.items()},
+        "first": _macro(first_ok, true),
+        "top3": _macro(top3_ok, true),
+        "baseline_first": _macro(base_first, true),
+        "baseline_top3": _macro(base_top3, true),
+        "first_by_cause": _by_cause(first_ok, true),
+        "top3_by_cause": _by_cause(top3_ok, true),
+    }
+
+
+def _by_cause(ok: np.ndarray, true: np.ndarray) -> dict[str, float]:
+    return {str(c): round(float(ok[true == c].mean()), 3) for c in sorted(set(true))}
+
+
+def _macro(ok: np.ndarray, true: np.ndarray) -> float:
+    return round(float(np.mean(list(_by_cause(ok, true).values()))), 4)
+
+
+def markdown(rows: list[dict[str, Any]]) -> str:
+    """The docs/model.md table: one line per scenario and seed."""
+    head = (
+        "| scenario | seed | model AUC | oracle | plain ref. | rules | logistic "
+        "| model R@10% | oracle | plain ref. | rules | logistic | model R@5% "
+        "| 1st reason | top 3 | commonest 1st / top 3 |\n" + "|---" * 16 + "|"
+    )
+    lines = [head]
+    for r in rows:
+        auc = [
+            _fmt(r[s]["auc"]) for s in ("model", "oracle", "plain_reference", "rules", "logistic")
+        ]
+        rec = [
+            _fmt(r[s].get("recall@0.10"))
+            for s in ("model", "oracle", "plain_reference", "rules", "logistic")
+        ]
+        reasons = r["reasons"]
+        if reasons.get("available"):
+            why = [
+                _fmt(reasons["first"]),
+                _fmt(reasons["top3"]),
+                f"{_fmt(reasons['baseline_first'])} / {_fmt(reasons['baseline_top3'])}",
+            ]
+        else:
+            why = ["—", "—", "—"]
+        cells = [
+            r["scenario"],
+            str(r["seed"]),
+            *auc,
+            *rec,
+            _fmt(r["model"].get("recall@0.05")),
+            *why,
+        ]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def _fmt(value: Any) -> str:
+    return "—" if value is None else f"{value:.3f}"
+
+
+def _simulator_digest() -> str:
+    """A short hash of the simulator's source: a changed simulator re-simulates the cache."""
+    import hashlib  # noqa: PLC0415
+
+    import simulation  # noqa: PLC0415
+
+    digest = hashlib.sha256()
+    for path in sorted(Path(simulation.__file__).parent.glob("*.py")):
+        digest.update(path.read_bytes())
+    return digest.hexdigest()[:10]
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--households", type=int, default=20000)
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1])
+    parser.add_argument("--scenarios", nargs="+", default=list(SCENARIOS), choices=SCENARIOS)
+    parser.add_argument("--out", type=Path, help="also write the figures to this JSON file")
+    args = parser.parse_args(argv)
+    figures = measure(tuple(args.scenarios), seeds=tuple(args.seeds), households=args.households)
+    print(figures["table"])
+    if args.out:
+        args.out.write_text(json.dumps(figures, indent=2, ensure_ascii=False), encoding="utf-8")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.path.insert(0, str(HERE))
+    raise SystemExit(main())
