@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "features"))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "features" / "contract"))
 from contract_frames import base_frames, write_directory  # noqa: E402
 
 from risk.cli import main  # noqa: E402

@@ -1,4 +1,4 @@
-"""Tiny data directories built from literal frames (tests of features/io.py and the contract rules).
+"""Tiny data directories built from literal frames (tests of features/contract/io.py and the contract rules).
 
 A plain module with a unique name (not `conftest`) so that tests elsewhere can import it too.
 """
