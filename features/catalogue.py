@@ -1,4 +1,4 @@
-"""The feature catalogue: every feature declared once (name, 中文名, unit, source, reason template).
+"""The feature catalogue: every feature declared once (name, 中文名, unit, source, reason, cause).
 
 Explanations, the Excel legend, the report and the README table all read `CATALOGUE`; `build_features`
 returns exactly these columns in this order (a test checks both ways).
@@ -10,10 +10,21 @@ feed no feature: they describe the export month only. Illness comes from claims,
 certificates, work from spells, 低保/特困 from payments; school stage is inferred from birth dates.
 `dangerous_house` and `safe_water` therefore have no feature at all: no dated table records when a house
 became dangerous or water safe, and the snapshot would leak the export month into earlier months.
+
+Causes: every feature that can tell a reviewer *why* a household is at risk names one cause of the
+vocabulary `CAUSES` (INTERFACE.md v2: one vocabulary for the truth, explanations, Excel, page and
+report); features that describe no cause (region, household type, calendar, data coverage, monitoring
+history) have ``cause=None`` and never become a reason. A composite feature (rigid spending, income
+level, all events, all assistance) lists its `parts`: an explanation splits its contribution over the
+parts' causes in proportion to what each part amounts to for the household, so the reason names the
+part that moved. Rigid spending splits into medical cost, disaster, death, business and other losses;
+the contract carries no schooling spending, so schooling shows through school-age members and 教育资助.
 """
 
 from __future__ import annotations
 
+import math
+import re
 from dataclasses import dataclass
 from typing import Literal
 
@@ -34,6 +45,110 @@ RISK_TYPES: tuple[str, ...] = (
 
 
 @dataclass(frozen=True)
+class Cause:
+    """One cause of the shared vocabulary.
+
+    Attributes
+    ----------
+    name
+        English name used in every output (``illness``, ``work``, …).
+    label_zh
+        Chinese name shown to reviewers (因病, 务工就业, …).
+    measure_zh
+        The assistance measure that fits the cause (DOMAIN.md), suggested beside the reason.
+    description
+        What the cause covers, in English.
+    """
+
+    name: str
+    label_zh: str
+    measure_zh: str
+    description: str
+
+
+#: The cause vocabulary (INTERFACE.md v2), in the order reviewers see it.
+CAUSES: tuple[Cause, ...] = (
+    Cause(
+        "illness",
+        "因病",
+        "医疗救助/大病保险",
+        "Illness: medical cost, stays, serious or chronic illness.",
+    ),
+    Cause("disability", "因残", "残疾人两项补贴/康复", "Disability: certified members, severity."),
+    Cause("schooling", "因学", "教育资助/雨露计划", "Schooling: school-age members, 教育资助."),
+    Cause(
+        "work",
+        "务工就业",
+        "就业帮扶/公益岗位",
+        "Job or wage loss: spells ended, unemployment, wages.",
+    ),
+    Cause(
+        "disaster",
+        "自然灾害",
+        "灾害救助/农房修缮",
+        "Natural disaster and house damage, their losses.",
+    ),
+    Cause(
+        "business",
+        "产业经营",
+        "产业帮扶/小额信贷",
+        "Farm or business failure, business income fall.",
+    ),
+    Cause(
+        "death",
+        "家庭成员去世",
+        "临时救助/丧葬补助",
+        "Death of a member, the loss and funeral cost.",
+    ),
+    Cause(
+        "low_income",
+        "收入长期偏低",
+        "低保/兜底保障",
+        "Chronically low income without a shock: income level, labour, dependants, 低保.",
+    ),
+    Cause("other", "其他", "临时救助/入户核实", "Accidents, other losses and hardship payments."),
+)
+CAUSE_NAMES: tuple[str, ...] = tuple(cause.name for cause in CAUSES)
+_CAUSES_BY_NAME = {cause.name: cause for cause in CAUSES}
+
+
+def cause_by_name(name: str) -> Cause:
+    """The `Cause` called `name`.
+
+    Raises
+    ------
+    KeyError
+        Naming the cause and the vocabulary.
+    """
+    try:
+        return _CAUSES_BY_NAME[name]
+    except KeyError:
+        raise KeyError(f"{name!r} is not a cause; expected one of {list(CAUSE_NAMES)}") from None
+
+
+@dataclass(frozen=True)
+class Records:
+    """The records of a contract table that back a feature (named as a reason's evidence).
+
+    Attributes
+    ----------
+    table
+        Contract table (``medical``, ``events``, …).
+    column, values
+        Only records whose `column` is one of `values` (e.g. ``event_type`` in ``("自然灾害",)``);
+        every record of the household when `column` is empty.
+    """
+
+    table: str
+    column: str = ""
+    values: tuple[str, ...] = ()
+
+
+RiskyWhen = Literal["any", "positive", "negative"]
+_PRECISION = re.compile(r"\{value:[^}]*?\.(\d+)([f%])\}")
+
+
+@dataclass(frozen=True)
 class FeatureSpec:
     """One feature.
 
@@ -50,7 +165,8 @@ class FeatureSpec:
     description
         What it means exactly, in English (for developers and the docs).
     reason_zh
-        Chinese sentence template; `reason_zh.format(value=v, unit=unit)` gives the reason text.
+        Chinese sentence template; `reason` fills it with the value (see `reason` for zero and
+        negative values).
     risk_type
         The 致贫返贫风险 it points to, or None for neutral features.
     kind
@@ -58,7 +174,20 @@ class FeatureSpec:
     monotone
         +1 where more never lowers risk, -1 where more never raises it, 0 otherwise.
     cause
-        Group of features telling the same story; explanations show one reason per cause.
+        The cause in `CAUSES` the feature speaks of, or None when it names no cause (never a reason).
+    group
+        Finer grouping of features telling the same story (``medical_cost``, ``job_loss``, …).
+    risky_when
+        Which values point to the cause: "positive" (a count or amount above zero), "negative" (a
+        fall), or "any". A value on the other side is never counted for the cause nor shown.
+    reason_zero_zh
+        The sentence when the value shows as zero (e.g. "当月无人务工"); "" to use `reason_zh`.
+    reason_negative_zh
+        The sentence for a negative value, filled with its absolute value ("同比减少{value}元").
+    parts
+        For a composite feature: the part features whose amounts split its contribution by cause.
+    records
+        The records behind the feature, when not every record of its first source table.
     """
 
     name: str
@@ -70,11 +199,61 @@ class FeatureSpec:
     risk_type: str | None
     kind: Literal["numeric", "categorical"] = "numeric"
     monotone: Literal[-1, 0, 1] = 0
-    cause: str = ""
+    cause: str | None = None
+    group: str = ""
+    risky_when: RiskyWhen = "any"
+    reason_zero_zh: str = ""
+    reason_negative_zh: str = ""
+    parts: tuple[str, ...] = ()
+    records: Records | None = None
 
     def reason(self, value: object) -> str:
-        """The reason sentence for one household's value."""
-        return self.reason_zh.format(value=value, unit=self.unit)
+        """The reason sentence for one household's value.
+
+        Zero (as shown) takes `reason_zero_zh`, a negative value `reason_negative_zh` with its
+        absolute value, a missing value "label：无记录"; a value the sentence cannot carry (negative
+        without a negative sentence, infinite) is shown plainly as "label：value unit".
+
+        Examples
+        --------
+        >>> by_name("wage_income_change_12m").reason(-95580.0)
+        '工资性收入同比减少95,580元'
+        >>> by_name("income_to_line_ratio_12m").reason(float("nan"))
+        '人均纯收入与监测线之比：无记录'
+        """
+        if isinstance(value, str):
+            return self.reason_zh.format(value=value, unit=self.unit)
+        number = float(value)  # type: ignore[arg-type]
+        if math.isnan(number):
+            return f"{self.label_zh}：无记录"
+        if math.isinf(number):
+            return f"{self.label_zh}：数值异常"
+        if self.shows_as_zero(number):
+            template = self.reason_zero_zh or self.reason_zh
+            return template.format(value=0.0, unit=self.unit)
+        if number < 0:
+            if self.reason_negative_zh:
+                return self.reason_negative_zh.format(value=-number, unit=self.unit)
+            return f"{self.label_zh}：{number:,.2f}{self.unit}".replace(".00", "")
+        return self.reason_zh.format(value=number, unit=self.unit)
+
+    def shows_as_zero(self, value: float) -> bool:
+        """True when `value` rounds to zero at the precision the sentence shows it."""
+        match = _PRECISION.search(self.reason_zh)
+        if match is None:  # a sentence without a number (a flag): shown as 0 or 1
+            return abs(value) < 0.5
+        digits = int(match.group(1)) + (2 if match.group(2) == "%" else 0)
+        return abs(value) < 0.5 * 10.0**-digits
+
+    def points_to_cause(self, value: float) -> bool:
+        """True when `value` is on the side of `risky_when` (and not missing)."""
+        if math.isnan(value):
+            return False
+        if self.risky_when == "positive":
+            return value > 0 and not self.shows_as_zero(value)
+        if self.risky_when == "negative":
+            return value < 0 and not self.shows_as_zero(value)
+        return True
 
 
 def _spec(
@@ -86,14 +265,69 @@ def _spec(
     reason_zh: str,
     risk_type: str | None = None,
     *,
-    cause: str,
+    cause: str | None,
+    group: str,
     kind: Literal["numeric", "categorical"] = "numeric",
     monotone: Literal[-1, 0, 1] = 0,
+    risky_when: RiskyWhen = "any",
+    reason_zero_zh: str = "",
+    reason_negative_zh: str = "",
+    parts: tuple[str, ...] = (),
+    records: Records | None = None,
 ) -> FeatureSpec:
     return FeatureSpec(
-        name, label_zh, unit, source, description, reason_zh, risk_type, kind, monotone, cause
+        name,
+        label_zh,
+        unit,
+        source,
+        description,
+        reason_zh,
+        risk_type,
+        kind,
+        monotone,
+        cause,
+        group,
+        risky_when,
+        reason_zero_zh,
+        reason_negative_zh,
+        parts,
+        records,
     )
 
+
+#: Parts of the household's income gap to the line: last year's gap and this year's falls by source.
+INCOME_CHANGE_PARTS: tuple[str, ...] = (
+    "wage_income_change_12m",
+    "business_income_change_12m",
+    "property_income_change_12m",
+    "transfer_income_change_12m",
+)
+INCOME_PARTS: tuple[str, ...] = ("income_gap_before_12m", *INCOME_CHANGE_PARTS)
+#: Parts of the rigid spending (刚性支出) of the last 12 months.
+RIGID_PARTS: tuple[str, ...] = (
+    "oop_medical_12m",
+    "disaster_loss_12m",
+    "death_loss_12m",
+    "business_loss_12m",
+    "other_event_loss_12m",
+)
+EVENT_LOSS_PARTS: tuple[str, ...] = RIGID_PARTS[1:]
+EVENT_COUNT_PARTS: tuple[str, ...] = (
+    "disasters_12m",
+    "house_damage_12m",
+    "member_deaths_12m",
+    "business_failures_12m",
+    "accidents_12m",
+    "job_loss_events_12m",
+)
+ASSISTANCE_PARTS: tuple[str, ...] = (
+    "dibao_amount_12m",
+    "tekun_amount_12m",
+    "medical_assistance_12m",
+    "education_assistance_12m",
+    "temporary_assistance_12m",
+    "fangpinbao_payout_12m",
+)
 
 _HOUSING = (
     _spec(
@@ -103,7 +337,8 @@ _HOUSING = (
         "households",
         "County (stable field).",
         "所在县为{value}",
-        cause="region",
+        group="region",
+        cause=None,
         kind="categorical",
     ),
     _spec(
@@ -113,7 +348,8 @@ _HOUSING = (
         "households",
         "脱贫户 or 一般农户 (stable field).",
         "户类型为{value}",
-        cause="household_type",
+        group="household_type",
+        cause=None,
         kind="categorical",
     ),
     _spec(
@@ -123,7 +359,10 @@ _HOUSING = (
         "households",
         "1 for 脱贫户, else 0 (stable field).",
         "属于脱贫户",
-        cause="household_type",
+        group="household_type",
+        cause=None,
+        risky_when="positive",
+        reason_zero_zh="不是脱贫户",
     ),
     _spec(
         "years_since_exit",
@@ -132,9 +371,11 @@ _HOUSING = (
         "households",
         "as-of year − exit_year; NaN for 一般农户 or an exit after the as-of year. exit_year is "
         "stable. 危房/安全饮水 are snapshot fields and are not used (no history).",
-        "脱贫仅{value:.0f}年",
+        "脱贫{value:.0f}年",
         "其他",
-        cause="exit",
+        group="exit",
+        cause=None,
+        reason_zero_zh="当年脱贫",
     ),
     _spec(
         "relocated",
@@ -145,7 +386,10 @@ _HOUSING = (
         "NaN unknown.",
         "属于易地扶贫搬迁户",
         "其他",
-        cause="relocation",
+        group="relocation",
+        cause=None,
+        risky_when="positive",
+        reason_zero_zh="不是易地扶贫搬迁户",
     ),
     _spec(
         "cultivated_land_mu",
@@ -154,7 +398,9 @@ _HOUSING = (
         "households",
         "Cultivated land in mu (export snapshot; land holdings change rarely).",
         "耕地{value:.1f}亩",
-        cause="land",
+        group="land",
+        cause="low_income",
+        reason_zero_zh="没有耕地",
     ),
 )
 
@@ -166,7 +412,8 @@ _MEMBERS = (
         "members",
         "Members born on or before the as-of month.",
         "家庭人口{value:.0f}人",
-        cause="size",
+        group="size",
+        cause="low_income",
     ),
     _spec(
         "working_age_members",
@@ -177,7 +424,9 @@ _MEMBERS = (
         "劳动年龄人口{value:.0f}人",
         "缺劳动力",
         monotone=-1,
-        cause="labour",
+        group="labour",
+        cause="low_income",
+        reason_zero_zh="家中没有劳动年龄人口",
     ),
     _spec(
         "able_working_age_members",
@@ -187,10 +436,12 @@ _MEMBERS = (
         "Members aged 16–64 with no grade 1–2 disability certificate dated ≤ as-of and no "
         "serious-illness claim (大病保险 paid, or an inpatient claim of ≥ 30,000 yuan) in the "
         "last 12 months. Snapshot 健康状况/劳动技能 are not used.",
-        "有劳动能力的劳动年龄人口仅{value:.0f}人",
+        "有劳动能力的劳动年龄人口{value:.0f}人",
         "缺劳动力",
         monotone=-1,
-        cause="labour",
+        group="labour",
+        cause="low_income",
+        reason_zero_zh="家中没有有劳动能力的劳动年龄人口",
     ),
     _spec(
         "elderly_members",
@@ -200,7 +451,10 @@ _MEMBERS = (
         "Members aged 65 or more.",
         "家中有65岁及以上老人{value:.0f}人",
         "缺劳动力",
-        cause="dependants",
+        group="dependants",
+        cause="low_income",
+        risky_when="positive",
+        reason_zero_zh="家中没有65岁及以上老人",
     ),
     _spec(
         "children_members",
@@ -209,7 +463,10 @@ _MEMBERS = (
         "members",
         "Members under 16.",
         "家中有16岁以下儿童{value:.0f}人",
-        cause="dependants",
+        group="dependants",
+        cause="low_income",
+        risky_when="positive",
+        reason_zero_zh="家中没有16岁以下儿童",
     ),
     _spec(
         "dependency_ratio",
@@ -219,7 +476,9 @@ _MEMBERS = (
         "(members under 16 + members 65+) / max(working-age members, 1).",
         "抚养比{value:.2f}",
         "缺劳动力",
-        cause="dependants",
+        group="dependants",
+        cause="low_income",
+        reason_zero_zh="家中没有需抚养的老人和儿童",
     ),
     _spec(
         "preschool_children",
@@ -227,8 +486,11 @@ _MEMBERS = (
         "人",
         "members",
         "Members aged 0–5 (from birth dates).",
-        "学龄前儿童{value:.0f}人",
-        cause="schooling",
+        "家中有学龄前儿童{value:.0f}人",
+        group="schooling",
+        cause="low_income",
+        risky_when="positive",
+        reason_zero_zh="家中没有学龄前儿童",
     ),
     _spec(
         "primary_school_age_children",
@@ -236,9 +498,12 @@ _MEMBERS = (
         "人",
         "members",
         "Members aged 6–11 (from birth dates; snapshot 在校生状况 not used).",
-        "小学学龄儿童{value:.0f}人",
+        "家中有小学学龄儿童{value:.0f}人",
         "因学",
+        group="schooling",
         cause="schooling",
+        risky_when="positive",
+        reason_zero_zh="家中没有小学学龄儿童",
     ),
     _spec(
         "junior_secondary_age_children",
@@ -246,9 +511,12 @@ _MEMBERS = (
         "人",
         "members",
         "Members aged 12–14 (from birth dates).",
-        "初中学龄儿童{value:.0f}人",
+        "家中有初中学龄儿童{value:.0f}人",
         "因学",
+        group="schooling",
         cause="schooling",
+        risky_when="positive",
+        reason_zero_zh="家中没有初中学龄儿童",
     ),
     _spec(
         "senior_secondary_age_members",
@@ -256,9 +524,12 @@ _MEMBERS = (
         "人",
         "members",
         "Members aged 15–17 (from birth dates; 高中/中职 is where schooling costs start).",
-        "高中学龄人口{value:.0f}人",
+        "家中有高中学龄人口{value:.0f}人",
         "因学",
+        group="schooling",
         cause="schooling",
+        risky_when="positive",
+        reason_zero_zh="家中没有高中学龄人口",
     ),
     _spec(
         "college_age_members",
@@ -266,9 +537,12 @@ _MEMBERS = (
         "人",
         "members",
         "Members aged 18–22 (from birth dates).",
-        "大学学龄人口{value:.0f}人",
+        "家中有大学学龄人口{value:.0f}人",
         "因学",
+        group="schooling",
         cause="schooling",
+        risky_when="positive",
+        reason_zero_zh="家中没有大学学龄人口",
     ),
     _spec(
         "elderly_only_household",
@@ -278,7 +552,10 @@ _MEMBERS = (
         "1 if every member is 65 or older, else 0.",
         "家中仅有65岁及以上老人",
         "缺劳动力",
-        cause="labour",
+        group="labour",
+        cause="low_income",
+        risky_when="positive",
+        reason_zero_zh="不是纯老年户",
     ),
     _spec(
         "single_elderly_household",
@@ -288,7 +565,10 @@ _MEMBERS = (
         "1 if the household is one member aged 65 or older, else 0.",
         "独居老人户",
         "缺劳动力",
-        cause="labour",
+        group="labour",
+        cause="low_income",
+        risky_when="positive",
+        reason_zero_zh="不是独居老人户",
     ),
     _spec(
         "head_age",
@@ -297,7 +577,8 @@ _MEMBERS = (
         "members",
         "Age of the 户主 at the as-of month.",
         "户主{value:.0f}岁",
-        cause="head",
+        group="head",
+        cause="low_income",
     ),
     _spec(
         "head_is_female",
@@ -306,7 +587,10 @@ _MEMBERS = (
         "members",
         "1 if the 户主 is female, else 0.",
         "户主为女性",
-        cause="head",
+        group="head",
+        cause="low_income",
+        risky_when="positive",
+        reason_zero_zh="户主为男性",
     ),
     _spec(
         "head_education_level",
@@ -314,8 +598,10 @@ _MEMBERS = (
         "级",
         "members",
         "户主's education: 0 文盲或半文盲, 1 小学, 2 初中, 3 高中, 4 大专, 5 本科及以上; NaN unknown.",
-        "户主文化程度偏低（{value:.0f}级）",
-        cause="head",
+        "户主文化程度为{value:.0f}级（0为文盲或半文盲，5为本科及以上）",
+        group="head",
+        cause="low_income",
+        reason_zero_zh="户主为文盲或半文盲",
     ),
 )
 
@@ -331,7 +617,11 @@ _INCOME = (
         "近12个月人均纯收入{value:,.0f}元",
         "其他",
         monotone=-1,
-        cause="income_level",
+        group="income_level",
+        cause="low_income",
+        reason_zero_zh="近12个月人均纯收入为零",
+        reason_negative_zh="近12个月家庭纯收入为负，人均亏损{value:,.0f}元",
+        parts=INCOME_PARTS,
     ),
     _spec(
         "income_to_line_ratio_12m",
@@ -339,10 +629,14 @@ _INCOME = (
         "倍",
         "income+members",
         "income_per_capita_12m / monitoring line of the household's county and as-of year.",
-        "人均纯收入仅为监测线的{value:.2f}倍",
+        "近12个月人均纯收入为监测线的{value:.2f}倍",
         "其他",
         monotone=-1,
-        cause="income_level",
+        group="income_level",
+        cause="low_income",
+        reason_zero_zh="近12个月人均纯收入为零",
+        reason_negative_zh="近12个月家庭纯收入为负，人均亏损相当于监测线的{value:.2f}倍",
+        parts=INCOME_PARTS,
     ),
     _spec(
         "income_months_observed_12m",
@@ -351,8 +645,10 @@ _INCOME = (
         "income",
         "Months in the last 12 with an income row (0–12): a missing feed shows here, it is not "
         "read as zero income.",
-        "近12个月仅有{value:.0f}个月收入记录",
-        cause="coverage",
+        "近12个月有{value:.0f}个月收入记录",
+        group="coverage",
+        cause=None,
+        reason_zero_zh="近12个月没有收入记录",
     ),
     _spec(
         "income_per_capita_3m",
@@ -363,7 +659,11 @@ _INCOME = (
         "近3个月人均纯收入折合全年{value:,.0f}元",
         "其他",
         monotone=-1,
-        cause="income_level",
+        group="income_level",
+        cause="low_income",
+        reason_zero_zh="近3个月人均纯收入为零",
+        reason_negative_zh="近3个月家庭纯收入为负，折合全年人均亏损{value:,.0f}元",
+        parts=INCOME_PARTS,
     ),
     _spec(
         "income_to_line_ratio_3m",
@@ -371,10 +671,14 @@ _INCOME = (
         "倍",
         "income+members",
         "income_per_capita_3m / monitoring line.",
-        "近3个月收入折合仅为监测线的{value:.2f}倍",
+        "近3个月人均纯收入折合全年为监测线的{value:.2f}倍",
         "其他",
         monotone=-1,
-        cause="income_level",
+        group="income_level",
+        cause="low_income",
+        reason_zero_zh="近3个月人均纯收入为零",
+        reason_negative_zh="近3个月家庭纯收入为负，折合全年人均亏损相当于监测线的{value:.2f}倍",
+        parts=INCOME_PARTS,
     ),
     _spec(
         "income_months_observed_3m",
@@ -382,8 +686,10 @@ _INCOME = (
         "个月",
         "income",
         "Months in the last 3 with an income row (0–3).",
-        "近3个月仅有{value:.0f}个月收入记录",
-        cause="coverage",
+        "近3个月有{value:.0f}个月收入记录",
+        group="coverage",
+        cause=None,
+        reason_zero_zh="近3个月没有收入记录",
     ),
     _spec(
         "wage_share_12m",
@@ -391,8 +697,10 @@ _INCOME = (
         "比例",
         "income",
         "Wage income / net income over the last 12 months; NaN when net income ≤ 0.",
-        "工资性收入占{value:.0%}",
-        cause="income_mix",
+        "工资性收入占纯收入的{value:.0%}",
+        group="income_mix",
+        cause="work",
+        reason_zero_zh="近12个月没有工资性收入",
     ),
     _spec(
         "business_share_12m",
@@ -400,8 +708,11 @@ _INCOME = (
         "比例",
         "income",
         "(business − business_expense) / net income over the last 12 months.",
-        "经营净收入占{value:.0%}",
-        cause="income_mix",
+        "经营净收入占纯收入的{value:.0%}",
+        group="income_mix",
+        cause="business",
+        reason_zero_zh="近12个月没有经营净收入",
+        reason_negative_zh="近12个月生产经营亏损，亏损额相当于纯收入的{value:.0%}",
     ),
     _spec(
         "property_share_12m",
@@ -409,8 +720,10 @@ _INCOME = (
         "比例",
         "income",
         "Property income / net income over the last 12 months.",
-        "财产性收入占{value:.0%}",
-        cause="income_mix",
+        "财产性收入占纯收入的{value:.0%}",
+        group="income_mix",
+        cause="other",
+        reason_zero_zh="近12个月没有财产性收入",
     ),
     _spec(
         "transfer_share_12m",
@@ -418,8 +731,10 @@ _INCOME = (
         "比例",
         "income",
         "Transfer income (低保金, pensions, subsidies) / net income over the last 12 months.",
-        "转移性收入占{value:.0%}",
-        cause="income_mix",
+        "转移性收入占纯收入的{value:.0%}",
+        group="income_mix",
+        cause="low_income",
+        reason_zero_zh="近12个月没有转移性收入",
     ),
     _spec(
         "income_change_ratio_12m",
@@ -428,9 +743,14 @@ _INCOME = (
         "income",
         "Annualised net income of the last 12 months / that of the 12 months before − 1; NaN "
         "when the earlier window has no month or a total ≤ 0.",
-        "收入同比变化{value:+.0%}",
+        "家庭纯收入同比增长{value:.0%}",
         "其他",
-        cause="income_drop",
+        group="income_drop",
+        cause="low_income",
+        risky_when="negative",
+        reason_zero_zh="家庭纯收入与上年基本持平",
+        reason_negative_zh="家庭纯收入同比下降{value:.0%}",
+        parts=INCOME_CHANGE_PARTS,
     ),
     _spec(
         "income_volatility_12m",
@@ -441,7 +761,9 @@ _INCOME = (
         "months of the last 12; NaN with fewer than 2 months.",
         "月收入波动系数{value:.2f}",
         "因务工就业不稳",
-        cause="income_drop",
+        group="income_drop",
+        cause="work",
+        reason_zero_zh="月收入没有波动",
     ),
     _spec(
         "net_income_last_month",
@@ -451,7 +773,11 @@ _INCOME = (
         "Household net income in the as-of month; NaN when that month has no income row.",
         "当月家庭纯收入{value:,.0f}元",
         "其他",
-        cause="income_drop",
+        group="income_drop",
+        cause="low_income",
+        reason_zero_zh="当月家庭纯收入为零",
+        reason_negative_zh="当月家庭纯收入为负，亏损{value:,.0f}元",
+        parts=INCOME_PARTS,
     ),
     _spec(
         "wage_income_last_month",
@@ -461,7 +787,9 @@ _INCOME = (
         "Household wage income in the as-of month; NaN when that month has no income row.",
         "当月工资性收入{value:,.0f}元",
         "因务工就业不稳",
-        cause="wage_loss",
+        group="wage_loss",
+        cause="work",
+        reason_zero_zh="当月没有工资性收入",
     ),
     _spec(
         "wage_income_change_12m",
@@ -470,9 +798,72 @@ _INCOME = (
         "income",
         "Annualised wage income of the last 12 months − that of the 12 months before "
         "(household, yuan per year); NaN when either window has no month.",
-        "工资性收入同比减少{value:,.0f}元",
+        "工资性收入同比增加{value:,.0f}元",
         "因务工就业不稳",
-        cause="wage_loss",
+        group="wage_loss",
+        cause="work",
+        risky_when="negative",
+        reason_zero_zh="工资性收入与上年持平",
+        reason_negative_zh="工资性收入同比减少{value:,.0f}元",
+    ),
+    _spec(
+        "business_income_change_12m",
+        "经营净收入同比变化",
+        "元/年",
+        "income",
+        "Annualised net business income (business − business_expense) of the last 12 months − that of the 12 months before (household, yuan per year); NaN when either window has no month.",
+        "经营净收入同比增加{value:,.0f}元",
+        "因产业项目失败",
+        cause="business",
+        group="business_drop",
+        risky_when="negative",
+        reason_zero_zh="经营净收入与上年持平",
+        reason_negative_zh="经营净收入同比减少{value:,.0f}元",
+    ),
+    _spec(
+        "property_income_change_12m",
+        "财产性收入同比变化",
+        "元/年",
+        "income",
+        "As business_income_change_12m for property income.",
+        "财产性收入同比增加{value:,.0f}元",
+        "其他",
+        cause="other",
+        group="income_drop",
+        risky_when="negative",
+        reason_zero_zh="财产性收入与上年持平",
+        reason_negative_zh="财产性收入同比减少{value:,.0f}元",
+    ),
+    _spec(
+        "transfer_income_change_12m",
+        "转移性收入同比变化",
+        "元/年",
+        "income",
+        "As business_income_change_12m for transfer income (低保金, pensions, subsidies).",
+        "转移性收入同比增加{value:,.0f}元",
+        "其他",
+        cause="other",
+        group="income_drop",
+        risky_when="negative",
+        reason_zero_zh="转移性收入与上年持平",
+        reason_negative_zh="转移性收入同比减少{value:,.0f}元",
+    ),
+    _spec(
+        "income_gap_before_12m",
+        "上一年度收入距监测线缺口",
+        "元/年",
+        "income+members",
+        "Monitoring line of the as-of year × household_size − annualised net income of the 12 months "
+        "before the last 12 (household, yuan per year; negative when above the line); NaN when that "
+        "window has no month. With the four *_income_change_12m it splits the household's present "
+        "gap to the line into last year's gap and this year's falls by source.",
+        "上一年度家庭纯收入比监测线标准少{value:,.0f}元",
+        "其他",
+        cause="low_income",
+        group="income_level",
+        risky_when="positive",
+        reason_zero_zh="上一年度家庭纯收入恰好达到监测线标准",
+        reason_negative_zh="上一年度家庭纯收入高于监测线标准{value:,.0f}元",
     ),
 )
 
@@ -487,7 +878,10 @@ _MEDICAL = (
         "当月医疗自付{value:,.0f}元",
         "因病",
         monotone=1,
-        cause="medical_cost",
+        group="medical_cost",
+        cause="illness",
+        risky_when="positive",
+        reason_zero_zh="当月没有医疗自付",
     ),
     _spec(
         "oop_medical_3m",
@@ -498,7 +892,10 @@ _MEDICAL = (
         "近3个月医疗自付{value:,.0f}元",
         "因病",
         monotone=1,
-        cause="medical_cost",
+        group="medical_cost",
+        cause="illness",
+        risky_when="positive",
+        reason_zero_zh="近3个月没有医疗自付",
     ),
     _spec(
         "oop_medical_12m",
@@ -509,7 +906,10 @@ _MEDICAL = (
         "近12个月医疗自付{value:,.0f}元",
         "因病",
         monotone=1,
-        cause="medical_cost",
+        group="medical_cost",
+        cause="illness",
+        risky_when="positive",
+        reason_zero_zh="近12个月没有医疗自付",
     ),
     _spec(
         "oop_medical_per_capita_3m",
@@ -520,7 +920,10 @@ _MEDICAL = (
         "近3个月人均医疗自付{value:,.0f}元",
         "因病",
         monotone=1,
-        cause="medical_cost",
+        group="medical_cost",
+        cause="illness",
+        risky_when="positive",
+        reason_zero_zh="近3个月没有医疗自付",
     ),
     _spec(
         "oop_medical_per_capita_12m",
@@ -531,7 +934,10 @@ _MEDICAL = (
         "近12个月人均医疗自付{value:,.0f}元",
         "因病",
         monotone=1,
-        cause="medical_cost",
+        group="medical_cost",
+        cause="illness",
+        risky_when="positive",
+        reason_zero_zh="近12个月没有医疗自付",
     ),
     _spec(
         "oop_to_income_12m",
@@ -542,7 +948,10 @@ _MEDICAL = (
         "unknown or ≤ 0.",
         "近12个月医疗自付相当于家庭收入的{value:.0%}",
         "因病",
-        cause="medical_cost",
+        group="medical_cost",
+        cause="illness",
+        risky_when="positive",
+        reason_zero_zh="近12个月没有医疗自付",
     ),
     _spec(
         "max_inpatient_oop_12m",
@@ -553,7 +962,11 @@ _MEDICAL = (
         "近12个月单次住院自付最高{value:,.0f}元",
         "因病",
         monotone=1,
-        cause="medical_cost",
+        group="medical_cost",
+        cause="illness",
+        risky_when="positive",
+        reason_zero_zh="近12个月没有住院自付",
+        records=Records("medical", "visit_type", ("住院",)),
     ),
     _spec(
         "inpatient_stays_3m",
@@ -564,7 +977,11 @@ _MEDICAL = (
         "近3个月住院{value:.0f}次",
         "因病",
         monotone=1,
+        group="illness",
         cause="illness",
+        risky_when="positive",
+        reason_zero_zh="近3个月没有住院",
+        records=Records("medical", "visit_type", ("住院",)),
     ),
     _spec(
         "inpatient_stays_12m",
@@ -575,7 +992,11 @@ _MEDICAL = (
         "近12个月住院{value:.0f}次",
         "因病",
         monotone=1,
+        group="illness",
         cause="illness",
+        risky_when="positive",
+        reason_zero_zh="近12个月没有住院",
+        records=Records("medical", "visit_type", ("住院",)),
     ),
     _spec(
         "inpatient_members_12m",
@@ -586,7 +1007,11 @@ _MEDICAL = (
         "近12个月有{value:.0f}人住院",
         "因病",
         monotone=1,
+        group="illness",
         cause="illness",
+        risky_when="positive",
+        reason_zero_zh="近12个月没有人住院",
+        records=Records("medical", "visit_type", ("住院",)),
     ),
     _spec(
         "chronic_outpatient_members_12m",
@@ -598,7 +1023,11 @@ _MEDICAL = (
         "有{value:.0f}人患慢性病（门诊慢特病）",
         "因病",
         monotone=1,
+        group="illness",
         cause="illness",
+        risky_when="positive",
+        reason_zero_zh="近12个月没有门诊慢特病记录",
+        records=Records("medical", "visit_type", ("门诊慢特病",)),
     ),
     _spec(
         "seriously_ill_members_12m",
@@ -610,7 +1039,10 @@ _MEDICAL = (
         "有{value:.0f}人患大病",
         "因病",
         monotone=1,
+        group="illness",
         cause="illness",
+        risky_when="positive",
+        reason_zero_zh="近12个月没有大病就医记录",
     ),
     _spec(
         "months_since_serious_claim",
@@ -621,7 +1053,9 @@ _MEDICAL = (
         "as-of to the as-of month; NaN if none.",
         "{value:.0f}个月前有大病就医记录",
         "因病",
+        group="illness",
         cause="illness",
+        reason_zero_zh="当月有大病就医记录",
     ),
     _spec(
         "medical_total_cost_12m",
@@ -631,7 +1065,10 @@ _MEDICAL = (
         "total_cost of claims settled in the last 12 months (household).",
         "近12个月医疗总费用{value:,.0f}元",
         "因病",
-        cause="medical_cost",
+        group="medical_cost",
+        cause="illness",
+        risky_when="positive",
+        reason_zero_zh="近12个月没有医疗费用",
     ),
     _spec(
         "medical_feed_months_12m",
@@ -640,8 +1077,10 @@ _MEDICAL = (
         "medical",
         "Months in the last 12 in which the household's county has any claim (coverage of the "
         "医保 feed).",
-        "医保数据近12个月仅覆盖{value:.0f}个月",
-        cause="coverage",
+        "医保数据近12个月覆盖{value:.0f}个月",
+        group="coverage",
+        cause=None,
+        reason_zero_zh="医保数据近12个月没有覆盖",
     ),
 )
 
@@ -655,7 +1094,10 @@ _DISABILITY = (
         "家中有{value:.0f}名残疾人",
         "因残",
         monotone=1,
+        group="disability",
         cause="disability",
+        risky_when="positive",
+        reason_zero_zh="家中没有持证残疾人",
     ),
     _spec(
         "severe_disabled_members",
@@ -666,7 +1108,10 @@ _DISABILITY = (
         "家中有{value:.0f}名重度残疾人",
         "因残",
         monotone=1,
+        group="disability",
         cause="disability",
+        risky_when="positive",
+        reason_zero_zh="家中没有重度残疾人",
     ),
     _spec(
         "max_disability_severity",
@@ -674,10 +1119,13 @@ _DISABILITY = (
         "级",
         "disability",
         "5 − the most severe grade certified ≤ as-of (4 = 一级, 1 = 四级, 0 = none).",
-        "家中有{value:.0f}级严重程度的残疾（4为一级）",
+        "家中最重残疾程度为{value:.0f}（4为一级，1为四级）",
         "因残",
         monotone=1,
+        group="disability",
         cause="disability",
+        risky_when="positive",
+        reason_zero_zh="家中没有持证残疾人",
     ),
     _spec(
         "months_since_disability_certified",
@@ -687,7 +1135,9 @@ _DISABILITY = (
         "Months since the latest certificate dated ≤ as-of; NaN if none.",
         "{value:.0f}个月前新办残疾证",
         "因残",
+        group="disability",
         cause="disability",
+        reason_zero_zh="当月新办残疾证",
     ),
     _spec(
         "disability_certified_12m",
@@ -698,7 +1148,10 @@ _DISABILITY = (
         "近12个月新办残疾证{value:.0f}人",
         "因残",
         monotone=1,
+        group="disability",
         cause="disability",
+        risky_when="positive",
+        reason_zero_zh="近12个月没有新办残疾证",
     ),
 )
 
@@ -710,10 +1163,12 @@ _EMPLOYMENT = (
         "employment",
         "Members with a spell covering the as-of month (start ≤ as-of, end empty or ≥ as-of; "
         "an end after as-of is not yet known and counts as still working).",
-        "当月务工人数{value:.0f}人",
+        "当月务工{value:.0f}人",
         "因务工就业不稳",
         monotone=-1,
+        group="work",
         cause="work",
+        reason_zero_zh="当月无人务工",
     ),
     _spec(
         "members_working_in_county",
@@ -722,7 +1177,9 @@ _EMPLOYMENT = (
         "employment",
         "Members working now with a 县内 spell.",
         "县内务工{value:.0f}人",
+        group="work",
         cause="work",
+        reason_zero_zh="当月无人在县内务工",
     ),
     _spec(
         "members_working_in_province",
@@ -731,7 +1188,9 @@ _EMPLOYMENT = (
         "employment",
         "Members working now with a 省内县外 spell.",
         "省内县外务工{value:.0f}人",
+        group="work",
         cause="work",
+        reason_zero_zh="当月无人在省内县外务工",
     ),
     _spec(
         "members_working_out_of_province",
@@ -740,7 +1199,9 @@ _EMPLOYMENT = (
         "employment",
         "Members working now with a 省外 spell.",
         "省外务工{value:.0f}人",
+        group="work",
         cause="work",
+        reason_zero_zh="当月无人在省外务工",
     ),
     _spec(
         "monthly_wage_now",
@@ -750,7 +1211,9 @@ _EMPLOYMENT = (
         "Sum of monthly_income of the spells covering the as-of month.",
         "当月务工月收入{value:,.0f}元",
         "因务工就业不稳",
+        group="work",
         cause="work",
+        reason_zero_zh="当月没有务工收入",
     ),
     _spec(
         "employment_wage_12m",
@@ -761,7 +1224,9 @@ _EMPLOYMENT = (
         "monthly_income of the spells covering it (from start_month to end_month), summed.",
         "近12个月人社登记务工工资{value:,.0f}元",
         "因务工就业不稳",
+        group="work",
         cause="work",
+        reason_zero_zh="近12个月没有人社登记的务工工资",
     ),
     _spec(
         "spells_ended_3m",
@@ -772,7 +1237,10 @@ _EMPLOYMENT = (
         "近3个月有{value:.0f}段务工结束",
         "因务工就业不稳",
         monotone=1,
-        cause="job_loss",
+        group="job_loss",
+        cause="work",
+        risky_when="positive",
+        reason_zero_zh="近3个月没有务工结束",
     ),
     _spec(
         "spells_ended_6m",
@@ -783,7 +1251,10 @@ _EMPLOYMENT = (
         "近6个月有{value:.0f}段务工结束",
         "因务工就业不稳",
         monotone=1,
-        cause="job_loss",
+        group="job_loss",
+        cause="work",
+        risky_when="positive",
+        reason_zero_zh="近6个月没有务工结束",
     ),
     _spec(
         "months_since_spell_ended",
@@ -793,7 +1264,9 @@ _EMPLOYMENT = (
         "Months from the latest end_month of a spell (≤ as-of) to the as-of month; NaN if none.",
         "{value:.0f}个月前有务工结束",
         "因务工就业不稳",
-        cause="job_loss",
+        group="job_loss",
+        cause="work",
+        reason_zero_zh="当月有务工结束",
     ),
     _spec(
         "short_spell_share_12m",
@@ -804,7 +1277,9 @@ _EMPLOYMENT = (
         "(flexible, odd-job work); NaN when none ended.",
         "近12个月结束的务工中{value:.0%}为短期零工",
         "因务工就业不稳",
-        cause="job_loss",
+        group="job_loss",
+        cause="work",
+        reason_zero_zh="近12个月结束的务工中没有短期零工",
     ),
     _spec(
         "months_unemployed_3m",
@@ -816,7 +1291,10 @@ _EMPLOYMENT = (
         "近3个月劳动力失业{value:.0f}人月",
         "因务工就业不稳",
         monotone=1,
-        cause="job_loss",
+        group="job_loss",
+        cause="work",
+        risky_when="positive",
+        reason_zero_zh="近3个月劳动力没有失业",
     ),
     _spec(
         "months_unemployed_6m",
@@ -827,7 +1305,10 @@ _EMPLOYMENT = (
         "近6个月劳动力失业{value:.0f}人月",
         "因务工就业不稳",
         monotone=1,
-        cause="job_loss",
+        group="job_loss",
+        cause="work",
+        risky_when="positive",
+        reason_zero_zh="近6个月劳动力没有失业",
     ),
     _spec(
         "employment_feed_months_6m",
@@ -836,8 +1317,10 @@ _EMPLOYMENT = (
         "employment",
         "Months in the last 6 on or after the first spell start in the household's county "
         "(coverage of the 人社 feed).",
-        "务工数据近6个月仅覆盖{value:.0f}个月",
-        cause="coverage",
+        "务工数据近6个月覆盖{value:.0f}个月",
+        group="coverage",
+        cause=None,
+        reason_zero_zh="务工数据近6个月没有覆盖",
     ),
 )
 
@@ -849,7 +1332,11 @@ _ASSISTANCE = (
         "assistance",
         "All assistance amounts in the last 3 months.",
         "近3个月获帮扶救助{value:,.0f}元",
-        cause="assistance",
+        group="assistance",
+        cause="other",
+        risky_when="positive",
+        reason_zero_zh="近3个月没有获得帮扶救助",
+        parts=ASSISTANCE_PARTS,
     ),
     _spec(
         "assistance_amount_12m",
@@ -858,7 +1345,11 @@ _ASSISTANCE = (
         "assistance",
         "All assistance amounts in the last 12 months.",
         "近12个月获帮扶救助{value:,.0f}元",
-        cause="assistance",
+        group="assistance",
+        cause="other",
+        risky_when="positive",
+        reason_zero_zh="近12个月没有获得帮扶救助",
+        parts=ASSISTANCE_PARTS,
     ),
     _spec(
         "dibao_months_12m",
@@ -868,7 +1359,11 @@ _ASSISTANCE = (
         "Months in the last 12 with a 低保金 payment (from payments, not the snapshot status).",
         "近12个月领取低保{value:.0f}个月",
         "其他",
-        cause="dibao",
+        group="dibao",
+        cause="low_income",
+        risky_when="positive",
+        reason_zero_zh="近12个月没有领取低保",
+        records=Records("assistance", "type", ("低保金",)),
     ),
     _spec(
         "dibao_amount_12m",
@@ -878,7 +1373,11 @@ _ASSISTANCE = (
         "低保金 amounts in the last 12 months.",
         "近12个月领取低保金{value:,.0f}元",
         "其他",
-        cause="dibao",
+        group="dibao",
+        cause="low_income",
+        risky_when="positive",
+        reason_zero_zh="近12个月没有领取低保金",
+        records=Records("assistance", "type", ("低保金",)),
     ),
     _spec(
         "tekun_amount_12m",
@@ -888,7 +1387,11 @@ _ASSISTANCE = (
         "特困供养金 amounts in the last 12 months.",
         "近12个月领取特困供养金{value:,.0f}元",
         "缺劳动力",
-        cause="dibao",
+        group="dibao",
+        cause="low_income",
+        risky_when="positive",
+        reason_zero_zh="近12个月没有领取特困供养金",
+        records=Records("assistance", "type", ("特困供养金",)),
     ),
     _spec(
         "temporary_assistance_12m",
@@ -899,7 +1402,11 @@ _ASSISTANCE = (
         "近12个月获临时救助{value:,.0f}元",
         "其他",
         monotone=1,
-        cause="hardship_payment",
+        group="hardship_payment",
+        cause="other",
+        risky_when="positive",
+        reason_zero_zh="近12个月没有获临时救助",
+        records=Records("assistance", "type", ("临时救助",)),
     ),
     _spec(
         "fangpinbao_payout_12m",
@@ -910,7 +1417,11 @@ _ASSISTANCE = (
         "近12个月获防贫保理赔{value:,.0f}元",
         "其他",
         monotone=1,
-        cause="hardship_payment",
+        group="hardship_payment",
+        cause="other",
+        risky_when="positive",
+        reason_zero_zh="近12个月没有防贫保理赔",
+        records=Records("assistance", "type", ("防贫保理赔",)),
     ),
     _spec(
         "medical_assistance_12m",
@@ -920,7 +1431,25 @@ _ASSISTANCE = (
         "医疗救助 amounts in the last 12 months.",
         "近12个月获医疗救助{value:,.0f}元",
         "因病",
-        cause="medical_cost",
+        group="medical_cost",
+        cause="illness",
+        risky_when="positive",
+        reason_zero_zh="近12个月没有获医疗救助",
+        records=Records("assistance", "type", ("医疗救助",)),
+    ),
+    _spec(
+        "education_assistance_12m",
+        "近12个月教育资助",
+        "元",
+        "assistance",
+        "教育资助 amounts in the last 12 months (a member in school with costs the county helps with).",
+        "近12个月获教育资助{value:,.0f}元",
+        "因学",
+        cause="schooling",
+        group="schooling",
+        risky_when="positive",
+        reason_zero_zh="近12个月没有获教育资助",
+        records=Records("assistance", "type", ("教育资助",)),
     ),
     _spec(
         "months_since_assistance",
@@ -929,7 +1458,10 @@ _ASSISTANCE = (
         "assistance",
         "Months since the latest assistance payment dated ≤ as-of; NaN if none.",
         "{value:.0f}个月前获得过帮扶救助",
-        cause="assistance",
+        group="assistance",
+        cause="other",
+        reason_zero_zh="当月获得过帮扶救助",
+        parts=ASSISTANCE_PARTS,
     ),
     _spec(
         "months_since_hardship_payment",
@@ -939,7 +1471,10 @@ _ASSISTANCE = (
         "Months since the latest 临时救助 or 防贫保理赔 payment; NaN if none.",
         "{value:.0f}个月前获临时救助或防贫保理赔",
         "其他",
-        cause="hardship_payment",
+        group="hardship_payment",
+        cause="other",
+        reason_zero_zh="当月获临时救助或防贫保理赔",
+        records=Records("assistance", "type", ("临时救助", "防贫保理赔")),
     ),
     _spec(
         "assistance_feed_months_12m",
@@ -947,8 +1482,10 @@ _ASSISTANCE = (
         "个月",
         "assistance",
         "Months in the last 12 in which the household's county has any assistance row.",
-        "救助数据近12个月仅覆盖{value:.0f}个月",
-        cause="coverage",
+        "救助数据近12个月覆盖{value:.0f}个月",
+        group="coverage",
+        cause=None,
+        reason_zero_zh="救助数据近12个月没有覆盖",
     ),
 )
 
@@ -962,7 +1499,11 @@ _EVENTS = (
         "近3个月发生突发事件{value:.0f}次",
         "其他",
         monotone=1,
-        cause="shock",
+        group="shock",
+        cause="other",
+        risky_when="positive",
+        reason_zero_zh="近3个月没有突发事件",
+        parts=EVENT_COUNT_PARTS,
     ),
     _spec(
         "events_12m",
@@ -973,7 +1514,11 @@ _EVENTS = (
         "近12个月发生突发事件{value:.0f}次",
         "其他",
         monotone=1,
-        cause="shock",
+        group="shock",
+        cause="other",
+        risky_when="positive",
+        reason_zero_zh="近12个月没有突发事件",
+        parts=EVENT_COUNT_PARTS,
     ),
     _spec(
         "event_loss_3m",
@@ -984,7 +1529,11 @@ _EVENTS = (
         "近3个月突发事件损失{value:,.0f}元",
         "其他",
         monotone=1,
-        cause="shock",
+        group="shock",
+        cause="other",
+        risky_when="positive",
+        reason_zero_zh="近3个月没有突发事件损失",
+        parts=EVENT_LOSS_PARTS,
     ),
     _spec(
         "event_loss_12m",
@@ -995,7 +1544,71 @@ _EVENTS = (
         "近12个月突发事件损失{value:,.0f}元",
         "其他",
         monotone=1,
-        cause="shock",
+        group="shock",
+        cause="other",
+        risky_when="positive",
+        reason_zero_zh="近12个月没有突发事件损失",
+        parts=EVENT_LOSS_PARTS,
+    ),
+    _spec(
+        "disaster_loss_12m",
+        "近12个月灾害损失",
+        "元",
+        "events",
+        "Summed loss_amount of 自然灾害 and 房屋损毁 events in the last 12 months.",
+        "近12个月自然灾害和房屋损毁损失{value:,.0f}元",
+        "因自然灾害",
+        cause="disaster",
+        group="disaster",
+        monotone=1,
+        risky_when="positive",
+        reason_zero_zh="近12个月没有灾害损失",
+        records=Records("events", "event_type", ("自然灾害", "房屋损毁")),
+    ),
+    _spec(
+        "death_loss_12m",
+        "近12个月家庭成员去世损失",
+        "元",
+        "events",
+        "Summed loss_amount (funeral cost, lost support) of 家庭成员死亡 events in the last 12 months.",
+        "近12个月家庭成员去世的丧葬等支出和损失{value:,.0f}元",
+        "缺劳动力",
+        cause="death",
+        group="death",
+        monotone=1,
+        risky_when="positive",
+        reason_zero_zh="近12个月没有家庭成员去世的损失",
+        records=Records("events", "event_type", ("家庭成员死亡",)),
+    ),
+    _spec(
+        "business_loss_12m",
+        "近12个月产业失败损失",
+        "元",
+        "events",
+        "Summed loss_amount of 产业项目失败 events in the last 12 months.",
+        "近12个月产业项目失败损失{value:,.0f}元",
+        "因产业项目失败",
+        cause="business",
+        group="business_failure",
+        monotone=1,
+        risky_when="positive",
+        reason_zero_zh="近12个月没有产业项目失败损失",
+        records=Records("events", "event_type", ("产业项目失败",)),
+    ),
+    _spec(
+        "other_event_loss_12m",
+        "近12个月其他突发损失",
+        "元",
+        "events",
+        "Summed loss_amount of 意外事故, 失业 and 其他 events in the last 12 months.",
+        "近12个月意外事故等其他突发损失{value:,.0f}元",
+        "其他",
+        cause="other",
+        group="shock",
+        monotone=1,
+        risky_when="positive",
+        reason_zero_zh="近12个月没有其他突发损失",
+        records=Records("events", "event_type", ("意外事故", "失业", "其他")),
     ),
     _spec(
         "disasters_12m",
@@ -1006,7 +1619,11 @@ _EVENTS = (
         "近12个月遭受自然灾害{value:.0f}次",
         "因自然灾害",
         monotone=1,
+        group="disaster",
         cause="disaster",
+        risky_when="positive",
+        reason_zero_zh="近12个月没有遭受自然灾害",
+        records=Records("events", "event_type", ("自然灾害",)),
     ),
     _spec(
         "accidents_12m",
@@ -1017,7 +1634,11 @@ _EVENTS = (
         "近12个月发生意外事故{value:.0f}次",
         "因意外事故",
         monotone=1,
-        cause="accident",
+        group="accident",
+        cause="other",
+        risky_when="positive",
+        reason_zero_zh="近12个月没有发生意外事故",
+        records=Records("events", "event_type", ("意外事故",)),
     ),
     _spec(
         "business_failures_3m",
@@ -1028,7 +1649,11 @@ _EVENTS = (
         "近3个月产业项目失败{value:.0f}次",
         "因产业项目失败",
         monotone=1,
-        cause="business_failure",
+        group="business_failure",
+        cause="business",
+        risky_when="positive",
+        reason_zero_zh="近3个月没有产业项目失败",
+        records=Records("events", "event_type", ("产业项目失败",)),
     ),
     _spec(
         "business_failures_12m",
@@ -1039,7 +1664,11 @@ _EVENTS = (
         "近12个月产业项目失败{value:.0f}次",
         "因产业项目失败",
         monotone=1,
-        cause="business_failure",
+        group="business_failure",
+        cause="business",
+        risky_when="positive",
+        reason_zero_zh="近12个月没有产业项目失败",
+        records=Records("events", "event_type", ("产业项目失败",)),
     ),
     _spec(
         "member_deaths_12m",
@@ -1050,7 +1679,11 @@ _EVENTS = (
         "近12个月有{value:.0f}名家庭成员去世",
         "缺劳动力",
         monotone=1,
+        group="death",
         cause="death",
+        risky_when="positive",
+        reason_zero_zh="近12个月没有家庭成员去世",
+        records=Records("events", "event_type", ("家庭成员死亡",)),
     ),
     _spec(
         "working_age_deaths_12m",
@@ -1061,7 +1694,11 @@ _EVENTS = (
         "近12个月有{value:.0f}名劳动年龄成员去世",
         "缺劳动力",
         monotone=1,
+        group="death",
         cause="death",
+        risky_when="positive",
+        reason_zero_zh="近12个月没有劳动年龄成员去世",
+        records=Records("events", "event_type", ("家庭成员死亡",)),
     ),
     _spec(
         "house_damage_12m",
@@ -1073,7 +1710,11 @@ _EVENTS = (
         "近12个月房屋损毁{value:.0f}次",
         "因安全住房",
         monotone=1,
-        cause="housing",
+        group="housing",
+        cause="disaster",
+        risky_when="positive",
+        reason_zero_zh="近12个月没有房屋损毁",
+        records=Records("events", "event_type", ("房屋损毁",)),
     ),
     _spec(
         "job_loss_events_12m",
@@ -1084,7 +1725,11 @@ _EVENTS = (
         "近12个月发生失业事件{value:.0f}次",
         "因务工就业不稳",
         monotone=1,
-        cause="job_loss",
+        group="job_loss",
+        cause="work",
+        risky_when="positive",
+        reason_zero_zh="近12个月没有失业事件",
+        records=Records("events", "event_type", ("失业",)),
     ),
     _spec(
         "months_since_event",
@@ -1094,7 +1739,10 @@ _EVENTS = (
         "Months from the latest event of any type dated ≤ as-of to the as-of month; NaN if none.",
         "{value:.0f}个月前发生突发事件",
         "其他",
-        cause="shock",
+        group="shock",
+        cause="other",
+        reason_zero_zh="当月发生突发事件",
+        parts=EVENT_COUNT_PARTS,
     ),
 )
 
@@ -1105,11 +1753,17 @@ _DERIVED = (
         "元",
         "medical+events",
         "oop_medical_12m + event_loss_12m: the rigid spending (刚性支出) of the last 12 months that "
-        "the household could see on its own records; NaN when either table is missing.",
+        "the household could see on its own records; NaN when either table is missing. Its parts: "
+        "oop_medical_12m, disaster_loss_12m, death_loss_12m, business_loss_12m, "
+        "other_event_loss_12m.",
         "近12个月医疗自付和突发损失等刚性支出{value:,.0f}元",
         "其他",
         monotone=1,
-        cause="rigid_expense",
+        group="rigid_expense",
+        cause="other",
+        risky_when="positive",
+        reason_zero_zh="近12个月没有医疗自付和突发损失等刚性支出",
+        parts=RIGID_PARTS,
     ),
     _spec(
         "rigid_expense_to_income_12m",
@@ -1120,7 +1774,11 @@ _DERIVED = (
         "or ≤ 0.",
         "近12个月刚性支出相当于家庭收入的{value:.0%}",
         "其他",
-        cause="rigid_expense",
+        group="rigid_expense",
+        cause="other",
+        risky_when="positive",
+        reason_zero_zh="近12个月没有刚性支出",
+        parts=RIGID_PARTS,
     ),
     _spec(
         "income_after_rigid_to_line_12m",
@@ -1129,10 +1787,14 @@ _DERIVED = (
         "income+medical+events",
         "(income_per_capita_12m × household_size − rigid_expense_12m) / (monitoring line × "
         "household_size).",
-        "扣除刚性支出后人均收入仅为监测线的{value:.2f}倍",
+        "扣除刚性支出后人均收入为监测线的{value:.2f}倍",
         "其他",
         monotone=-1,
-        cause="income_level",
+        group="income_level",
+        cause="low_income",
+        reason_zero_zh="扣除刚性支出后家庭收入所剩无几",
+        reason_negative_zh="刚性支出超过家庭全年收入，扣除后人均缺口相当于监测线的{value:.2f}倍",
+        parts=INCOME_PARTS + RIGID_PARTS,
     ),
     _spec(
         "income_checked_to_line_12m",
@@ -1146,7 +1808,11 @@ _DERIVED = (
         "核对人社工资后人均收入为监测线的{value:.2f}倍",
         "其他",
         monotone=-1,
-        cause="income_level",
+        group="income_level",
+        cause="low_income",
+        reason_zero_zh="核对人社工资后人均收入为零",
+        reason_negative_zh="核对人社工资后家庭纯收入仍为负，人均亏损相当于监测线的{value:.2f}倍",
+        parts=INCOME_PARTS,
     ),
     _spec(
         "wage_declared_to_recorded_12m",
@@ -1157,7 +1823,9 @@ _DERIVED = (
         "NaN when the employment feed records no wages.",
         "收入核查申报的工资为人社登记工资的{value:.0%}",
         "其他",
-        cause="income_level",
+        group="income_level",
+        cause=None,
+        reason_zero_zh="收入核查未申报人社登记的工资",
     ),
 )
 
@@ -1169,7 +1837,8 @@ _CALENDAR = (
         "calendar",
         "Calendar month of the as-of month (1–12): identification has seasons (the yearly sweep).",
         "当前为{value:.0f}月",
-        cause="calendar",
+        group="calendar",
+        cause=None,
     ),
 )
 
@@ -1182,7 +1851,9 @@ _MONITORING = (
         "Monitoring episodes identified and eliminated on or before as-of.",
         "曾{value:.0f}次被纳入监测并消除风险",
         "其他",
-        cause="monitoring_history",
+        group="monitoring_history",
+        cause=None,
+        reason_zero_zh="从未被纳入监测",
     ),
     _spec(
         "months_since_risk_eliminated",
@@ -1192,7 +1863,9 @@ _MONITORING = (
         "Months since the latest eliminated_month ≤ as-of; NaN if never.",
         "{value:.0f}个月前刚消除风险",
         "其他",
-        cause="monitoring_history",
+        group="monitoring_history",
+        cause=None,
+        reason_zero_zh="当月刚消除风险",
     ),
     _spec(
         "monitored_now",
@@ -1202,7 +1875,9 @@ _MONITORING = (
         "1 if an episode was identified ≤ as-of and not eliminated ≤ as-of (such households are "
         "excluded from the warning list and from training rows).",
         "当前已在监测中",
-        cause="monitoring_history",
+        group="monitoring_history",
+        cause=None,
+        reason_zero_zh="当前不在监测中",
     ),
 )
 
@@ -1248,18 +1923,22 @@ def catalogue_markdown() -> str:
     """The catalogue as a Markdown table (docs/features.md is generated from it).
 
     >>> catalogue_markdown().splitlines()[0]
-    '| feature | 中文名 | unit | source | risk type | monotone | description |'
+    '| feature | 中文名 | unit | source | cause | risk type | monotone | description |'
     """
     lines = [
-        "| feature | 中文名 | unit | source | risk type | monotone | description |",
-        "|---|---|---|---|---|---|---|",
+        "| feature | 中文名 | unit | source | cause | risk type | monotone | description |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     for spec in CATALOGUE:
+        cause = spec.cause or ""
+        if spec.parts:
+            cause += " (split by parts: " + ", ".join(f"`{p}`" for p in spec.parts) + ")"
         cells = (
             f"`{spec.name}`",
             spec.label_zh,
             spec.unit or "",
             spec.source,
+            cause,
             spec.risk_type or "",
             {1: "+", -1: "−"}.get(spec.monotone, ""),
             spec.description.replace("|", "\\|").replace("\n", " "),
@@ -1268,7 +1947,29 @@ def catalogue_markdown() -> str:
     return "\n".join(lines) + "\n"
 
 
+def causes_markdown() -> str:
+    """The cause vocabulary as a Markdown table.
+
+    >>> causes_markdown().splitlines()[0]
+    '| cause | 中文 | suggested measure | covers |'
+    """
+    lines = ["| cause | 中文 | suggested measure | covers |", "|---|---|---|---|"]
+    for cause in CAUSES:
+        lines.append(
+            f"| `{cause.name}` | {cause.label_zh} | {cause.measure_zh} | {cause.description} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
 if __name__ == "__main__":
     print("# Feature catalogue\n")
     print("Generated by `python -m features.catalogue > docs/features.md`; do not edit by hand.\n")
+    print("## Causes\n")
+    print(
+        "Every reason names one cause of this vocabulary (INTERFACE.md v2); features without a "
+        "cause never become a reason. A composite feature's contribution is split over its parts' "
+        "causes in proportion to what each part amounts to for the household.\n"
+    )
+    print(causes_markdown())
+    print("## Features\n")
     print(catalogue_markdown(), end="")

@@ -17,6 +17,7 @@ NAMES = (
     "temporary_assistance_12m",
     "fangpinbao_payout_12m",
     "medical_assistance_12m",
+    "education_assistance_12m",
     "months_since_assistance",
     "months_since_hardship_payment",
     "assistance_feed_months_12m",
@@ -28,6 +29,7 @@ _AMOUNT_BY_TYPE = {
     "temporary_assistance_12m": "临时救助",
     "fangpinbao_payout_12m": "防贫保理赔",
     "medical_assistance_12m": "医疗救助",
+    "education_assistance_12m": "教育资助",
 }
 HARDSHIP_TYPES = ("临时救助", "防贫保理赔")
 

@@ -1,4 +1,8 @@
-"""Shocks (突发事件): disasters, accidents, deaths, business failure, house damage, job loss, losses."""
+"""Shocks (突发事件): disasters, accidents, deaths, business failure, house damage, job loss, losses.
+
+Losses are also summed by kind (disaster, death, business, other) so that rigid spending splits into
+its causes.
+"""
 
 from __future__ import annotations
 
@@ -14,6 +18,10 @@ NAMES = (
     "events_12m",
     "event_loss_3m",
     "event_loss_12m",
+    "disaster_loss_12m",
+    "death_loss_12m",
+    "business_loss_12m",
+    "other_event_loss_12m",
     "disasters_12m",
     "accidents_12m",
     "business_failures_3m",
@@ -33,6 +41,13 @@ _COUNT_BY_TYPE = {
     "member_deaths_12m": ("家庭成员死亡", 12),
     "house_damage_12m": ("房屋损毁", 12),
     "job_loss_events_12m": ("失业", 12),
+}
+#: The parts of `event_loss_12m` (rigid spending by cause): event types whose losses they sum.
+_LOSS_BY_TYPE = {
+    "disaster_loss_12m": ("自然灾害", "房屋损毁"),
+    "death_loss_12m": ("家庭成员死亡",),
+    "business_loss_12m": ("产业项目失败",),
+    "other_event_loss_12m": ("意外事故", "失业", "其他"),
 }
 
 
@@ -55,6 +70,8 @@ def features(grid: Grid, tables: Tables) -> dict[str, np.ndarray]:
         "event_loss_12m": grid.window_sum(losses, 12),
     }
     out["months_since_event"] = grid.months_since(rows, codes, n)
+    for name, types in _LOSS_BY_TYPE.items():
+        out[name] = grid.window_sum(cells.total(loss, equals(events["event_type"], types)), 12)
     for name, (wanted, months) in _COUNT_BY_TYPE.items():
         out[name] = grid.window_count(cells.count(equals(events["event_type"], wanted)), months)
     out["working_age_deaths_12m"] = grid.window_count(

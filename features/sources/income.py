@@ -1,5 +1,8 @@
 """Income: trailing per-capita net income, its ratio to the line, sources, change, coverage, volatility.
 
+The year-on-year change is also given source by source (wage, net business, property, transfer) and
+with last year's gap to the line, so an explanation can say which part of the income moved.
+
 A month with no income row is unknown, not zero: sums are annualised from the months observed, and the
 number of months observed is a feature of its own.
 """
@@ -29,6 +32,10 @@ NAMES = (
     "net_income_last_month",
     "wage_income_last_month",
     "wage_income_change_12m",
+    "business_income_change_12m",
+    "property_income_change_12m",
+    "transfer_income_change_12m",
+    "income_gap_before_12m",
 )
 
 _PARTS = (
@@ -76,20 +83,31 @@ def features(grid: Grid, tables: Tables, *, lines: MonitoringLines) -> dict[str,
     out["wage_share_12m"] = grid.window_sum(wage_cells, 12) / positive
     business = cells.total(parts["business_income"] - parts["business_expense"])
     out["business_share_12m"] = grid.window_sum(business, 12) / positive
-    for part, name in (
-        ("property_income", "property_share_12m"),
-        ("transfer_income", "transfer_share_12m"),
-    ):
-        out[name] = grid.window_sum(cells.total(parts[part]), 12) / positive
+    property_cells = cells.total(parts["property_income"])
+    transfer_cells = cells.total(parts["transfer_income"])
+    out["property_share_12m"] = grid.window_sum(property_cells, 12) / positive
+    out["transfer_share_12m"] = grid.window_sum(transfer_cells, 12) / positive
     out["income_change_ratio_12m"] = _change_ratio(grid, observed, net_cells)
     out["income_volatility_12m"] = _volatility(grid, observed, net_cells, cells.total(net**2))
     seen_now = grid.window_sum(observed, 1) > 0
     out["net_income_last_month"] = np.where(seen_now, grid.window_sum(net_cells, 1), np.nan)
     out["wage_income_last_month"] = np.where(seen_now, grid.window_sum(wage_cells, 1), np.nan)
-    out["wage_income_change_12m"] = _annualised(grid, observed, wage_cells, lag=0) - _annualised(
-        grid, observed, wage_cells, lag=12
-    )
+    by_source = {
+        "wage_income_change_12m": wage_cells,
+        "business_income_change_12m": business,
+        "property_income_change_12m": property_cells,
+        "transfer_income_change_12m": transfer_cells,
+    }
+    for name, source_cells in by_source.items():
+        out[name] = _change(grid, observed, source_cells)
+    before = _annualised(grid, observed, net_cells, lag=12)
+    out["income_gap_before_12m"] = line * size - before
     return out
+
+
+def _change(grid: Grid, observed: np.ndarray, cells: np.ndarray) -> np.ndarray:
+    """Yearly amount of the last 12 months minus that of the 12 months before (NaN if either unseen)."""
+    return _annualised(grid, observed, cells, lag=0) - _annualised(grid, observed, cells, lag=12)
 
 
 def _annualised(grid: Grid, observed: np.ndarray, cells: np.ndarray, *, lag: int) -> np.ndarray:

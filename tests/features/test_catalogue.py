@@ -9,7 +9,15 @@ import pytest
 from feature_tables import make_tables
 
 from features.build import build_features
-from features.catalogue import CATALOGUE, RISK_TYPES, by_name, feature_names
+from features.catalogue import (
+    CATALOGUE,
+    CAUSE_NAMES,
+    CAUSES,
+    RISK_TYPES,
+    by_name,
+    cause_by_name,
+    feature_names,
+)
 from features.contract.lines import MonitoringLines
 
 REQUIRED = [
@@ -52,7 +60,14 @@ def test_names_unique_and_required_present() -> None:
 @pytest.mark.parametrize("spec", CATALOGUE, ids=lambda s: s.name)
 def test_entry_is_complete(spec) -> None:  # noqa: ANN001
     assert re.fullmatch(r"[a-z][a-z0-9_]*", spec.name)
-    assert spec.label_zh and spec.description and spec.source and spec.cause
+    assert spec.label_zh and spec.description and spec.source and spec.group
+    assert spec.cause is None or spec.cause in CAUSE_NAMES
+    assert spec.risky_when in ("any", "positive", "negative")
+    names = set(feature_names())
+    assert set(spec.parts) <= names and spec.name not in spec.parts
+    assert all(by_name(part).cause for part in spec.parts)
+    if spec.records is not None:
+        assert spec.records.table in spec.source
     assert spec.risk_type is None or spec.risk_type in RISK_TYPES
     assert spec.kind in ("numeric", "categorical")
     assert spec.monotone in (-1, 0, 1)
@@ -75,3 +90,42 @@ def test_by_name() -> None:
     assert by_name("income_to_line_ratio_12m").monotone == -1
     with pytest.raises(KeyError, match="not in the feature catalogue"):
         by_name("no_such_feature")
+
+
+NO_CAUSE_GROUPS = {"region", "household_type", "exit", "relocation", "calendar", "coverage"}
+
+
+def test_causes_are_one_vocabulary_with_a_measure_each() -> None:
+    assert CAUSE_NAMES == (
+        "illness",
+        "disability",
+        "schooling",
+        "work",
+        "disaster",
+        "business",
+        "death",
+        "low_income",
+        "other",
+    )
+    assert all(c.label_zh and c.measure_zh for c in CAUSES)
+    assert cause_by_name("illness").label_zh == "因病"
+    with pytest.raises(KeyError, match="not a cause"):
+        cause_by_name("medical_cost")
+
+
+def test_features_that_name_no_cause_have_none() -> None:
+    for spec in CATALOGUE:
+        if (
+            spec.group in NO_CAUSE_GROUPS
+            or spec.source == "outcomes"
+            or spec.name.endswith("_feed_months_12m")
+        ):
+            assert spec.cause is None, spec.name
+    assert {s.cause for s in CATALOGUE if s.cause} == set(CAUSE_NAMES)
+
+
+def test_every_part_splits_a_composite_into_known_causes() -> None:
+    rigid = by_name("rigid_expense_12m")
+    assert {by_name(p).cause for p in rigid.parts} >= {"illness", "disaster", "death", "business"}
+    income = by_name("income_to_line_ratio_12m")
+    assert {by_name(p).cause for p in income.parts} >= {"low_income", "work", "business"}

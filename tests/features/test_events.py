@@ -29,3 +29,15 @@ def test_counts_and_losses() -> None:
 def test_event_leaves_the_window() -> None:
     assert _frame("2024-08").loc["H1", "member_deaths_12m"] == 1
     assert _frame("2024-09").loc["H1", "member_deaths_12m"] == 0
+
+
+def test_losses_split_by_kind_add_up_to_all_losses() -> None:
+    frame = _frame()
+    assert frame["disaster_loss_12m"].tolist() == [5000, 0, 0]
+    assert frame["death_loss_12m"].tolist() == [0, 0, 0]  # the death has no loss amount
+    assert frame["business_loss_12m"].tolist() == [0, 0, 20000]
+    assert frame["other_event_loss_12m"].tolist() == [0, 0, 0]
+    parts = ["disaster_loss_12m", "death_loss_12m", "business_loss_12m", "other_event_loss_12m"]
+    assert frame[parts].sum(axis=1).tolist() == frame["event_loss_12m"].tolist()
+    rigid = frame["oop_medical_12m"] + frame[parts].sum(axis=1)
+    assert rigid.tolist() == frame["rigid_expense_12m"].tolist()

@@ -71,3 +71,23 @@ def test_volatility() -> None:
     monthly = np.array([1250.0] * 10 + [3750.0])
     expected = monthly.std(ddof=1) / monthly.mean()
     assert frame.loc[0, "income_volatility_12m"] == pytest.approx(expected)
+
+
+def test_change_by_source_and_last_years_gap_split_the_gap_to_the_line() -> None:
+    h1 = _row(
+        "H1"
+    )  # now 12,000 wage + 1,800 business + 1,200 transfer; a year before 9,600 + 1,200
+    assert h1["business_income_change_12m"] == pytest.approx(1800.0)
+    assert h1["property_income_change_12m"] == pytest.approx(0.0)
+    assert h1["transfer_income_change_12m"] == pytest.approx(0.0)
+    assert h1["income_gap_before_12m"] == pytest.approx(7300 * 4 - 10800)
+    changes = [
+        "wage_income_change_12m",
+        "business_income_change_12m",
+        "property_income_change_12m",
+        "transfer_income_change_12m",
+    ]
+    gap_now = 7300 * 4 - h1["income_per_capita_12m"] * 4
+    assert gap_now == pytest.approx(h1["income_gap_before_12m"] - h1[changes].sum())
+    h3 = _row("H3")  # no income a year before: unknown, not zero
+    assert np.isnan(h3["income_gap_before_12m"]) and np.isnan(h3["business_income_change_12m"])
