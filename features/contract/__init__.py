@@ -6,7 +6,11 @@ package imports nothing else of the project.
 - `schema`: the one declaration of every table and column (English name, 中文 label, kind, values).
 - `io`: reading a data directory into normalised `Tables` with a `ValidationReport`.
 - `parsing`: turning the text, Excel and Parquet cells of one column into its kind.
-- `validation`: the contract's rules, each problem named by file, row and column.
+- `columns`: the column rules (dtype, empty, allowed values, ranges) as pandera schemas generated
+  from `schema`, their failure cases worded as the contract's issues.
+- `validation`: the report, and the rules across rows, columns and tables, each problem named by
+  file, row and column.
+- `id_numbers`: ID numbers with a wrong check digit or length (warnings, before pseudonymisation).
 - `pseudonym`: keyed pseudonyms for ID-like person ids and masks for messages.
 - `tables`: the `Tables` container passed up to the features.
 - `lines`: the monitoring lines by county and year that give income its meaning.

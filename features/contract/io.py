@@ -23,7 +23,9 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from features.contract.columns import check_columns
 from features.contract.errors import DataContractError
+from features.contract.id_numbers import check_id_numbers
 from features.contract.parsing import arrow_strings, encode_together, parse_column
 from features.contract.pseudonym import looks_like_id_numbers, pseudonymise_codes, take_codes
 from features.contract.schema import CONTRACT, TableSpec, header_key, table_for_stem
@@ -36,20 +38,14 @@ from features.contract.validation import (
     check_duplicate_headers,
     check_elimination_order,
     check_exit_year,
-    check_future_records,
-    check_id_numbers,
-    check_implausible_amounts,
     check_member_households,
-    check_nonnegative,
     check_one_file_per_table,
     check_one_head,
     check_out_of_pocket,
     check_required_columns,
     check_required_tables,
-    check_required_values,
     check_rows_and_key,
     check_spell_order,
-    check_value_forms,
     clear_unknown_people,
     code_column,
     drop_unknown_references,
@@ -481,23 +477,21 @@ def _blank_rows(raw: pd.DataFrame) -> np.ndarray:
 
 
 def _parse_table(run: _Run, spec: TableSpec, raw: pd.DataFrame, *, file: str) -> pd.DataFrame:
-    """Every contract column parsed by kind (absent optional columns all missing)."""
+    """Every contract column parsed by kind (absent optional columns all missing) and checked
+    against the column rules (`features.contract.columns`)."""
     columns: dict[str, pd.Series] = {}
-    bad: dict[str, np.ndarray] = {}
-    empty: dict[str, np.ndarray] = {}
+    unreadable: dict[str, np.ndarray] = {}
     for column in spec.columns:
         source = raw[column.name] if column.name in raw else pd.Series(np.nan, index=raw.index,
                                                                        dtype=object)  # fmt: skip
         parsed = parse_column(source, column)
         columns[column.name] = parsed.values.set_axis(raw.index)
-        bad[column.name], empty[column.name] = parsed.bad, parsed.empty
+        unreadable[column.name] = parsed.bad
     frame = pd.DataFrame(columns, index=raw.index, copy=False)  # fresh columns: no 2D copy
     frame[ROW] = raw[ROW].to_numpy()
-    run.issues += check_value_forms(raw, spec, bad, file=file)
-    run.issues += check_required_values(frame, spec, empty, file=file)
-    run.issues += check_nonnegative(frame, spec, file=file)
-    run.issues += check_implausible_amounts(frame, spec, file=file)
-    run.issues += check_future_records(frame, spec, file=file, current=run.current)
+    frame, issues = check_columns(frame, raw, spec, unreadable=unreadable, file=file,
+                                  current=run.current)  # fmt: skip
+    run.issues += issues
     return frame
 
 

@@ -2,9 +2,11 @@
 
 Every parser takes a raw column as read (CSV: `str`; XLSX: mixed objects — text, numbers, Excel date
 cells; Parquet: native dtypes) and returns the parsed values plus two row masks: `bad` (a non-empty
-cell that does not follow the kind) and `empty`. Work is done once per distinct value and spread
-back with integer codes, so millions of rows with a few thousand distinct dates or categories cost
-one `factorize` and a short Python loop.
+cell that cannot be read as its kind) and `empty`. Whether a value that was read is allowed — one of
+a category's values, a year in range, no negative money — is the column rules' question
+(`features.contract.columns`), not the parser's: a category keeps its normalised text here. Work is
+done once per distinct value and spread back with integer codes, so millions of rows with a few
+thousand distinct dates or categories cost one `factorize` and a short Python loop.
 """
 
 from __future__ import annotations
@@ -38,6 +40,8 @@ _DATE = re.compile(
 _EXCEL_EPOCH = dt.date(1899, 12, 30)
 #: Floating-point cells from here on cannot hold every digit of an id (Excel keeps 15 digits).
 LOSSY_FLOAT = 1e15
+#: Integers beyond this are not exact in float64: a year or grade that large is no integer at all.
+EXACT_INTEGER = 2**53
 
 
 @dataclass(frozen=True)
@@ -72,6 +76,9 @@ def parse_column(raw: pd.Series, spec: ColumnSpec) -> ParsedColumn:
     >>> parsed = parse_column(pd.Series(["1,234.5", "", "abc"]), spec)
     >>> parsed.values.tolist()[0], parsed.bad.tolist(), parsed.empty.tolist()
     (1234.5, [False, False, True], [False, True, False])
+    >>> relation = CONTRACT["members"].column("relation")
+    >>> parse_column(pd.Series([" 户 主", "儿子"]), relation).values.tolist()  # read, not judged
+    ['户主', '儿子']
     """
     fast = _native_fast_path(raw, spec)
     if fast is not None:
@@ -90,7 +97,7 @@ def _by_distinct_values(
     storage: type,
     build: Callable[[np.ndarray], pd.Series],
 ) -> ParsedColumn:
-    codes, uniques = _factorize(raw)
+    codes, uniques = distinct_values(raw)
     results = [parse_one(value) for value in uniques]
     bad_u = np.array([r is _BAD for r in results] + [False], dtype=bool)
     empty_u = np.array([r is _EMPTY for r in results] + [True], dtype=bool)
@@ -101,7 +108,7 @@ def _by_distinct_values(
     return ParsedColumn(values=values, bad=bad_u[codes], empty=empty_u[codes])
 
 
-def _factorize(raw: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+def distinct_values(raw: pd.Series) -> tuple[np.ndarray, np.ndarray]:
     """Integer codes (-1 for missing) and the distinct values as an object array.
 
     Arrow strings are encoded in Arrow (pandas' own factorize is several times slower there).
@@ -199,7 +206,7 @@ def _chunks_of(column: pa.Array | pa.ChunkedArray) -> list[pa.Array]:
 
 
 def _arrow_text(raw: pd.Series, spec: ColumnSpec) -> ParsedColumn:
-    """NFKC, trimmed (categories: no whitespace at all, checked against the allowed values).
+    """NFKC, trimmed (categories: no whitespace at all).
 
     Pure-ASCII columns (ids) skip NFKC, which leaves ASCII unchanged; other columns are normalised
     once per distinct value (a category column holds a handful in millions of rows).
@@ -228,17 +235,13 @@ def _arrow_text(raw: pd.Series, spec: ColumnSpec) -> ParsedColumn:
 def _normalise_strings(
     strings: pa.Array | pa.ChunkedArray, spec: ColumnSpec, *, ascii_only: bool
 ) -> tuple[pa.Array | pa.ChunkedArray, np.ndarray, np.ndarray]:
-    """Normalised text, and `empty` and `bad` masks, value by value."""
+    """Normalised text, and `empty` and `bad` masks (no text is bad), value by value."""
     text = strings if ascii_only else pc.utf8_normalize(strings, "NFKC")
     text = pc.utf8_trim_whitespace(text)
     if spec.kind == "category":
         text = pc.replace_substring_regex(text, pattern=r"\s+", replacement="")
     empty = np.asarray(pc.fill_null(pc.equal(text, ""), True).to_numpy(zero_copy_only=False))
-    bad = np.zeros(len(strings), dtype=bool)
-    if spec.kind == "category":
-        allowed = pc.is_in(text, value_set=pa.array(spec.allowed, type=text.type))
-        bad = ~empty & ~np.asarray(pc.fill_null(allowed, False).to_numpy(zero_copy_only=False))
-    return text, empty, bad
+    return text, empty, np.zeros(len(strings), dtype=bool)
 
 
 def _str_series(values: pa.Array | pa.ChunkedArray, index: pd.Index) -> pd.Series:
@@ -275,7 +278,9 @@ def _parse_text(value: Any) -> Any:
 
 
 def _category_parser(spec: ColumnSpec, *, multi: bool) -> Callable[[Any], Any]:
-    allowed = {v: i for i, v in enumerate(spec.allowed)}
+    """Text without whitespace; several values (multi) once each, in the contract's order (values
+    the contract does not know last, as written: the column rules report them)."""
+    order = {v: i for i, v in enumerate(spec.allowed)}
 
     def parse_one(value: Any) -> Any:
         text = _as_text(value)
@@ -283,11 +288,11 @@ def _category_parser(spec: ColumnSpec, *, multi: bool) -> Callable[[Any], Any]:
             return _EMPTY
         squeezed = "".join(text.split())
         if not multi:
-            return squeezed if squeezed in allowed else _BAD
-        parts = {p for p in squeezed.split(",") if p}
-        if not parts or any(p not in allowed for p in parts):
+            return squeezed
+        parts = [p for p in dict.fromkeys(squeezed.split(",")) if p]
+        if not parts:
             return _BAD
-        return ",".join(sorted(parts, key=allowed.__getitem__))
+        return ",".join(sorted(parts, key=lambda p: order.get(p, len(order))))
 
     return parse_one
 
@@ -391,8 +396,14 @@ def _parse_year(value: Any) -> Any:
     text = _as_text(value)
     if text is _EMPTY:
         return _EMPTY
-    number = _parse_number(text.removesuffix("年"))
-    if number is _BAD or not float(number).is_integer() or not 1900 <= number <= 2100:
+    return _integral(_parse_number(text.removesuffix("年")))
+
+
+def _integral(number: Any) -> Any:
+    """A whole number (its range is a column rule), else `_BAD` (a bare `年` or `级` too)."""
+    if number is _BAD or number is _EMPTY:
+        return _BAD
+    if not float(number).is_integer() or abs(number) >= EXACT_INTEGER:
         return _BAD
     return float(number)
 
@@ -404,10 +415,7 @@ def _parse_grade(value: Any) -> Any:
     squeezed = "".join(text.split())
     if squeezed in _GRADES:
         return float(_GRADES[squeezed])
-    number = _parse_number(squeezed.removesuffix("级"))
-    if number is _BAD or number not in (1.0, 2.0, 3.0, 4.0):
-        return _BAD
-    return float(number)
+    return _integral(_parse_number(squeezed.removesuffix("级")))
 
 
 # --- building the normalised dtype from per-row values ----------------------------------------

@@ -41,6 +41,30 @@ KIND_FORMS: Mapping[str, str] = MappingProxyType(
     }
 )
 
+#: The dtype of each kind once parsed: the normalised frames' dtypes (docs/architecture.md).
+KIND_DTYPES: Mapping[str, str] = MappingProxyType(
+    {
+        "text": "str",
+        "category": "str",
+        "multicategory": "str",
+        "bool": "boolean",
+        "month": "period[M]",
+        "date": "datetime64[ns]",
+        "money": "float64",
+        "number": "float64",
+        "year": "Int64",
+        "grade": "Int64",
+    }
+)
+
+#: The range (inclusive) a value of a bounded kind may take once read.
+KIND_BOUNDS: Mapping[str, tuple[int, int]] = MappingProxyType(
+    {"year": (1900, 2100), "grade": (1, 4)}
+)
+
+#: A money value at or above this (100 million yuan in one record) is a unit or typing error.
+IMPLAUSIBLE_AMOUNT = 1e8
+
 #: Money columns may carry the unit in the header: `工资性收入(元)` = `工资性收入`.
 MONEY_HEADER_SUFFIX = "(元)"
 

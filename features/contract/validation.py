@@ -1,9 +1,16 @@
-"""The rules of DATA_CONTRACT.md, one function each, and the `ValidationReport` they fill.
+"""The `ValidationReport`, how an issue is worded, and the rules the column rules cannot express.
+
+What one value of one column may be (dtype, empty or not, allowed values, ranges, dates) is declared
+in `features.contract.schema` and checked by pandera (`features.contract.columns`). The rules here
+look at several rows, columns or tables at once: the directory and its files, headers, repeated rows
+and keys (naming both rows), references between tables, exactly one 户主 per household, people who
+left, and the order of two columns of a row.
 
 Rules are pure: they take normalised frames (contract columns plus `source_row`, the row as the user
 counts it in the file) and return `Issue`s — and, for the rules that drop rows, the kept frame. Every
 message names the file, the rows, the column (English and Chinese), the bad values and the expected
-form, in Chinese and English. At most `MAX_EXAMPLES` rows are listed per rule ("… and N more").
+form, in Chinese and English; `flag_rows` is the one step from flagged rows to such an issue. At
+most `MAX_EXAMPLES` rows are listed per rule ("… and N more").
 """
 
 from __future__ import annotations
@@ -16,10 +23,8 @@ from typing import Literal
 
 import numpy as np
 import pandas as pd
-import pyarrow as pa
-import pyarrow.compute as pc
 
-from features.contract.parsing import arrow_strings, codes_in, is_in
+from features.contract.parsing import codes_in, is_in
 from features.contract.pseudonym import mask_id, mask_if_id_number
 from features.contract.schema import (
     CONTRACT,
@@ -257,6 +262,69 @@ def _rows_where(frame: pd.DataFrame, mask: np.ndarray | pd.Series) -> np.ndarray
     return frame.loc[np.asarray(mask, dtype=bool), ROW].to_numpy()
 
 
+def flag_rows(
+    severity: Severity,
+    rule: str,
+    frame: pd.DataFrame,
+    mask: np.ndarray | pd.Series,
+    *,
+    table: str,
+    file: str,
+    zh: str,
+    en: str,
+    column: ColumnSpec | None = None,
+    values: Sequence[object] | pd.Series = (),
+    expected: str = "",
+    fix: str = "",
+) -> list[Issue]:
+    """The issue of the rows of `frame` that `mask` flags, or none when it flags no row.
+
+    Parameters
+    ----------
+    severity, rule
+        As in `Issue`.
+    frame
+        The table the mask runs over (its `source_row` names the rows).
+    mask
+        One boolean per row of `frame`.
+    table, file, column
+        What the message names.
+    zh, en
+        The finding in Chinese and English; `{count}` becomes the number of flagged rows.
+    values
+        The values to quote, one per flagged row in order (only the first `MAX_EXAMPLES` are
+        read); none by default.
+    expected, fix
+        The expected form and how to fix it.
+
+    Returns
+    -------
+    list of Issue
+        Empty, or the one issue (its count: the flagged rows).
+    """
+    flagged = np.asarray(mask, dtype=bool)
+    if not flagged.any():
+        return []
+    count = str(int(flagged.sum()))
+    shown = values.iloc[:MAX_EXAMPLES] if isinstance(values, pd.Series) else values[:MAX_EXAMPLES]
+    return [
+        make_issue(
+            severity,
+            rule,
+            table=table,
+            file=file,
+            column=column,
+            rows=_rows_where(frame, flagged),
+            values=list(shown),
+            count=int(count),
+            zh=zh.replace("{count}", count),
+            en=en.replace("{count}", count),
+            expected=expected,
+            fix=fix,
+        )  # fmt: skip
+    ]
+
+
 # --- the directory -----------------------------------------------------------------------------
 
 
@@ -384,92 +452,6 @@ def check_duplicate_headers(spec: TableSpec, clashes: Mapping[str, Sequence[str]
     ]
 
 
-# --- values ------------------------------------------------------------------------------------
-
-
-def check_required_values(
-    frame: pd.DataFrame, spec: TableSpec, empty: Mapping[str, np.ndarray], *, file: str
-) -> list[Issue]:
-    """Required columns must have a value in every row."""
-    issues = []
-    for column in spec.columns:
-        if not column.required or column.name not in empty:
-            continue
-        mask = empty[column.name]
-        if mask.any():
-            issues.append(
-                make_issue(
-                    "error",
-                    "required_value",
-                    table=spec.name,
-                    file=file,
-                    column=column,
-                    rows=_rows_where(frame, mask),
-                    count=int(mask.sum()),
-                    zh=f"{int(mask.sum())}行为空",
-                    en=f"{int(mask.sum())} row(s) are empty",
-                    expected=column.expected_form(),
-                    fix="请补全 fill them in",
-                )  # fmt: skip
-            )
-    return issues
-
-
-def check_value_forms(
-    raw: pd.DataFrame, spec: TableSpec, bad: Mapping[str, np.ndarray], *, file: str
-) -> list[Issue]:
-    """Every value must follow its column's kind and allowed values (raw values are quoted)."""
-    issues = []
-    for column in spec.columns:
-        mask = bad.get(column.name)
-        if mask is None or not mask.any():
-            continue
-        count = int(mask.sum())
-        issues.append(
-            make_issue(
-                "error",
-                "value_form",
-                table=spec.name,
-                file=file,
-                column=column,
-                rows=_rows_where(raw, mask),
-                values=raw.loc[mask, column.name].head(MAX_EXAMPLES),
-                count=count,
-                zh=f"{count}行的值不符合规定",
-                en=f"{count} value(s) do not follow the contract",
-                expected=column.expected_form(),
-            )  # fmt: skip
-        )
-    return issues
-
-
-def check_nonnegative(frame: pd.DataFrame, spec: TableSpec, *, file: str) -> list[Issue]:
-    """Money and numbers must not be negative (the contract allows no exception)."""
-    issues = []
-    for column in spec.columns_of_kind("money", "number"):
-        if not column.nonnegative:
-            continue
-        mask = (frame[column.name] < 0).to_numpy()
-        if mask.any():
-            count = int(mask.sum())
-            issues.append(
-                make_issue(
-                    "error",
-                    "negative",
-                    table=spec.name,
-                    file=file,
-                    column=column,
-                    rows=_rows_where(frame, mask),
-                    values=frame.loc[mask, column.name].head(10),
-                    count=count,
-                    zh=f"{count}行为负数",
-                    en=f"{count} negative value(s)",
-                    expected="≥ 0 (元 yuan)",
-                )  # fmt: skip
-            )
-    return issues
-
-
 # --- rows and keys -----------------------------------------------------------------------------
 
 
@@ -496,13 +478,12 @@ def _drop_repeats(
 ) -> tuple[pd.DataFrame, list[Issue]]:
     if not repeated.any():
         return frame, []
-    count = int(repeated.sum())
-    issue = make_issue(
-        "warning", "exact_duplicate", table=spec.name, file=file, rows=_rows_where(frame, repeated),
-        count=count, zh=f"{count}行与前面某行完全相同, 已删除",
-        en=f"{count} row(s) exactly repeat an earlier row and were dropped",
+    issues = flag_rows(
+        "warning", "exact_duplicate", frame, repeated, table=spec.name, file=file,
+        zh="{count}行与前面某行完全相同, 已删除",
+        en="{count} row(s) exactly repeat an earlier row and were dropped",
     )  # fmt: skip
-    return keep_rows(frame, ~repeated), [issue]
+    return keep_rows(frame, ~repeated), issues
 
 
 def _cheap_key(spec: TableSpec) -> list[str]:
@@ -590,24 +571,13 @@ def check_member_households(
     ids = members["household_id"]
     mask = ids.notna().to_numpy() & ~_is_known(members, "household_id",
                                                ids_of(households, "household_id"))  # fmt: skip
-    if not mask.any():
-        return []
-    count = int(mask.sum())
-    return [
-        make_issue(
-            "error",
-            "member_household",
-            table="members",
-            file=file,
-            column=CONTRACT["members"].column("household_id"),
-            rows=_rows_where(members, mask),
-            values=ids[mask].head(MAX_EXAMPLES),
-            count=count,
-            zh=f"{count}名成员的户编号不在户信息中",
-            en=f"{count} member(s) name a household not in households",
-            fix="请核对户编号或补充户信息 check the id or add the household",
-        )  # fmt: skip
-    ]
+    return flag_rows(
+        "error", "member_household", members, mask, table="members", file=file,
+        column=CONTRACT["members"].column("household_id"), values=ids[mask],
+        zh="{count}名成员的户编号不在户信息中",
+        en="{count} member(s) name a household not in households",
+        fix="请核对户编号或补充户信息 check the id or add the household",
+    )  # fmt: skip
 
 
 def check_one_head(
@@ -615,44 +585,22 @@ def check_one_head(
 ) -> list[Issue]:
     """Every household has exactly one 户主 among its members."""
     is_head = (members["relation"] == HEAD_OF_HOUSEHOLD).to_numpy()
-    heads = members.loc[is_head, "household_id"]
     n_heads, several = _heads_per_household(members, households, is_head)
-    issues = []
     none = n_heads == 0
-    if none.any():
-        count = int(none.sum())
-        issues.append(
-            make_issue(
-                "error",
-                "one_head",
-                table="households",
-                file=households_file,
-                rows=_rows_where(households, none),
-                count=count,
-                values=households.loc[none, "household_id"].head(MAX_EXAMPLES),
-                zh=f"{count}户在家庭成员中没有户主",
-                en=f"{count} household(s) have no 户主 in members",
-                expected="exactly one member with 与户主关系 = 户主 per household",
-            )  # fmt: skip
-        )
-    if several.any():
-        rows = members.loc[heads.index[several], ROW].to_numpy()
-        count = int((n_heads > 1).sum())
-        issues.append(
-            make_issue(
-                "error",
-                "one_head",
-                table="members",
-                file=members_file,
-                column=CONTRACT["members"].column("relation"),
-                rows=np.sort(rows),
-                count=int(several.sum()),
-                zh=f"{count}户有多个户主",
-                en=f"{count} household(s) have more than one 户主",
-                expected="exactly one 户主 per household",
-            )  # fmt: skip
-        )
-    return issues
+    crowded = int((n_heads > 1).sum())
+    one_of_several = np.zeros(len(members), dtype=bool)
+    one_of_several[np.flatnonzero(is_head)[several]] = True
+    return flag_rows(
+        "error", "one_head", households, none, table="households", file=households_file,
+        values=households.loc[none, "household_id"],
+        zh="{count}户在家庭成员中没有户主", en="{count} household(s) have no 户主 in members",
+        expected="exactly one member with 与户主关系 = 户主 per household",
+    ) + flag_rows(
+        "error", "one_head", members, one_of_several, table="members", file=members_file,
+        column=CONTRACT["members"].column("relation"),
+        zh=f"{crowded}户有多个户主", en=f"{crowded} household(s) have more than one 户主",
+        expected="exactly one 户主 per household",
+    )  # fmt: skip
 
 
 def _heads_per_household(
@@ -702,13 +650,12 @@ def drop_unknown_references(
         if severity == "error"
         else "已排除在特征之外 kept out of the features (people who left, died or moved)"
     )
-    issue = make_issue(
-        severity, "unknown_reference", table=spec.name, file=file, column=spec.column(column),
-        rows=_rows_where(frame, unknown), count=count,
-        zh=f"{count}行 ({share:.1%}) 所指的对象不在{whom}中",
+    issues = flag_rows(
+        severity, "unknown_reference", frame, unknown, table=spec.name, file=file,
+        column=spec.column(column), zh=f"{count}行 ({share:.1%}) 所指的对象不在{whom}中",
         en=f"{count} row(s) ({share:.1%}) name an id not in {whom}; {tail}",
     )  # fmt: skip
-    return keep_rows(frame, ~unknown), [issue]
+    return keep_rows(frame, ~unknown), issues
 
 
 def clear_unknown_people(
@@ -723,19 +670,17 @@ def clear_unknown_people(
     unknown = ids.notna().to_numpy() & ~_is_known(frame, "person_id", known)
     if not unknown.any():
         return frame, []
-    count = int(unknown.sum())
-    issue = make_issue(
-        "warning", "unknown_reference", table=spec.name, file=file,
-        column=spec.column("person_id"), rows=_rows_where(frame, unknown), count=count,
-        zh=f"{count}行所指的人不在家庭成员中, 保留为户级记录",
-        en=f"{count} row(s) name a person not in members (left, died or moved); "
+    issues = flag_rows(
+        "warning", "unknown_reference", frame, unknown, table=spec.name, file=file,
+        column=spec.column("person_id"), zh="{count}行所指的人不在家庭成员中, 保留为户级记录",
+        en="{count} row(s) name a person not in members (left, died or moved); "
         "kept as household records without the person",
     )  # fmt: skip
     cleared = frame.assign(person_id=ids.mask(unknown))
     if code_column("person_id") in frame:
         codes = frame[code_column("person_id")].to_numpy()
         cleared[code_column("person_id")] = np.where(unknown, np.int32(-1), codes)
-    return cleared, [issue]
+    return cleared, issues
 
 
 # --- rules inside a table ----------------------------------------------------------------------
@@ -744,27 +689,16 @@ def clear_unknown_people(
 def check_out_of_pocket(medical: pd.DataFrame, *, file: str) -> list[Issue]:
     """`out_of_pocket` ≤ `total_cost` in every claim."""
     mask = (medical["out_of_pocket"] > medical["total_cost"] + 0.005).to_numpy()
-    if not mask.any():
-        return []
-    count = int(mask.sum())
     shown = medical.loc[mask].head(MAX_EXAMPLES)
     values = [f"{o:,.2f} > {t:,.2f}" for o, t in zip(shown["out_of_pocket"], shown["total_cost"],
                                                        strict=True)]  # fmt: skip
-    return [
-        make_issue(
-            "error",
-            "out_of_pocket",
-            table="medical",
-            file=file,
-            column=CONTRACT["medical"].column("out_of_pocket"),
-            rows=_rows_where(medical, mask),
-            values=values,
-            count=count,
-            zh=f"{count}条结算的个人自付大于医疗费总额",
-            en=f"{count} claim(s) with out_of_pocket above total_cost (医疗费总额)",
-            expected="个人自付 ≤ 医疗费总额 out_of_pocket ≤ total_cost",
-        )  # fmt: skip
-    ]
+    return flag_rows(
+        "error", "out_of_pocket", medical, mask, table="medical", file=file,
+        column=CONTRACT["medical"].column("out_of_pocket"), values=values,
+        zh="{count}条结算的个人自付大于医疗费总额",
+        en="{count} claim(s) with out_of_pocket above total_cost (医疗费总额)",
+        expected="个人自付 ≤ 医疗费总额 out_of_pocket ≤ total_cost",
+    )  # fmt: skip
 
 
 def check_exit_year(households: pd.DataFrame, *, file: str) -> list[Issue]:
@@ -772,51 +706,27 @@ def check_exit_year(households: pd.DataFrame, *, file: str) -> list[Issue]:
     kind = households["household_type"]
     mask = households["exit_year"].notna() & kind.notna() & (kind != FORMERLY_POOR)
     mask = mask.fillna(False).to_numpy(dtype=bool)
-    if not mask.any():
-        return []
-    count = int(mask.sum())
-    return [
-        make_issue(
-            "error",
-            "exit_year",
-            table="households",
-            file=file,
-            column=CONTRACT["households"].column("exit_year"),
-            rows=_rows_where(households, mask),
-            values=households.loc[mask, "household_type"].head(MAX_EXAMPLES),
-            count=count,
-            zh=f"{count}户不是脱贫户却有脱贫年度",
-            en=f"{count} household(s) have an exit year but are not 脱贫户",
-            expected="脱贫年度 only for 户类型 = 脱贫户",
-        )  # fmt: skip
-    ]
+    return flag_rows(
+        "error", "exit_year", households, mask, table="households", file=file,
+        column=CONTRACT["households"].column("exit_year"), values=kind[mask],
+        zh="{count}户不是脱贫户却有脱贫年度",
+        en="{count} household(s) have an exit year but are not 脱贫户",
+        expected="脱贫年度 only for 户类型 = 脱贫户",
+    )  # fmt: skip
 
 
 def _order_rule(
     frame: pd.DataFrame, spec: TableSpec, *, first: str, then: str, file: str, rule: str
 ) -> list[Issue]:
     mask = (frame[then] < frame[first]).fillna(False).to_numpy(dtype=bool)
-    if not mask.any():
-        return []
-    count = int(mask.sum())
     shown = frame.loc[mask].head(MAX_EXAMPLES)
     values = [f"{a} < {b}" for a, b in zip(shown[then], shown[first], strict=True)]
     a, b = spec.column(then), spec.column(first)
-    return [
-        make_issue(
-            "error",
-            rule,
-            table=spec.name,
-            file=file,
-            column=a,
-            rows=_rows_where(frame, mask),
-            values=values,
-            count=count,
-            zh=f"{count}行的{a.label_zh}早于{b.label_zh}",
-            en=f"{count} row(s) with {a.name} before {b.name}",
-            expected=f"{a.name} ≥ {b.name}",
-        )  # fmt: skip
-    ]
+    return flag_rows(
+        "error", rule, frame, mask, table=spec.name, file=file, column=a, values=values,
+        zh=f"{{count}}行的{a.label_zh}早于{b.label_zh}", en=f"{{count}} row(s) with {a.name} before {b.name}",
+        expected=f"{a.name} ≥ {b.name}",
+    )  # fmt: skip
 
 
 def check_elimination_order(outcomes: pd.DataFrame, *, file: str) -> list[Issue]:
@@ -852,194 +762,3 @@ def months_covered(frame: pd.DataFrame, spec: TableSpec) -> SourceCoverage | Non
         months_with_records=len(ordinals),
         months_without_records=tuple(as_month(missing, freq="M")),
     )
-
-
-# --- plausibility (hardening, issue 8) ---------------------------------------------------------
-
-#: A money value at or above this (100 million yuan in one record) is a unit or typing error.
-IMPLAUSIBLE_AMOUNT = 1e8
-#: GB 11643 weights of the first 17 digits, and the check character for each remainder mod 11.
-_ID_WEIGHTS = np.array([7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2], dtype=np.int64)
-_ID_CHECK = np.frombuffer(b"10X98765432", dtype=np.uint8)
-#: At most this share of ID numbers with a wrong check digit is read as typing slips (warned).
-TYPO_SHARE = 0.2
-#: Region code and a 19xx/20xx birth date: an ID number, whatever its length.
-_ID_HEAD = r"^\d{6}(?:19|20)\d{2}(?:0[1-9]|1[0-2])(?:0[1-9]|[12]\d|3[01])"
-
-
-def check_implausible_amounts(frame: pd.DataFrame, spec: TableSpec, *, file: str) -> list[Issue]:
-    """Money of ¥100,000,000 or more in one record is an error (wrong unit or a typing slip)."""
-    issues = []
-    for column in spec.columns_of_kind("money"):
-        mask = (frame[column.name].abs() >= IMPLAUSIBLE_AMOUNT).to_numpy()
-        if mask.any():
-            count = int(mask.sum())
-            issues.append(
-                make_issue(
-                    "error",
-                    "implausible_amount",
-                    table=spec.name,
-                    file=file,
-                    column=column,
-                    rows=_rows_where(frame, mask),
-                    values=frame.loc[mask, column.name].head(10),
-                    count=count,
-                    zh=f"{count}行金额大得不合理 (≥1亿元)",
-                    en=f"{count} implausibly large amount(s) (≥ ¥{IMPLAUSIBLE_AMOUNT:,.0f})",
-                    expected="元 yuan per record, below ¥100,000,000",
-                    fix="请检查单位(元, 不是分)或录入错误 check the unit (yuan, not fen) or a typo",
-                )  # fmt: skip
-            )
-    return issues
-
-
-def check_future_records(
-    frame: pd.DataFrame, spec: TableSpec, *, file: str, current: pd.Period
-) -> list[Issue]:
-    """A record dated after the current month cannot exist yet (a typing slip such as 2062)."""
-    if spec.time_column is None:
-        return []
-    column = spec.column(spec.time_column)
-    values = frame[column.name]
-    months = values.dt.to_period("M") if column.kind == "date" else values
-    mask = (months > current).fillna(False).to_numpy(dtype=bool)
-    if not mask.any():
-        return []
-    count = int(mask.sum())
-    return [
-        make_issue(
-            "error",
-            "future_date",
-            table=spec.name,
-            file=file,
-            column=column,
-            rows=_rows_where(frame, mask),
-            values=months[mask].astype(str).head(MAX_EXAMPLES),
-            count=count,
-            zh=f"{count}行日期晚于当前月份 {current}",
-            en=f"{count} record(s) dated after the current month {current}",
-            expected=f"a month up to {current}",
-            fix="请核对年份 check the year for a typing slip",
-        )  # fmt: skip
-    ]
-
-
-def check_id_numbers(frame: pd.DataFrame, spec: TableSpec, *, file: str) -> list[Issue]:
-    """ID numbers with a wrong check digit, or of a wrong length, are reported (warnings).
-
-    Check digits are only judged in a column where most ID numbers pass (at most `TYPO_SHARE`
-    fail): otherwise the ids follow another scheme. Must run before pseudonymisation. Values in
-    messages are masked.
-    """
-    if "person_id" not in frame:
-        return []
-    ids = frame["person_id"].astype("str").fillna("")
-    column = spec.column("person_id")
-    issues = []
-    lengths = ids.str.len().to_numpy()
-    usual = np.isin(lengths, [18, 20, 22])
-    head18, digits = _id_heads(ids, usual)
-    if head18.any():
-        remainder = _weighted_digit_sum(digits) % 11
-        wrong = np.zeros(len(ids), dtype=bool)
-        wrong[np.flatnonzero(head18)] = _ID_CHECK[remainder] != digits[:, 17]
-        # typing slips are a few; when most fail, the ids are not GB 11643 numbers (test data)
-        if wrong.any() and wrong.sum() <= TYPO_SHARE * head18.sum():
-            issues.append(_id_issue(frame, spec, column, wrong, ids, file=file, rule="id_check_digit",
-                                    zh="证件号码校验位不正确", en="ID number(s) with a wrong check digit",
-                                    expected="GB 11643 check digit (last of the 18)"))  # fmt: skip
-    odd = _matches(ids, ~usual, _ID_HEAD + r"[\dXx]*$")
-    if odd.any():
-        issues.append(_id_issue(frame, spec, column, odd, ids, file=file, rule="id_length",
-                                zh="证件号码位数不对", en="ID number(s) of a wrong length",
-                                expected="18 characters (20 for a disability card, 22 for a system number)"))  # fmt: skip
-    return issues
-
-
-def _weighted_digit_sum(digits: np.ndarray) -> np.ndarray:
-    """GB 11643's weighted sum of the first 17 digits of each row (ASCII codes), in blocks (an
-    (n, 17) int64 copy of millions of ids would be a quarter gigabyte)."""
-    total = np.empty(len(digits), dtype=np.int64)
-    step = 1 << 16
-    for start in range(0, len(digits), step):
-        block = digits[start : start + step, :17].astype(np.int64) - 48
-        total[start : start + step] = block @ _ID_WEIGHTS
-    return total
-
-
-def _matches(ids: pd.Series, rows: np.ndarray, pattern: str) -> np.ndarray:
-    """`ids.str.match(pattern)` in `rows`, False elsewhere (the pattern run on those rows only)."""
-    found = np.zeros(len(ids), dtype=bool)
-    if rows.all():
-        found[:] = ids.str.match(pattern).to_numpy(dtype=bool)
-    elif rows.any():
-        found[rows] = ids[rows].str.match(pattern).to_numpy(dtype=bool)
-    return found
-
-
-def _id_heads(ids: pd.Series, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Rows among `rows` that start with an ID number (`_ID_HEAD`, 3 digits, a digit or X), and
-    those first 18 characters, upper-cased, as an (n, 18) byte array.
-
-    Pure-ASCII ids are judged on their bytes (what the pattern says, position by position);
-    others by the pattern.
-    """
-    if not rows.any():
-        return np.zeros(len(ids), dtype=bool), np.zeros((0, 18), dtype=np.uint8)
-    chosen = ids if rows.all() else ids[rows]
-    strings = arrow_strings(chosen)
-    if strings is None or not pc.all(pc.string_is_ascii(strings)).as_py():
-        head18 = _matches(ids, rows, _ID_HEAD + r"\d{3}[\dXx]")
-        first = ids[head18].str[:18].str.upper().to_numpy(dtype="S18")
-        return head18, first.view(np.uint8).reshape(-1, 18)
-    first = _first_18_bytes(strings)
-    starts = _starts_with_id_number(first)
-    head18 = np.zeros(len(ids), dtype=bool)
-    head18[np.flatnonzero(rows)[starts]] = True
-    digits = first[starts]
-    check = digits[:, 17]  # the only place a letter can be (x upper-cased)
-    check[check == ord("x")] = ord("X")
-    return head18, digits
-
-
-def _first_18_bytes(strings: pa.Array | pa.ChunkedArray) -> np.ndarray:
-    """The first 18 bytes of ASCII strings at least 18 long, as an (n, 18) byte array."""
-    first = strings.combine_chunks() if isinstance(strings, pa.ChunkedArray) else strings
-    if not pc.all(pc.equal(pc.binary_length(first), 18)).as_py():
-        first = pc.utf8_slice_codeunits(first, 0, 18)
-    # 18 bytes each: the values buffer from the first offset on is the array
-    width = np.int64 if first.type == pa.large_string() else np.int32
-    start = np.frombuffer(first.buffers()[1], dtype=width)[first.offset]
-    data = np.frombuffer(first.buffers()[2], dtype=np.uint8)[start : start + 18 * len(first)]
-    return data.reshape(-1, 18)
-
-
-def _starts_with_id_number(first: np.ndarray) -> np.ndarray:
-    r"""`_ID_HEAD + r"\d{3}[\dXx]"` on (n, 18) ASCII bytes: 6 digits, 19|20, 2 digits, a month
-    01–12, a day 01–31, 3 digits, a digit or X/x."""
-
-    def between(column: int, low: str, high: str) -> np.ndarray:
-        return (first[:, column] >= ord(low)) & (first[:, column] <= ord(high))
-
-    def equal(column: int, char: str) -> np.ndarray:
-        return first[:, column] == ord(char)
-
-    digits = np.all((first[:, :17] >= ord("0")) & (first[:, :17] <= ord("9")), axis=1)
-    century = (equal(6, "1") & equal(7, "9")) | (equal(6, "2") & equal(7, "0"))
-    month = (equal(10, "0") & between(11, "1", "9")) | (equal(10, "1") & between(11, "0", "2"))
-    day = (
-        (equal(12, "0") & between(13, "1", "9"))
-        | between(12, "1", "2")
-        | (equal(12, "3") & between(13, "0", "1"))
-    )
-    check = between(17, "0", "9") | equal(17, "X") | equal(17, "x")
-    return digits & century & month & day & check
-
-
-def _id_issue(frame, spec, column, mask, ids, *, file, rule, zh, en, expected) -> Issue:
-    count = int(mask.sum())
-    return make_issue(
-        "warning", rule, table=spec.name, file=file, column=column, rows=_rows_where(frame, mask),
-        values=[mask_id(v) for v in ids[mask].head(MAX_EXAMPLES)], count=count,
-        zh=f"{count}个{zh}", en=f"{count} {en}; 请核对 check them", expected=expected,
-    )  # fmt: skip

@@ -6,6 +6,7 @@ import datetime as dt
 
 import numpy as np
 import pandas as pd
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -16,6 +17,8 @@ MONTH = CONTRACT["income"].column("month")
 DATE = CONTRACT["medical"].column("settle_date")
 MONEY = CONTRACT["income"].column("wage_income")
 PERSON = CONTRACT["members"].column("person_id")
+EXIT_YEAR = CONTRACT["households"].column("exit_year")
+GRADE = CONTRACT["disability"].column("grade")
 days = st.dates(min_value=dt.date(1950, 1, 1), max_value=dt.date(2090, 12, 31))
 
 
@@ -63,3 +66,16 @@ def test_an_id_saved_as_an_excel_number_is_flagged():
 def test_is_in_ignores_missing_values():
     values = pd.Series(["a", None, "c"], dtype="str")
     assert is_in(values, pd.Series(["a", None], dtype="str")).tolist() == [True, False, False]
+
+
+@pytest.mark.parametrize(("column", "cell"), [(EXIT_YEAR, "年"), (GRADE, "级")])
+def test_a_bare_unit_is_an_unreadable_value_not_a_crash(column, cell):
+    parsed = parse_column(pd.Series([cell, "2"], dtype=object), column)
+    assert parsed.bad.tolist() == [True, False] and not parsed.empty.any()
+
+
+def test_years_and_grades_out_of_range_are_read_for_the_column_rules_to_judge():
+    years = parse_column(pd.Series(["1850", "2019年", "2019.5"]), EXIT_YEAR)
+    grades = parse_column(pd.Series(["5", "二级", "0"]), GRADE)
+    assert years.values.tolist()[:2] == [1850, 2019] and years.bad.tolist() == [False, False, True]
+    assert grades.values.tolist() == [5, 2, 0] and not grades.bad.any()

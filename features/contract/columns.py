@@ -1,0 +1,288 @@
+"""The contract's column rules as pandera schemas generated from `schema.CONTRACT`, and their
+failure cases turned into the project's issues.
+
+`table_schema` declares, for every column of one table, what a value may be once parsed: its dtype
+(`KIND_DTYPES`), whether it may be empty (`required`), its allowed values (`allowed`; several joined
+by ',' in a multicategory), its range (`KIND_BOUNDS`, ≥ 0 where `nonnegative`, money below
+`IMPLAUSIBLE_AMOUNT`) and, for the column that dates a record, no month after the current one.
+Nothing is restated: every check comes from the declaration.
+
+`check_columns` validates a parsed table lazily and reports every (rule, column) that fails as one
+`Issue`, worded as the contract's messages always were: file, rows as the user counts them, the
+column in English and 中文, the values (ID numbers masked) and the expected form. Each pandera check
+carries the project's rule name as its error, so a failure case names its rule; cells the parser
+could not read at all join the `value_form` rule of their column.
+
+Examples
+--------
+>>> from features.contract.schema import CONTRACT
+>>> schema = table_schema(CONTRACT["members"], current=pd.Period("2025-06", "M"))
+>>> schema.columns["relation"].nullable, schema.columns["sex"].nullable
+(False, True)
+>>> [check.error for check in schema.columns["health"].checks]
+['value_form']
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+import pandera.pandas as pa
+from pandera.config import ValidationDepth, config_context
+from pandera.errors import SchemaErrors
+
+from features.contract.parsing import distinct_values
+from features.contract.schema import (
+    IMPLAUSIBLE_AMOUNT,
+    KIND_BOUNDS,
+    KIND_DTYPES,
+    ColumnSpec,
+    TableSpec,
+)
+from features.contract.validation import Issue, Severity, flag_rows
+
+__all__ = ["COLUMN_RULES", "check_columns", "failing_rows", "table_schema"]
+
+#: pandera's name for empty values in a column that may not have any.
+NOT_NULLABLE = "not_nullable"
+
+
+@dataclass(frozen=True)
+class _Wording:
+    """How one column rule is reported (`{count}` becomes the number of rows)."""
+
+    severity: Severity
+    zh: str
+    en: str
+    expected: Callable[[ColumnSpec, pd.Period], str]
+    fix: str = ""
+    #: Which values the message quotes: the cells as written, the values read, or none.
+    quote: str = "read"
+
+
+def _form(column: ColumnSpec, _current: pd.Period) -> str:
+    return column.expected_form()
+
+
+#: The column rules in the order they are reported, each column in contract order within a rule.
+COLUMN_RULES: Mapping[str, _Wording] = {
+    "value_form": _Wording(
+        "error", "{count}行的值不符合规定", "{count} value(s) do not follow the contract", _form,
+        quote="raw",
+    ),
+    "required_value": _Wording(
+        "error", "{count}行为空", "{count} row(s) are empty", _form, fix="请补全 fill them in",
+        quote="none",
+    ),
+    "negative": _Wording(
+        "error", "{count}行为负数", "{count} negative value(s)", lambda c, m: "≥ 0 (元 yuan)"
+    ),
+    "implausible_amount": _Wording(
+        "error", "{count}行金额大得不合理 (≥1亿元)",
+        f"{{count}} implausibly large amount(s) (≥ ¥{IMPLAUSIBLE_AMOUNT:,.0f})",
+        lambda c, m: "元 yuan per record, below ¥100,000,000",
+        fix="请检查单位(元, 不是分)或录入错误 check the unit (yuan, not fen) or a typo",
+    ),
+    "future_date": _Wording(
+        "error", "{count}行日期晚于当前月份 {current}",
+        "{count} record(s) dated after the current month {current}",
+        lambda c, m: f"a month up to {m}", fix="请核对年份 check the year for a typing slip",
+        quote="month",
+    ),
+}  # fmt: skip
+
+
+# --- the schema --------------------------------------------------------------------------------
+
+
+@functools.lru_cache(maxsize=64)
+def table_schema(spec: TableSpec, *, current: pd.Period) -> pa.DataFrameSchema:
+    """The pandera schema of one parsed contract table, generated from its `TableSpec` (once per
+    table and month: building one costs more than checking a small table).
+
+    Parameters
+    ----------
+    spec
+        The table's declaration.
+    current
+        The month of the clock: the column that dates a record (`time_column`) may not be later.
+
+    Returns
+    -------
+    pandera.pandas.DataFrameSchema
+        One column per contract column (other columns, such as `source_row`, are let through).
+    """
+    columns = {
+        column.name: pa.Column(
+            KIND_DTYPES[column.kind],
+            _checks(column, dated=column.name == spec.time_column, current=current),
+            nullable=not column.required,
+            title=column.label_zh,
+            description=column.description,
+        )
+        for column in spec.columns
+    }
+    return pa.DataFrameSchema(columns, name=spec.name, title=spec.label_zh)
+
+
+def _checks(column: ColumnSpec, *, dated: bool, current: pd.Period) -> list[pa.Check]:
+    checks = []
+    if column.kind == "category":
+        checks.append(pa.Check.isin(column.allowed, error="value_form"))
+    if column.kind == "multicategory":
+        checks.append(pa.Check(_each_part_in(column.allowed), error="value_form"))
+    if column.kind in KIND_BOUNDS:
+        low, high = KIND_BOUNDS[column.kind]
+        checks.append(pa.Check.in_range(low, high, error="value_form"))
+    if column.kind in ("money", "number") and column.nonnegative:
+        checks.append(pa.Check.ge(0, error="negative"))
+    if column.kind == "money":
+        checks.append(pa.Check.in_range(-IMPLAUSIBLE_AMOUNT, IMPLAUSIBLE_AMOUNT, include_min=False,
+                                        include_max=False, error="implausible_amount"))  # fmt: skip
+    if dated:
+        checks.append(_not_after(column, current))
+    return checks
+
+
+def _not_after(column: ColumnSpec, current: pd.Period) -> pa.Check:
+    """No record dated after the current month (a typing slip such as 2062)."""
+    if column.kind == "date":
+        return pa.Check.lt((current + 1).start_time, error="future_date")
+    return pa.Check.le(current, error="future_date")
+
+
+def _each_part_in(allowed: tuple[str, ...]) -> Callable[[pd.Series], pd.Series]:
+    """A check that every ','-joined part of a cell is allowed, judged once per distinct value."""
+    known = frozenset(allowed)
+
+    def check(values: pd.Series) -> pd.Series:
+        codes, uniques = distinct_values(values)
+        judged = [not text or known.issuperset(text.split(",")) for text in uniques]
+        # code -1 (missing) reads the last slot: a missing value breaks no rule of its parts
+        return pd.Series(np.append(np.asarray(judged, dtype=bool), True)[codes], index=values.index)
+
+    return check
+
+
+# --- failure cases -----------------------------------------------------------------------------
+
+
+def failing_rows(
+    frame: pd.DataFrame, spec: TableSpec, *, current: pd.Period
+) -> dict[tuple[str, str], np.ndarray]:
+    """(rule, column) → the rows of `frame` (a boolean mask) that break it.
+
+    Runs `table_schema` lazily, whatever pandera's environment settings say (the contract is never
+    switched off), and reads the failure cases. Empty values of a required column are reported
+    under `required_value`.
+
+    Raises
+    ------
+    RuntimeError
+        When a column does not have its kind's dtype, or a check cannot run: the parser's promise
+        was broken, not the contract (pandera reports such failures without rows).
+    """
+    schema = table_schema(spec, current=current)
+    with config_context(validation_enabled=True, validation_depth=ValidationDepth.SCHEMA_AND_DATA):
+        try:
+            schema.validate(frame, lazy=True, inplace=True)
+        except SchemaErrors as errors:
+            cases = errors.failure_cases
+        else:
+            return {}
+    rules = cases["check"].replace({NOT_NULLABLE: "required_value"})
+    by_row = cases["index"].notna() & rules.isin(list(COLUMN_RULES))
+    if not by_row.all():
+        raise RuntimeError(
+            f"parsed table {spec.name} breaks its schema beyond the column rules (a wrong dtype or "
+            f"a failing check):\n{cases.loc[~by_row].to_string(index=False)}"
+        )
+    found = {}
+    for (rule, column), labels in cases["index"].groupby([rules, cases["column"]], sort=False):
+        mask = np.zeros(len(frame), dtype=bool)
+        mask[frame.index.get_indexer(labels.to_numpy())] = True
+        found[rule, column] = mask
+    return found
+
+
+def check_columns(
+    frame: pd.DataFrame,
+    raw: pd.DataFrame,
+    spec: TableSpec,
+    *,
+    unreadable: Mapping[str, np.ndarray],
+    file: str,
+    current: pd.Period,
+) -> tuple[pd.DataFrame, list[Issue]]:
+    """Check a parsed table against its column rules; one `Issue` per failing (rule, column).
+
+    Parameters
+    ----------
+    frame
+        The parsed table (contract columns and `source_row`).
+    raw
+        The table as read, same index (`value_form` quotes the cells as the user wrote them).
+    spec
+        The table's declaration.
+    unreadable
+        Column → rows the parser could not read as the column's kind (they are empty in `frame`
+        and reported under `value_form`, not as empty).
+    file
+        The file name, for messages.
+    current
+        The month of the clock (`future_date`).
+
+    Returns
+    -------
+    (pandas.DataFrame, list of Issue)
+        `frame` with the values that are not allowed made missing, as unreadable ones are, and the
+        issues in `COLUMN_RULES` order.
+    """
+    failing = failing_rows(frame, spec, current=current)
+    flagged = dict(failing)
+    for name, bad in unreadable.items():
+        if bad.any():
+            flagged["value_form", name] = flagged.get(("value_form", name), False) | bad
+            if ("required_value", name) in flagged:
+                flagged["required_value", name] = flagged["required_value", name] & ~bad
+    issues = []
+    for rule, wording in COLUMN_RULES.items():
+        for column in spec.columns:
+            mask = flagged.get((rule, column.name))
+            if mask is not None:
+                issues += _column_issue(rule, wording, frame, raw, spec, column, mask, file=file,
+                                        current=current)  # fmt: skip
+    for name in (n for r, n in failing if r == "value_form"):
+        frame[name] = frame[name].mask(failing["value_form", name])
+    return frame, issues
+
+
+def _column_issue(
+    rule: str,
+    wording: _Wording,
+    frame: pd.DataFrame,
+    raw: pd.DataFrame,
+    spec: TableSpec,
+    column: ColumnSpec,
+    mask: np.ndarray,
+    *,
+    file: str,
+    current: pd.Period,
+) -> list[Issue]:
+    values: pd.Series | tuple[()] = ()
+    if wording.quote == "raw":
+        values = raw.loc[mask, column.name]
+    elif wording.quote == "read":
+        values = frame.loc[mask, column.name]
+    elif wording.quote == "month":
+        read = frame.loc[mask, column.name]
+        values = (read.dt.to_period("M") if column.kind == "date" else read).astype(str)
+    zh, en = (text.replace("{current}", str(current)) for text in (wording.zh, wording.en))
+    return flag_rows(
+        wording.severity, rule, frame, mask, table=spec.name, file=file, column=column,
+        values=values, zh=zh, en=en, expected=wording.expected(column, current), fix=wording.fix,
+    )  # fmt: skip
