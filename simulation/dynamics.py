@@ -6,7 +6,12 @@ the very same step on a replicated copy of the state with its own random streams
 
 The month is computed by a compiled kernel (numba) that loops over households and their members;
 everything random comes in as uniform arrays drawn with numpy from the caller's `Generator`, so the
-same seed gives the same path whatever the number of continuations.
+same seed gives the same path whatever the number of continuations. What differs between scenarios
+(`simulation.scenarios`) comes in as `Rules`: the scenario's parameters as arrays.
+
+Besides moving the county on, the step books the money effect of every shock on each household in
+`State.effect` (decayed by `EFFECT_DECAY` a month), from which `simulation.causes` names the true
+cause; the effects never feed back into the dynamics.
 """
 
 from __future__ import annotations
@@ -18,23 +23,33 @@ import numpy as np
 from scipy.special import ndtri
 
 from simulation import layout as L
+from simulation.scenarios import Scenario
 
 # Normal quantiles for cheap lognormal draws inside the kernel.
 _Z = ndtri((np.arange(2048) + 0.5) / 2048)
-# Share of the yearly farm gross by calendar month (1..12 → index 0..11), and of farm expense.
-_FARM_SEASON = np.array([0.02, 0.02, 0.02, 0.03, 0.05, 0.18, 0.1, 0.05, 0.18, 0.25, 0.07, 0.03])
-_FARM_COST = np.array([0.02, 0.1, 0.25, 0.25, 0.15, 0.05, 0.05, 0.03, 0.03, 0.03, 0.02, 0.02])
-_JOB_WAGE = np.array([0.0, 1900.0, 3200.0, 2600.0, 4300.0, 800.0])
 # Monthly death hazard by age in whole years (Gompertz).
 _DEATH = 0.0005 * np.exp(0.085 * (np.arange(121) + 0.5 - 30.0)) / 12.0
-_JOB_END = np.array([0.0, 0.15, 0.12, 0.012, 0.011, 0.02])
 
 PROC_BASE = 0.002  # monthly hazard of a planned costly procedure at 30–40 …
 PROC_AGE = 0.00006  # … rising with each year over 40
 PROC_COST = 30000.0  # median total cost (yuan)
 SWEEP_MONTH = 10  # the concentrated yearly 排查 (calendar month)
-DOWNTURN_START = 0.025
-DOWNTURN_END = 0.12
+#: Monthly decay of the booked shock effects (a half-life of about four months).
+EFFECT_DECAY = 0.85
+#: Months a lost wage (job loss, illness, disability, death) or a failed business's income keeps
+#: being booked as the shock's effect.
+EFFECT_MONTHS = 12
+#: A spell lost while its worker could still work is a shock (`work`) when it had lasted this many
+#: months, or ended in a downturn; shorter flexible spells ending are the normal churn of such work.
+WORK_TENURE = 6
+
+# Scenario knobs: indices into `Rules.knobs`.
+K_MAJOR, K_CHRONIC, K_DISABILITY, K_STAY_COST, K_FOLLOW_UP, K_SCHOOL = range(6)
+K_DOWN_FLEX, K_DOWN_STABLE, K_DOWN_HIRE, K_PAY_CUT, K_DEPT, K_CARE = range(6, 12)
+N_K = 12
+# Disaster kinds: columns of `Rules.disaster`.
+D_REACH, D_SEVERE, D_CROP_FIRST, D_CROP_SPREAD, D_RECORDED, D_HOUSE, D_HOUSE_COST = range(7)
+N_D = 7
 
 
 @dataclass
@@ -51,6 +66,7 @@ class State:
     oop_ring: np.ndarray  # (households, 12) medical out-of-pocket by month
     downturn: np.ndarray  # (county keys,) bool
     n_villages: int  # village keys (villages × draws)
+    effect: np.ndarray  # (households, N_EFFECT) decayed money effect of recent shocks, by cause
 
     def copy(self) -> State:
         """A deep copy (arrays copied)."""
@@ -68,6 +84,7 @@ class State:
                     "rig_ring",
                     "oop_ring",
                     "downturn",
+                    "effect",
                 )
             },
         )
@@ -82,6 +99,65 @@ class Calendar:
     scale: float  # income level relative to month 0 (smooth growth)
     province_income: float  # province rural per-capita disposable income (department rules)
     line0: float  # line at month 0 (the unit of the population's incomes)
+    downturn_onset: bool = False  # a scheduled downturn begins in every county this month
+
+
+@dataclass(frozen=True)
+class Rules:
+    """A scenario's parameters as the arrays the compiled step reads (`Rules.of(scenario)`)."""
+
+    knobs: np.ndarray  # (N_K,) float, indexed by K_*
+    farm_season: np.ndarray  # (12,) share of the yearly farm gross by calendar month
+    farm_cost: np.ndarray  # (12,) share of the yearly farm expense by calendar month
+    job_wage: np.ndarray  # (6,) median monthly wage by job type (0 = none)
+    job_end: np.ndarray  # (6,) monthly spell-end hazard by job type
+    job_cum: np.ndarray  # (2, 5) cumulative shares of new spells by job type: 脱贫户, others
+    village_rate: np.ndarray  # (kinds, 12) monthly probability that a village is hit
+    disaster: np.ndarray  # (kinds, N_D) disaster kinds' parameters
+    downturn_start: float
+    downturn_end: float
+
+    @classmethod
+    def of(cls, scenario: Scenario) -> Rules:
+        """The arrays of a scenario."""
+        knobs = np.zeros(N_K)
+        knobs[K_MAJOR] = scenario.major_illness_hazard
+        knobs[K_CHRONIC] = scenario.chronic_hazard
+        knobs[K_DISABILITY] = scenario.disability_hazard
+        knobs[K_STAY_COST] = scenario.stay_cost
+        knobs[K_FOLLOW_UP] = scenario.follow_up_rate
+        knobs[K_SCHOOL] = scenario.school_cost
+        knobs[K_DOWN_FLEX] = scenario.downturn_end_flexible
+        knobs[K_DOWN_STABLE] = scenario.downturn_end_stable
+        knobs[K_DOWN_HIRE] = scenario.downturn_hiring
+        knobs[K_PAY_CUT] = scenario.downturn_pay_cut
+        knobs[K_DEPT] = scenario.department_screening
+        knobs[K_CARE] = scenario.disability_care
+        kinds = scenario.disasters
+        disaster = np.array(
+            [
+                [k.reach, k.severe, *k.crop_months, k.recorded_loss, k.house_damage, k.house_cost]
+                for k in kinds
+            ],
+            dtype=np.float64,
+        ).reshape(len(kinds), N_D)
+        return cls(
+            knobs=knobs,
+            farm_season=np.array(scenario.farm_season, dtype=np.float64),
+            farm_cost=np.array(scenario.farm_cost, dtype=np.float64),
+            job_wage=np.array([0.0, *scenario.job_wage]),
+            job_end=np.array([0.0, *scenario.job_end]),
+            # rounded so that shares like 0.22 + 0.20 give the threshold 0.42 exactly
+            job_cum=np.round(
+                np.cumsum([scenario.job_mix_poor, scenario.job_mix_other], axis=1), 12
+            ),
+            village_rate=np.array([k.monthly_rate for k in kinds], dtype=np.float64).reshape(
+                len(kinds), 12
+            ),
+            disaster=disaster,
+            downturn_start=scenario.downturn_start,
+            downturn_end=scenario.downturn_end,
+        )
 
 
 @dataclass(frozen=True)
@@ -92,7 +168,7 @@ class StepRecord:
     opi: np.ndarray
     oh: np.ndarray
     ohi: np.ndarray
-    village_hit: np.ndarray
+    village_kind: np.ndarray  # (village keys,) 0 none, k + 1 for a disaster of kind k
 
 
 def step(
@@ -101,6 +177,7 @@ def step(
     t: int,
     calendar: Calendar,
     rng: np.random.Generator,
+    rules: Rules,
     record: bool = True,
 ) -> StepRecord:
     """Advance `state` by one month (in place) and return the month's records.
@@ -115,6 +192,8 @@ def step(
         Calendar month and money levels of month t.
     rng
         Random stream for this path; draws a fixed number of uniforms per household and person.
+    rules
+        The scenario's parameters.
     record
         Keep the per-person records (claims, spells, certificates, events). A continuation only
         needs the household outcomes and skips them (`op`, `opi` are then a single scratch row).
@@ -125,10 +204,11 @@ def step(
     u_village = rng.random(state.n_villages)
     u_county = rng.random(len(state.downturn))
     state.downturn[:] = np.where(
-        state.downturn, u_county >= DOWNTURN_END, u_county < DOWNTURN_START
+        state.downturn, u_county >= rules.downturn_end, u_county < rules.downturn_start
     )
-    summer = calendar.month_of_year in (6, 7, 8)
-    village_hit = u_village < (0.04 if summer else 0.008)
+    if calendar.downturn_onset:
+        state.downturn[:] = True
+    village_kind = village_disasters(u_village, rules.village_rate[:, calendar.month_of_year - 1])
     op = np.zeros((n_p if record else 1, L.N_OP))
     opi = np.zeros((n_p if record else 1, L.N_OPI), dtype=np.int32)
     oh = np.zeros((n_h, L.N_OH))
@@ -141,7 +221,7 @@ def step(
         calendar.month_of_year,
         money,
         state.downturn,
-        village_hit,
+        village_kind,
         state.hf,
         state.hi,
         state.pf,
@@ -150,6 +230,7 @@ def step(
         state.inc_ring,
         state.rig_ring,
         state.oop_ring,
+        state.effect,
         u_person,
         u_house,
         op,
@@ -157,14 +238,29 @@ def step(
         oh,
         ohi,
         _Z,
-        _FARM_SEASON,
-        _FARM_COST,
-        _JOB_WAGE,
-        _JOB_END,
+        rules.farm_season,
+        rules.farm_cost,
+        rules.job_wage,
+        rules.job_end,
+        rules.job_cum,
+        rules.disaster,
+        rules.knobs,
         record,
         _DEATH,
     )
-    return StepRecord(op=op, opi=opi, oh=oh, ohi=ohi, village_hit=village_hit)
+    return StepRecord(op=op, opi=opi, oh=oh, ohi=ohi, village_kind=village_kind)
+
+
+def village_disasters(u: np.ndarray, rates: np.ndarray) -> np.ndarray:
+    """Disaster hitting each village this month: 0 none, k + 1 for kind k (competing on one uniform).
+
+    Examples
+    --------
+    >>> village_disasters(np.array([0.01, 0.05, 0.5]), np.array([0.04, 0.02])).tolist()
+    [1, 2, 0]
+    """
+    kind = np.searchsorted(np.cumsum(rates), u, side="right") + 1
+    return np.where(kind > len(rates), 0, kind).astype(np.int32)
 
 
 # --- numpy helpers shared with the population (same rules as the kernel) -----------------------
@@ -188,28 +284,64 @@ def can_work(pi: np.ndarray, pf: np.ndarray) -> np.ndarray:
 
 
 def draw_job(
-    u: np.ndarray, *, poor: np.ndarray, age_m: np.ndarray, ability: np.ndarray
+    u: np.ndarray, *, poor: np.ndarray, age_m: np.ndarray, ability: np.ndarray, rules: Rules
 ) -> np.ndarray:
     """Job type of a new spell from a uniform (vectorised twin of the kernel's `_job_type`)."""
     out = np.empty(len(u), dtype=np.int32)
     for i in range(len(u)):
-        out[i] = _job_type(u[i], poor[i] == 1, age_m[i] / 12.0, ability[i])
+        out[i] = _job_type(u[i], poor[i] == 1, age_m[i] / 12.0, ability[i], rules.job_cum)
     return out
 
 
-def job_wage(job: np.ndarray, skilled: np.ndarray, u: np.ndarray) -> np.ndarray:
+def job_wage(job: np.ndarray, skilled: np.ndarray, u: np.ndarray, *, rules: Rules) -> np.ndarray:
     """Monthly wage of a spell at month-0 prices before the household's wage level."""
     z = _Z[(u * 2048).astype(int)]
-    return _JOB_WAGE[job] * np.where(skilled == 1, 1.3, 1.0) * np.exp(0.18 * z)
+    return rules.job_wage[job] * np.where(skilled == 1, 1.3, 1.0) * np.exp(0.18 * z)
 
 
-def expected_person_income(pi: np.ndarray, pf: np.ndarray, poor: np.ndarray) -> np.ndarray:
-    """Long-run expected monthly wage of each member (stationary employment × mean wage)."""
+def expected_person_income(
+    pi: np.ndarray, pf: np.ndarray, poor: np.ndarray, *, rules: Rules
+) -> np.ndarray:
+    """Long-run expected monthly wage of each member (stationary employment × mean wage).
+
+    The means were measured on today's county; another job mix, wage or spell length scales them by
+    the ratio of the stationary mean earnings (`earnings_ratio`).
+    """
     able = can_work(pi, pf)
     age = pi[:, L.AGE_M] / 12.0
-    young = np.where(poor, 2800.0, 3200.0)
+    young = np.where(poor, 2800.0, 3200.0) * np.where(
+        poor, earnings_ratio(rules, poor=True), earnings_ratio(rules, poor=False)
+    )
     mean = np.where(age < 60, young, 600.0) * np.where(pi[:, L.SKILLED] == 1, 1.3, 1.0)
     return np.where(able, mean * (0.55 + 0.45 * pf[:, L.ABILITY]), 0.0)
+
+
+def earnings_ratio(rules: Rules, *, poor: bool) -> float:
+    """Stationary mean monthly earnings of a typical worker under `rules`, relative to today's.
+
+    A worker who finds a spell with probability s a month, of type j with share p_j, lasting 1/e_j
+    months on average, earns Σ (p_j / e_j) w_j / (1/s + Σ p_j / e_j) in the long run (s = 0.42,
+    ability 0.7). Exactly 1 for today's county.
+    """
+    today = Rules.of(Scenario(name="baseline"))
+    if rules is today or _same_jobs(rules, today):
+        return 1.0
+    return _stationary_earnings(rules, poor=poor) / _stationary_earnings(today, poor=poor)
+
+
+def _same_jobs(a: Rules, b: Rules) -> bool:
+    return bool(
+        np.array_equal(a.job_cum, b.job_cum)
+        and np.array_equal(a.job_wage, b.job_wage)
+        and np.array_equal(a.job_end, b.job_end)
+    )
+
+
+def _stationary_earnings(rules: Rules, *, poor: bool, start: float = 0.42) -> float:
+    cum = rules.job_cum[0 if poor else 1]
+    share = np.diff(np.concatenate([[0.0], cum]))
+    weight = share / rules.job_end[1:]
+    return float((weight * rules.job_wage[1:]).sum() / (1.0 / start + weight.sum()))
 
 
 def expected_transfers(pi: np.ndarray, hh: np.ndarray, n: int) -> np.ndarray:
@@ -233,27 +365,15 @@ def _frac(x: float) -> float:
 
 
 @numba.njit(cache=True)
-def _job_type(u: float, poor: bool, age: float, ability: float) -> int:
-    if poor:
-        if u < 0.38:
-            job = 1
-        elif u < 0.68:
-            job = 2
-        elif u < 0.76:
-            job = 3
-        elif u < 0.90:
-            job = 4
-        else:
-            job = 5 if (ability < 0.65 or age >= 45) else 1
-    else:
-        if u < 0.22:
-            job = 1
-        elif u < 0.42:
-            job = 2
-        elif u < 0.67:
-            job = 3
-        else:
-            job = 4
+def _job_type(u: float, poor: bool, age: float, ability: float, job_cum: np.ndarray) -> int:
+    cum = job_cum[0] if poor else job_cum[1]
+    job = 5
+    for j in range(4):
+        if u < cum[j]:
+            job = j + 1
+            break
+    if job == 5 and not (poor and (ability < 0.65 or age >= 45)):
+        job = 1 if poor else 4
     if age >= 50 and (job == 2 or job == 4):
         job -= 1
     return job
@@ -266,6 +386,18 @@ def _able(age: float, track: int, major: int, dis: int, ability: float) -> bool:
     if 15.0 <= age < 18.0 and track > 0:
         return False
     return not (18.0 <= age < 22.0 and track == 3)
+
+
+@numba.njit(cache=True)
+def _lost_cause(able: bool, major: int, dis: int, tenure: int, down: bool) -> int:
+    """1 + the cause whose wage loss an ended spell books (0: none, e.g. churn, retirement, school)."""
+    if able:
+        return L.E_WORK + 1 if (tenure >= WORK_TENURE or down) else 0
+    if major > 0:
+        return L.E_ILLNESS + 1
+    if dis > 0:
+        return L.E_DISABILITY + 1
+    return 0
 
 
 @numba.njit(cache=True)
@@ -305,16 +437,21 @@ def _inpatient(
 
 @numba.njit(parallel=True, cache=True)
 def _kernel(  # noqa: PLR0912, PLR0913, PLR0915
-    t, moy, money, downturn, village_hit, hf, hi, pf, pi, pstart, inc_ring, rig_ring, oop_ring,
-    up, uh, op, opi, oh, ohi, z, farm_season, farm_cost, job_wage, job_end, record, death,
+    t, moy, money, downturn, village_kind, hf, hi, pf, pi, pstart, inc_ring, rig_ring, oop_ring,
+    effect, up, uh, op, opi, oh, ohi, z, farm_season, farm_cost, job_wage, job_end, job_cum,
+    disaster, knobs, record, death,
 ):  # fmt: skip
     line = money[0]
     scale = money[1]
     prov = money[2]
     line0 = money[3]
+    stay = knobs[K_STAY_COST]
+    follow = knobs[K_FOLLOW_UP]
     slot = t % 12
     n_h = hi.shape[0]
     for h in numba.prange(n_h):
+        for c in range(L.N_EFFECT):
+            effect[h, c] *= EFFECT_DECAY
         if hi[h, L.SIZE] == 0:
             inc_ring[h, slot] = 0.0
             rig_ring[h, slot] = 0.0
@@ -338,10 +475,19 @@ def _kernel(  # noqa: PLR0912, PLR0913, PLR0915
         students = 0
         rule = False
         funeral = 0.0
+        care = 0.0
         new_head = -1
         caring = False
         med_assist = 0.0
         working = 0
+        if hi[h, L.LAST_DEATH] >= 0 and t - hi[h, L.LAST_DEATH] < EFFECT_MONTHS:
+            effect[h, L.E_DEATH] += hf[h, L.DEATH_WAGE] * scale
+        if (
+            hi[h, L.HAS_BIZ] == 0
+            and hi[h, L.LAST_BIZ] >= 0
+            and t - hi[h, L.LAST_BIZ] < EFFECT_MONTHS
+        ):
+            effect[h, L.E_BUSINESS] += hf[h, L.BIZ_GROSS] * scale * 0.45
         for p in range(pstart[h], pstart[h + 1]):
             if pi[p, L.ALIVE] == 0:
                 if pi[p, L.BIRTH_T] != t:
@@ -371,10 +517,13 @@ def _kernel(  # noqa: PLR0912, PLR0913, PLR0915
             if major == 0:
                 h_major = (0.00035 + 0.00008 * max(0.0, age - 30.0)) * (2.5 if chronic else 1.0)
                 h_major *= 1.2 if poor else 1.0
+                h_major *= knobs[K_MAJOR]
             h_chronic = 0.0 if chronic else 0.0002 + 0.00005 * max(0.0, age - 35.0)
+            h_chronic *= knobs[K_CHRONIC]
             h_dis = 0.0
             if pi[p, L.DIS] == 0 and pi[p, L.CERT_T] == L.NONE_T:
                 h_dis = 0.00004 + 0.00002 * max(0.0, age - 45.0)
+                h_dis *= knobs[K_DISABILITY]
             h_acc = 0.00025 if 16.0 <= age < 70.0 else 0.00005
             h_stay = 0.0015 + 0.0001 * max(0.0, age - 50.0)
             h_proc = PROC_BASE + PROC_AGE * max(0.0, age - 40.0) if age >= 30.0 else 0.0
@@ -386,7 +535,7 @@ def _kernel(  # noqa: PLR0912, PLR0913, PLR0915
             if not dead and lo <= u < lo + h_major:
                 v = (u - lo) / h_major
                 pi[p, L.MAJOR] = 4 + int(_frac(v * 977.0) * 14.0)
-                cost = _lognorm(40000.0, 0.85, v, z)
+                cost = _lognorm(40000.0 * stay, 0.85, v, z)
                 inp_oop, assist = _inpatient(cost, poor, dibao, r, op, opi, 1)
                 inp_kind = 1
                 oop += inp_oop
@@ -408,7 +557,7 @@ def _kernel(  # noqa: PLR0912, PLR0913, PLR0915
             lo += h_dis
             if not dead and lo <= u < lo + h_acc:
                 v = (u - lo) / h_acc
-                cost = _lognorm(9000.0, 0.8, v, z)
+                cost = _lognorm(9000.0 * stay, 0.8, v, z)
                 inp_oop, assist = _inpatient(cost, poor, dibao, r, op, opi, 3)
                 inp_kind = 3
                 oop += inp_oop
@@ -424,7 +573,7 @@ def _kernel(  # noqa: PLR0912, PLR0913, PLR0915
             lo += h_acc
             if not dead and inp_kind == 0 and lo <= u < lo + h_stay:
                 v = (u - lo) / h_stay
-                cost = _lognorm(4500.0, 0.6, v, z)
+                cost = _lognorm(4500.0 * stay, 0.6, v, z)
                 inp_oop, assist = _inpatient(cost, poor, dibao, r, op, opi, 4)
                 inp_kind = 4
                 oop += inp_oop
@@ -445,11 +594,14 @@ def _kernel(  # noqa: PLR0912, PLR0913, PLR0915
             if dead:
                 pi[p, L.ALIVE] = 0
                 opi[r, L.EVENT] = 1
+                if hi[h, L.LAST_DEATH] < 0 or t - hi[h, L.LAST_DEATH] >= EFFECT_MONTHS:
+                    hf[h, L.DEATH_WAGE] = 0.0
                 hi[h, L.LAST_DEATH] = t
                 funeral += 8000.0
                 if pi[p, L.REL] == L.REL_HEAD:
                     new_head = p
                 if pi[p, L.JOB] > 0:
+                    hf[h, L.DEATH_WAGE] += pf[p, L.WAGE] * level
                     opi[r, L.END_JOB] = pi[p, L.JOB]
                     opi[r, L.END_START] = pi[p, L.SPELL_T]
                     op[r, L.END_WAGE] = pf[p, L.WAGE]
@@ -465,8 +617,8 @@ def _kernel(  # noqa: PLR0912, PLR0913, PLR0915
             # --- ongoing major illness and chronic claims
             u1 = up[p, 1]
             if pi[p, L.MAJOR] > 0 and inp_kind == 0:
-                if u1 < 0.35:
-                    cost = _lognorm(8000.0, 0.6, u1 / 0.35, z)
+                if u1 < follow:
+                    cost = _lognorm(8000.0 * stay, 0.6, u1 / follow, z)
                     inp_oop, assist = _inpatient(cost, poor, dibao, r, op, opi, 2)
                     inp_kind = 2
                     oop += inp_oop
@@ -501,7 +653,9 @@ def _kernel(  # noqa: PLR0912, PLR0913, PLR0915
             u3 = _frac(up[p, 0] * 1048576.0)
             job = pi[p, L.JOB]
             if job > 0:
-                hazard = job_end[job] * ((2.5 if job <= 2 else 2.0) if down else 1.0)
+                hazard = job_end[job] * (
+                    (knobs[K_DOWN_FLEX] if job <= 2 else knobs[K_DOWN_STABLE]) if down else 1.0
+                )
                 if (not able) or u3 < hazard:
                     opi[r, L.END_JOB] = job
                     opi[r, L.END_START] = pi[p, L.SPELL_T]
@@ -511,37 +665,55 @@ def _kernel(  # noqa: PLR0912, PLR0913, PLR0915
                         hi[h, L.LAST_JOB] = t
                     elif pi[p, L.MAJOR] > 0:
                         hi[h, L.LAST_JOB] = t
+                    tenure = t - pi[p, L.SPELL_T]
+                    lost = _lost_cause(able, pi[p, L.MAJOR], pi[p, L.DIS], tenure, down)
+                    pi[p, L.LOST_CAUSE] = lost
+                    pi[p, L.LOST_T] = t
+                    pf[p, L.LOST_WAGE] = pf[p, L.WAGE] * level
                     pi[p, L.JOB] = 0
                     pf[p, L.WAGE] = 0.0
             elif able:
-                start = (0.25 + 0.25 * pf[p, L.ABILITY]) * (0.5 if down else 1.0)
+                start = (0.25 + 0.25 * pf[p, L.ABILITY]) * (knobs[K_DOWN_HIRE] if down else 1.0)
                 if age >= 60.0:
                     start *= 0.4
                 if u3 < start:
                     v = u3 / start
-                    job = _job_type(v, poor, age, pf[p, L.ABILITY])
+                    job = _job_type(v, poor, age, pf[p, L.ABILITY], job_cum)
                     if age >= 60.0:
                         job = 1
                     skill = 1.3 if pi[p, L.SKILLED] == 1 else 1.0
                     k = int(_frac(v * 8191.0) * 2048.0)
                     pf[p, L.WAGE] = job_wage[job] * skill * np.exp(0.18 * z[min(k, 2047)])
+                    if down and (job == 2 or job == 4):
+                        pf[p, L.WAGE] *= 1.0 - knobs[K_PAY_CUT]
                     pi[p, L.JOB] = job
                     pi[p, L.SPELL_T] = t
+                    pi[p, L.LOST_CAUSE] = 0
                     opi[r, L.NEW_SPELL] = 1
             if pi[p, L.JOB] > 0:
-                wage += pf[p, L.WAGE] * level * scale
+                paid = pf[p, L.WAGE] * level * scale
+                if down and (pi[p, L.JOB] == 2 or pi[p, L.JOB] == 4) and knobs[K_PAY_CUT] > 0.0:
+                    cut = paid * 0.5 * knobs[K_PAY_CUT]
+                    paid -= cut
+                    effect[h, L.E_WORK] += cut
+                wage += paid
                 working += 1
+            elif pi[p, L.LOST_CAUSE] > 0 and t - pi[p, L.LOST_T] < EFFECT_MONTHS:
+                effect[h, pi[p, L.LOST_CAUSE] - 1] += pf[p, L.LOST_WAGE] * scale
             if pi[p, L.MAJOR] > 0:
                 caring = True
             if able:
                 able_n += 1
             if age >= 60.0:
                 pension += 160.0 * scale
-            sc = _school_cost(age, track, moy)
+            if pi[p, L.DIS] == 1 or pi[p, L.DIS] == 2:
+                care += knobs[K_CARE] * scale
+            sc = _school_cost(age, track, moy) * knobs[K_SCHOOL]
             if sc > 0.0:
                 students += 1
                 school += sc * scale
         if caring:
+            effect[h, L.E_ILLNESS] += wage * 0.25
             wage *= 0.75  # someone looks after the patient
         if new_head >= 0:
             for p in range(pstart[h], pstart[h + 1]):
@@ -563,6 +735,8 @@ def _kernel(  # noqa: PLR0912, PLR0913, PLR0915
             hi[h, L.CROP_LOST] -= 1
         farm_year = hf[h, L.LAND] * hf[h, L.FARM_RATE] * scale
         farm_g = farm_year * farm_season[moy - 1] if crop_ok else 0.0
+        if not crop_ok:
+            effect[h, L.E_DISASTER] += farm_year * farm_season[moy - 1]
         farm_e = farm_year * 0.38 * farm_cost[moy - 1]
         biz_g = 0.0
         biz_e = 0.0
@@ -579,20 +753,23 @@ def _kernel(  # noqa: PLR0912, PLR0913, PLR0915
         # --- village disaster
         disaster_loss = 0.0
         house = 0.0
-        if village_hit[hi[h, L.VKEY]]:
+        kind = village_kind[hi[h, L.VKEY]]
+        if kind > 0:
+            d = disaster[kind - 1]
             v = uh[h, 0]
-            if v < 0.75:
-                lost = 3 + int(_frac(v * 733.0) * 6.0)
+            if v < d[D_SEVERE]:
+                lost = int(d[D_CROP_FIRST]) + int(_frac(v * 733.0) * d[D_CROP_SPREAD])
                 hi[h, L.CROP_LOST] = lost
-                disaster_loss = farm_year * 0.5
+                disaster_loss = farm_year * d[D_RECORDED]
                 ohi[h, L.O_DISASTER] = 1
                 hi[h, L.LAST_DISASTER] = t
-                if _frac(v * 3571.0) < 0.1:
-                    house = _lognorm(15000.0, 0.5, _frac(v * 211.0), z)
+                if _frac(v * 3571.0) < d[D_HOUSE]:
+                    house = _lognorm(d[D_HOUSE_COST], 0.5, _frac(v * 211.0), z)
                     hi[h, L.HOUSE_BAD] = 12
                     ohi[h, L.O_DISASTER] = 2
                     rule = True
-            elif v < 0.9:
+                    effect[h, L.E_DISASTER] += house
+            elif v < d[D_REACH]:
                 ohi[h, L.O_DISASTER] = 1
                 disaster_loss = _lognorm(300.0, 0.5, _frac(v * 97.0), z)
         if hi[h, L.HOUSE_BAD] > 0:
@@ -606,7 +783,12 @@ def _kernel(  # noqa: PLR0912, PLR0913, PLR0915
         insurance = 0.0
         transfer = pension + dibao_amt + tekun_amt + support + assist + subsidy + edu_aid
         net = wage + farm_g + biz_g - farm_e - biz_e + hf[h, L.PROPERTY] * scale + transfer
-        rigid = oop + house + biz_loss + school + funeral
+        rigid = oop + house + biz_loss + school + funeral + care
+        effect[h, L.E_DISABILITY] += care
+        effect[h, L.E_ILLNESS] += oop
+        effect[h, L.E_SCHOOLING] += school
+        effect[h, L.E_BUSINESS] += biz_loss
+        effect[h, L.E_DEATH] += funeral
         old_oop = 0.0
         for k in range(12):
             old_oop += oop_ring[h, k]
@@ -675,7 +857,7 @@ def _kernel(  # noqa: PLR0912, PLR0913, PLR0915
             continue
         if hi[h, L.PENDING] < 0 and (qualifies or at_risk):
             u = uh[h, 2]
-            p_dept = 0.55 if rule else 0.0
+            p_dept = knobs[K_DEPT] if rule else 0.0
             visit = 0.85 if poor else 0.12
             if moy == SWEEP_MONTH:
                 visit = 0.95

@@ -11,7 +11,8 @@ import pandas as pd
 
 from features.contract.errors import ConfigError
 from simulation import layout as L
-from simulation.dynamics import State, expected_person_income, expected_transfers, step
+from simulation.causes import cause_names, true_cause
+from simulation.dynamics import Rules, State, expected_person_income, expected_transfers, step
 from simulation.feeds import (
     Context,
     FeedGaps,
@@ -22,6 +23,7 @@ from simulation.feeds import (
 )
 from simulation.population import Population, build_population
 from simulation.records import Recorder
+from simulation.scenarios import Scenario, get_scenario
 from simulation.timeline import Timeline
 from simulation.truth import (
     HORIZON,
@@ -45,7 +47,7 @@ class Simulation:
     tables
         Contract tables by name (English column names), as exported at the last month.
     truth
-        `household_id, month, p_true, label` for the truth months (None without truth).
+        `household_id, month, p_true, cause, label` for the truth months (None without truth).
     exports
         For each `export_at` month (`YYYY-MM`): the tables as exported at that month.
     hidden
@@ -53,7 +55,9 @@ class Simulation:
     distress
         `household_id, month` of every month a household not yet monitored was in real distress.
     summary
-        Oracle AUC, positive rate, timings and feed gaps.
+        Oracle AUC, positive rate, cause shares among the positives, timings.
+    scenario
+        The scenario simulated.
     """
 
     tables: dict[str, pd.DataFrame]
@@ -63,6 +67,7 @@ class Simulation:
     distress: pd.DataFrame
     gaps: FeedGaps
     summary: dict[str, float] = field(default_factory=dict)
+    scenario: Scenario = field(default_factory=lambda: get_scenario("baseline"))
 
 
 def simulate(
@@ -75,6 +80,7 @@ def simulate(
     truth: bool = True,
     export_at: Sequence[str] = (),
     draws: int = DRAWS,
+    scenario: str | Scenario = "baseline",
     progress: Progress | None = None,
 ) -> Simulation:
     """Simulate a rural county (or several) and its department feeds, with the hidden truth.
@@ -89,6 +95,8 @@ def simulate(
         Months (`YYYY-MM`) at which to also produce the directory as exported then.
     draws
         Monte Carlo continuations per household and month (at least 200 for the contract).
+    scenario
+        A scenario name (`simulation.scenarios.SCENARIOS`) or a `Scenario`.
     progress
         Optional callback `progress(stage, done, total)`.
 
@@ -97,7 +105,9 @@ def simulate(
     Simulation
     """
     _check(households=households, months=months, counties=counties, draws=draws)
-    timeline = Timeline.build(end=end, months=months)
+    world = get_scenario(scenario)
+    rules = Rules.of(world)
+    timeline = Timeline.build(end=end, months=months, downturn_at=world.downturn_at)
     exports_t = _export_months(timeline, export_at)
     root = np.random.SeedSequence(seed)
     ss_pop, ss_dyn, ss_feed, ss_truth = root.spawn(4)
@@ -109,8 +119,9 @@ def simulate(
         start=timeline.start,
         line0=timeline.line(0),
         horizon_months=timeline.n_months,
+        scenario=world,
     )
-    state = initial_state(pop)
+    state = initial_state(pop, rules=rules)
     rec = Recorder(n_persons=len(pop.pi), n_households=len(pop.hi))
     working = np.flatnonzero(pop.pi[:, L.JOB] > 0)
     rec.start_spells(state, working, pop.pi[working, L.SPELL_T])
@@ -122,19 +133,20 @@ def simulate(
     clock["population"] = time.perf_counter()
     for t in range(timeline.n_months):
         calendar = timeline.calendar(t)
-        record = step(state, t=t, calendar=calendar, rng=rng)
+        record = step(state, t=t, calendar=calendar, rng=rng, rules=rules)
         rec.record_month(state, record, t=t, scale=calendar.scale)
         if t in exports_t or t == timeline.n_months - 1:
             snapshots[t] = (state.hi.copy(), state.pi.copy(), state.pf.copy())
         if t in truth_streams:
             rows, p_true = continuation_probability(
-                state, t=t, timeline=timeline, seed=truth_streams[t], draws=draws
+                state, t=t, timeline=timeline, seed=truth_streams[t], rules=rules, draws=draws
             )
-            parts.append(pd.DataFrame({"row": rows, "t": t, "p_true": p_true}))
+            cause = true_cause(state, rows, line=calendar.line)
+            parts.append(pd.DataFrame({"row": rows, "t": t, "p_true": p_true, "cause": cause}))
         if progress:
             progress("simulate", t + 1, timeline.n_months)
     clock["dynamics"] = time.perf_counter()
-    sim = _assemble(pop, timeline, rec, state, snapshots, parts, ss_feed, exports_t)
+    sim = _assemble(pop, timeline, rec, state, snapshots, parts, ss_feed, exports_t, world)
     clock["tables"] = time.perf_counter()
     sim.summary.update(
         {
@@ -179,15 +191,13 @@ def _truth_months(timeline: Timeline) -> list[int]:
     return list(range(first, last + 1))
 
 
-def initial_state(pop: Population) -> State:
+def initial_state(pop: Population, *, rules: Rules) -> State:
     """The state at month 0, trailing incomes filled with each household's expected income."""
     hh = pop.pi[:, L.HH]
     n = len(pop.hi)
+    wages = expected_person_income(pop.pi, pop.pf, pop.hi[hh, L.POOR] == 1, rules=rules)
     expected = (
-        np.bincount(
-            hh, weights=expected_person_income(pop.pi, pop.pf, pop.hi[hh, L.POOR] == 1), minlength=n
-        )
-        * pop.hf[:, L.WAGE_LEVEL]
+        np.bincount(hh, weights=wages, minlength=n) * pop.hf[:, L.WAGE_LEVEL]
         + pop.hf[:, L.LAND] * pop.hf[:, L.FARM_RATE] * 0.62 / 12
         + pop.hf[:, L.BIZ_GROSS] * 0.45
         + pop.hf[:, L.PROPERTY]
@@ -207,6 +217,7 @@ def initial_state(pop: Population) -> State:
         oop_ring=np.zeros((n, 12)),
         downturn=np.zeros(pop.n_counties, dtype=bool),
         n_villages=pop.n_villages,
+        effect=np.zeros((n, L.N_EFFECT)),
     )
 
 
@@ -219,6 +230,7 @@ def _assemble(
     parts: list[pd.DataFrame],
     ss_feed: np.random.SeedSequence,
     exports_t: set[int],
+    scenario: Scenario,
 ) -> Simulation:
     household_ids = pop.households["household_id"].to_numpy(dtype=object)
     ctx = Context(
@@ -230,6 +242,7 @@ def _assemble(
         person_ids=pop.persons["person_id"].to_numpy(dtype=object),
         counties=pop.households["county"].to_numpy(dtype=object),
         final_pi=state.pi,
+        scenario=scenario,
     )
     ledgers, gaps = build_ledgers(ctx)
     last = timeline.n_months - 1
@@ -239,6 +252,8 @@ def _assemble(
     outcomes = rec.columns(rec.outcomes)
     truth = _truth_frame(parts, outcomes, household_ids, timeline)
     summary = oracle_summary(truth) if truth is not None else {}
+    if truth is not None:
+        summary.update(cause_shares(truth))
     return Simulation(
         tables=tables,
         truth=None if truth is None else truth,
@@ -247,6 +262,7 @@ def _assemble(
         distress=_distress(rec, state, timeline, household_ids),
         gaps=gaps,
         summary=summary,
+        scenario=scenario,
     )
 
 
@@ -282,6 +298,7 @@ def _truth_frame(
             "household_id": household_ids[frame["row"].to_numpy()].astype(str),
             "month": month_labels(timeline, frame["t"].to_numpy()).astype(str),
             "p_true": frame["p_true"].to_numpy(),
+            "cause": cause_names(frame["cause"].to_numpy()),
             "label": labels,
         }
     )
@@ -319,3 +336,10 @@ def _distress(
             "_t": t,
         }
     )
+
+
+def cause_shares(truth: pd.DataFrame) -> dict[str, float]:
+    """`cause_<name>`: share of each true cause among the household-months later identified."""
+    positives = truth.loc[truth["label"] == 1, "cause"]
+    shares = positives.value_counts(normalize=True) if len(positives) else pd.Series(dtype=float)
+    return {f"cause_{name}": float(shares.get(name, 0.0)) for name in L.CAUSES}

@@ -4,6 +4,10 @@ Every dated table is first built as a *ledger* carrying `_known_t`, the month in
 county's system holds the record (late income checks arrive one or two months after their month).
 `export_view(ledgers, at=M)` then gives the directory as exported at month M: records known by M,
 spells still open at M without an end, eliminations after M not yet written.
+
+What the departments send follows the scenario: claims settled monthly or in batches (a claim is
+dated, and known, at its batch's settlement month), income checks in the scenario's months or as
+today, an events feed or none.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ from simulation import layout as L
 from simulation.dynamics import can_work
 from simulation.population import Population
 from simulation.records import Recorder
+from simulation.scenarios import Scenario
 from simulation.timeline import Timeline
 
 VISIT_TYPES = np.array(["住院", "门诊慢特病", "普通门诊"])
@@ -62,6 +67,7 @@ class Context:
     person_ids: np.ndarray
     counties: np.ndarray  # county name by household row
     final_pi: np.ndarray  # person state at the last month (disability types)
+    scenario: Scenario
 
 
 def month_labels(timeline: Timeline, t: np.ndarray) -> np.ndarray:
@@ -96,13 +102,13 @@ def build_ledgers(ctx: Context) -> tuple[dict[str, pd.DataFrame], FeedGaps]:
         "disability": _disability(ctx),
         "employment": _employment(ctx),
         "assistance": _assistance(ctx),
-        "events": _events(ctx),
+        **({"events": _events(ctx)} if ctx.scenario.events_feed else {}),
         "outcomes": _outcomes(ctx),
     }
     dup = 0
     for name, n in (("medical", 3), ("events", 2)):
-        frame = ledgers[name]
-        if len(frame) > n:
+        frame = ledgers.get(name)
+        if frame is not None and len(frame) > n:
             rows = np.sort(ctx.rng.choice(len(frame), size=n, replace=False))
             ledgers[name] = pd.concat([frame, frame.iloc[rows]], ignore_index=True)
             dup += n
@@ -135,6 +141,25 @@ def _county_of_person(ctx: Context, person: np.ndarray) -> np.ndarray:
     return ctx.counties[ctx.pop.pi[person, L.HH]]
 
 
+def calendar_month(timeline: Timeline, t: np.ndarray) -> np.ndarray:
+    """Calendar month (1–12) of month indices."""
+    return (timeline.start.month - 1 + np.asarray(t, dtype=np.int64)) % 12 + 1
+
+
+def batch_settlement(timeline: Timeline, t: np.ndarray, *, every: int) -> np.ndarray:
+    """Month index at which a claim of month index t is settled when batches close every `every`
+    calendar months (3: at the ends of March, June, September and December).
+
+    Examples
+    --------
+    >>> tl = Timeline.build(end="2026-10", months=24)  # month index 0 is 2023-11
+    >>> batch_settlement(tl, np.array([0, 1, 2, 4]), every=3).tolist()  # Nov, Dec, Jan, Mar
+    [1, 1, 4, 4]
+    """
+    moy = calendar_month(timeline, t)
+    return np.asarray(t, dtype=np.int64) + (-moy) % every
+
+
 def _income(ctx: Context, gap_t: int) -> pd.DataFrame:
     c = ctx.rec.columns(ctx.rec.income)
     hh, t = c["household"], c["t"].astype(np.int64)
@@ -142,7 +167,11 @@ def _income(ctx: Context, gap_t: int) -> pd.DataFrame:
     poor = ctx.pop.hi[hh, L.POOR] == 1
     phase = (hh * 7919) % 3
     u = ctx.rng.random(len(hh))
-    checked = np.where(poor, u < 0.95, ((t + phase) % 3 == 0) & (u < 0.85))
+    check_months = ctx.scenario.income_check_months
+    if check_months is None:  # 脱贫户 nearly every month, others quarterly
+        checked = np.where(poor, u < 0.95, ((t + phase) % 3 == 0) & (u < 0.85))
+    else:  # everyone in the campaign months only
+        checked = np.isin(calendar_month(ctx.timeline, t), check_months) & (u < 0.95)
     c_names = np.unique(ctx.counties)
     missing = (t == gap_t) & (ctx.counties[hh] == c_names[-1])
     keep = checked & ~missing & _in_window(ctx, t)
@@ -179,6 +208,8 @@ def _medical(ctx: Context, gap_t: int) -> pd.DataFrame:
     person, t = c["person"].astype(np.int64), c["t"].astype(np.int64)
     c_names = np.unique(ctx.counties)
     keep = _in_window(ctx, t) & ~((t == gap_t) & (_county_of_person(ctx, person) == c_names[0]))
+    every = ctx.scenario.medical_batch_months
+    settled = t if every == 1 else batch_settlement(ctx.timeline, t, every=every)
     total = np.round(c["total"], 2)
     basic = np.round(c["basic"], 2)
     crit = np.round(c["critical"], 2)
@@ -186,7 +217,7 @@ def _medical(ctx: Context, gap_t: int) -> pd.DataFrame:
     frame = pd.DataFrame(
         {
             "person_id": ctx.person_ids[person],
-            "settle_date": month_dates(ctx.timeline, t, ctx.rng),
+            "settle_date": month_dates(ctx.timeline, settled, ctx.rng),
             "visit_type": VISIT_TYPES[c["visit"].astype(int)],
             "total_cost": total,
             "insurance_paid": basic,
@@ -194,7 +225,7 @@ def _medical(ctx: Context, gap_t: int) -> pd.DataFrame:
             "assistance_paid": assist,
             "out_of_pocket": np.round(np.maximum(total - basic - crit - assist, 0.0), 2),
             "diagnosis": DIAGNOSES[c["diag"].astype(int)],
-            "_known_t": t,
+            "_known_t": settled,
         }
     )
     return frame[keep].sort_values("settle_date", kind="stable").reset_index(drop=True)
@@ -236,7 +267,9 @@ def _employment(ctx: Context) -> pd.DataFrame:
     u = ctx.rng.random(n)
     migrant = (job == 2) | (job == 4)
     location = np.where(
-        migrant, np.where(u < 0.6, "省外", "省内县外"), np.where(u < 0.9, "县内", "省内县外")
+        migrant,
+        np.where(u < ctx.scenario.out_of_province, "省外", "省内县外"),
+        np.where(u < 0.9, "县内", "省内县外"),
     )
     poor = ctx.pop.hi[ctx.pop.pi[person, L.HH], L.POOR] == 1
     v = ctx.rng.random(n)

@@ -19,7 +19,8 @@ PROPENSITY = 7  # hidden: multiplier of the household's self-report hazard
 WAGE_LEVEL = 8  # household wage multiplier (earning capacity)
 ASSIST = 9  # monthly support while monitored (帮扶措施)
 TARGET = 10  # expected per-capita income relative to the line at month 0 (diagnostics)
-N_HF = 11
+DEATH_WAGE = 11  # monthly wage (month-0 prices, with the wage level) lost to deaths (causes)
+N_HF = 12
 
 # --- household ints (HI) ---------------------------------------------------------------------
 CKEY = 0  # county (+ draw × counties in a continuation)
@@ -51,7 +52,8 @@ N_HI = 24
 # --- person floats (PF) ----------------------------------------------------------------------
 ABILITY = 0  # 0..1 labour ability (skill and strength)
 WAGE = 1  # monthly wage of the current spell
-N_PF = 2
+LOST_WAGE = 2  # wage (with the household's wage level) of the spell that ended last (causes)
+N_PF = 3
 
 # --- person ints (PI) ------------------------------------------------------------------------
 HH = 0  # household row
@@ -71,7 +73,9 @@ SPELL_T = 11  # start month of the current spell
 REL = 12  # relation code (index into RELATIONS)
 SKILLED = 13
 BIRTH_T = 14  # month index of birth for members born during the simulation (-1 otherwise)
-N_PI = 15
+LOST_CAUSE = 15  # 1 + the shock cause (E_*) that ended the member's last spell (0 none)
+LOST_T = 16  # month index that spell ended
+N_PI = 17
 
 # --- per-person step outputs (OP floats / OPI ints) --------------------------------------------
 INP_COST = 0
@@ -128,6 +132,21 @@ O_RULE = 7
 N_OHI = 8
 
 NONE_T = -999
+
+# --- causes (INTERFACE.md v2): shock causes first, in the column order of `State.effect` --------
+CAUSES: tuple[str, ...] = (
+    "illness",
+    "disability",
+    "schooling",
+    "work",
+    "disaster",
+    "business",
+    "death",
+    "low_income",
+    "other",
+)
+E_ILLNESS, E_DISABILITY, E_SCHOOLING, E_WORK, E_DISASTER, E_BUSINESS, E_DEATH = range(7)
+N_EFFECT = 7  # shock causes with a money effect; `low_income` and `other` have none
 
 RELATIONS: tuple[str, ...] = (
     "户主",

@@ -8,6 +8,15 @@ import numpy as np
 import pandas as pd
 
 from simulation import layout as L
+from simulation.dynamics import (
+    Rules,
+    can_work,
+    draw_job,
+    expected_person_income,
+    expected_transfers,
+    job_wage,
+)
+from simulation.scenarios import Scenario
 
 COUNTY_NAMES = ("清河县", "石泉县", "云岭县", "白水县", "青山县", "凤阳县", "安宁县", "长乐县")
 COUNTY_CODES = ("522622", "522623", "522624", "522625", "522626", "522627", "522628", "522629")
@@ -46,6 +55,7 @@ def build_population(
     start: pd.Period,
     line0: float,
     horizon_months: int,
+    scenario: Scenario,
 ) -> Population:
     """Draw the county (or counties) at month index 0.
 
@@ -63,6 +73,8 @@ def build_population(
         Monitoring line at month 0 (yuan per person per year): incomes are drawn relative to it.
     horizon_months
         Months simulated (children may be born during them).
+    scenario
+        The county's scenario (prevalences, farming, job mix).
 
     Returns
     -------
@@ -78,8 +90,9 @@ def build_population(
     hh = people["hh"]
     person_start = np.searchsorted(hh, np.arange(households + 1)).astype(np.int64)
     hi = _household_ints(rng, regions, poor, hh, households, people["age"] >= 0)
-    pi, pf = _person_state(rng, people, poor[hh])
-    hf = _household_floats(rng, poor, pi, pf, hh, line0)
+    rules = Rules.of(scenario)
+    pi, pf = _person_state(rng, people, poor[hh], scenario=scenario, rules=rules)
+    hf = _household_floats(rng, poor, pi, pf, hh, line0, scenario=scenario, rules=rules)
     _initial_assistance(rng, hf, hi, pi, hh)
     stable_h = _stable_households(rng, regions, poor)
     hi[:, L.HOUSE_BAD] = np.where(stable_h["dangerous_house"].to_numpy(), -1, 0)
@@ -250,7 +263,12 @@ def _household_ints(
 
 
 def _person_state(
-    rng: np.random.Generator, people: dict[str, np.ndarray], poor: np.ndarray
+    rng: np.random.Generator,
+    people: dict[str, np.ndarray],
+    poor: np.ndarray,
+    *,
+    scenario: Scenario,
+    rules: Rules,
 ) -> tuple[np.ndarray, np.ndarray]:
     n = len(people["hh"])
     age = people["age"]
@@ -265,8 +283,9 @@ def _person_state(
     pi[:, L.BIRTH_T] = np.where(unborn, _birth_month(age), -1)
     pi[:, L.AGE_M] = np.where(unborn, -1, pi[:, L.AGE_M])
     chronic_p = np.clip(0.01 + 0.0045 * np.maximum(age - 30, 0), 0, 0.35) * np.where(poor, 1.4, 1.0)
-    pi[:, L.CHRONIC] = rng.random(n) < chronic_p
+    pi[:, L.CHRONIC] = rng.random(n) < chronic_p * scenario.chronic_prevalence
     dis_p = np.clip(0.008 + 0.0012 * np.maximum(age - 20, 0), 0, 0.12) * np.where(poor, 1.6, 1.0)
+    dis_p = dis_p * scenario.disability_prevalence
     disabled = rng.random(n) < dis_p
     pi[:, L.DIS] = np.where(
         disabled, rng.choice([1, 2, 3, 4], size=n, p=[0.1, 0.22, 0.33, 0.35]), 0
@@ -282,24 +301,23 @@ def _person_state(
     skilled = rng.random(n) < np.where(poor, 0.10, 0.22)
     pi[:, L.SKILLED] = skilled
     pf[:, L.ABILITY] = np.clip(rng.beta(5, 2, n) + 0.15 * skilled - 0.25 * (pi[:, L.DIS] > 0), 0, 1)
-    _initial_jobs(rng, pi, pf, poor)
+    _initial_jobs(rng, pi, pf, poor, rules=rules)
     return pi, pf
 
 
 def _initial_jobs(
-    rng: np.random.Generator, pi: np.ndarray, pf: np.ndarray, poor: np.ndarray
+    rng: np.random.Generator, pi: np.ndarray, pf: np.ndarray, poor: np.ndarray, *, rules: Rules
 ) -> None:
     """Workers already in a spell at month 0, drawn near the dynamics' stationary shares."""
-    from simulation.dynamics import can_work, draw_job, job_wage  # noqa: PLC0415
-
     n = len(pi)
     able = can_work(pi, pf)
     working = able & (rng.random(n) < np.where(poor, 0.55, 0.68) * pf[:, L.ABILITY] / 0.75)
     u = rng.random(n)
-    job = draw_job(u, poor=poor, age_m=pi[:, L.AGE_M], ability=pf[:, L.ABILITY])
+    job = draw_job(u, poor=poor, age_m=pi[:, L.AGE_M], ability=pf[:, L.ABILITY], rules=rules)
     pi[:, L.JOB] = np.where(working, job, 0)
     pi[:, L.SPELL_T] = np.where(working, -(rng.integers(1, 30, n)), 0)
-    pf[:, L.WAGE] = np.where(working, job_wage(job, pi[:, L.SKILLED], rng.random(n)), 0.0)
+    wage = job_wage(job, pi[:, L.SKILLED], rng.random(n), rules=rules)
+    pf[:, L.WAGE] = np.where(working, wage, 0.0)
 
 
 def _household_floats(
@@ -309,14 +327,15 @@ def _household_floats(
     pf: np.ndarray,
     hh: np.ndarray,
     line0: float,
+    *,
+    scenario: Scenario,
+    rules: Rules,
 ) -> np.ndarray:
-    from simulation.dynamics import expected_person_income, expected_transfers  # noqa: PLC0415
-
     n = len(poor)
     hf = np.zeros((n, L.N_HF), dtype=np.float64)
     size = np.bincount(hh, weights=pi[:, L.ALIVE], minlength=n).astype(float)
     hf[:, L.LAND] = np.round(rng.gamma(3.0, 1.3, n) * np.where(poor, 0.9, 1.1), 1)
-    hf[:, L.FARM_RATE] = rng.uniform(700, 1300, n)
+    hf[:, L.FARM_RATE] = rng.uniform(700, 1300, n) * scenario.farm_scale
     biz = rng.random(n) < np.where(poor, 0.10, 0.16)
     hf[:, L.BIZ_GROSS] = np.where(biz, rng.lognormal(np.log(2200), 0.4, n), 0.0)
     hf[:, L.PROPERTY] = np.where(rng.random(n) < 0.3, rng.lognormal(np.log(60), 0.6, n), 0.0)
@@ -329,7 +348,9 @@ def _household_floats(
     # Members growing into work and assistance lift realised incomes above the drawn targets
     # (measured: about +10 % for 脱贫户, +5 % for others); aim below so the realised mix fits.
     target = hf[:, L.TARGET] * np.where(poor, 0.9, 0.95) * line0 / 12.0 * size
-    wage_part = np.bincount(hh, weights=expected_person_income(pi, pf, poor[hh]), minlength=n)
+    wage_part = np.bincount(
+        hh, weights=expected_person_income(pi, pf, poor[hh], rules=rules), minlength=n
+    )
     other = (
         hf[:, L.LAND] * hf[:, L.FARM_RATE] * 0.62 / 12
         + hf[:, L.BIZ_GROSS] * 0.45

@@ -25,14 +25,25 @@ class Timeline:
     start: pd.Period  # month index 0
     n_months: int  # burn-in + written months
     lines: MonitoringLines
+    downturn_onset: int | None = None  # month index at which a scheduled downturn begins
 
     @classmethod
-    def build(cls, *, end: str | pd.Period, months: int) -> Timeline:
-        """The timeline whose written months are the `months` months ending at `end`."""
+    def build(
+        cls, *, end: str | pd.Period, months: int, downturn_at: float | None = None
+    ) -> Timeline:
+        """The timeline whose written months are the `months` months ending at `end`.
+
+        `downturn_at` (a share of the written months) schedules a downturn's onset: 0.45 of 36
+        written months begins it in the 17th written month (index `BURN_IN + 16`).
+        """
         last = pd.Period(end, freq="M")
         start = last - (months - 1) - BURN_IN
+        onset = None if downturn_at is None else BURN_IN + int(round(downturn_at * months))
         return cls(
-            start=start, n_months=months + BURN_IN, lines=MonitoringLines(DEFAULT_LINE_BY_YEAR)
+            start=start,
+            n_months=months + BURN_IN,
+            lines=MonitoringLines(DEFAULT_LINE_BY_YEAR),
+            downturn_onset=onset,
         )
 
     @property
@@ -66,6 +77,7 @@ class Timeline:
             scale=self._smooth_line(t) / self._smooth_line(0),
             province_income=PROVINCE_INCOME_2022 * PROVINCE_GROWTH ** (period.year - 1 - 2022),
             line0=self.line(0),
+            downturn_onset=t == self.downturn_onset,
         )
 
     def _smooth_line(self, t: int) -> float:

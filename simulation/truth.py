@@ -1,4 +1,8 @@
-"""The hidden truth: p_true by Monte Carlo continuation of the simulation's own step function."""
+"""The hidden truth: p_true by Monte Carlo continuation of the simulation's own step function.
+
+The truth's other column, the true `cause`, is decided from the hidden state by `simulation.causes`
+(its docstring states the rule).
+"""
 
 from __future__ import annotations
 
@@ -6,7 +10,7 @@ import numpy as np
 import pandas as pd
 
 from simulation import layout as L
-from simulation.dynamics import State, step
+from simulation.dynamics import Rules, State, step
 from simulation.timeline import Timeline
 
 HORIZON = 6
@@ -48,6 +52,7 @@ def replicate(state: State, households: np.ndarray, draws: int) -> State:
         oop_ring=np.tile(state.oop_ring[households], (draws, 1)),
         downturn=np.tile(state.downturn, draws),
         n_villages=n_vil * draws,
+        effect=np.zeros((n * draws, L.N_EFFECT)),  # the causes are read on the main path only
     )
 
 
@@ -62,10 +67,14 @@ def continuation_probability(
     t: int,
     timeline: Timeline,
     seed: np.random.SeedSequence,
+    rules: Rules,
     draws: int = 200,
     horizon: int = HORIZON,
 ) -> tuple[np.ndarray, np.ndarray]:
     """P(identified in (t, t+horizon] | state at the end of t) for every household not monitored.
+
+    The continuations follow the same `rules` (scenario) as the main path, scheduled downturns
+    included.
 
     Returns
     -------
@@ -84,7 +93,9 @@ def continuation_probability(
         copy = replicate(state, chunk, draws)
         found = np.zeros(len(chunk) * draws, dtype=bool)
         for k in range(1, horizon + 1):
-            record = step(copy, t=t + k, calendar=timeline.calendar(t + k), rng=rng, record=False)
+            record = step(
+                copy, t=t + k, calendar=timeline.calendar(t + k), rng=rng, rules=rules, record=False
+            )
             found |= record.ohi[:, L.O_IDENTIFIED] > 0
         p_true[done : done + len(chunk)] = found.reshape(draws, len(chunk)).mean(axis=0)
         done += len(chunk)

@@ -29,12 +29,16 @@ _FIXED_TIME = dt.datetime(2020, 1, 1, 0, 0, 0)
 def write_simulation(sim: Simulation, out_dir: str | Path, *, fmt: str = "parquet") -> Path:
     """Write the tables, `_truth/truth.parquet` and one `export_YYYY-MM/` folder per export month.
 
+    `truth.parquet` holds `household_id, month, p_true, cause` (INTERFACE.md version 2). Tables the
+    scenario's departments do not send (e.g. `events` in `sparse`) are not written at all.
+
     Parameters
     ----------
     sim
         The simulation to write.
     out_dir
-        Target folder (created; existing files of the same names are replaced).
+        Target folder (created; existing files of the same names are replaced, and files of tables
+        this county does not have are removed).
     fmt
         `parquet`, `csv` (UTF-8) or `xlsx`.
 
@@ -57,7 +61,7 @@ def write_simulation(sim: Simulation, out_dir: str | Path, *, fmt: str = "parque
             write_tables(tables, staging / f"export_{month}", fmt=fmt)
         if sim.truth is not None:
             (staging / "_truth").mkdir()
-            truth = sim.truth[["household_id", "month", "p_true"]]
+            truth = sim.truth[["household_id", "month", "p_true", "cause"]]
             _write_parquet(truth, staging / "_truth" / "truth.parquet")
         out.mkdir(exist_ok=True)
         for item in sorted(staging.iterdir()):
@@ -67,11 +71,22 @@ def write_simulation(sim: Simulation, out_dir: str | Path, *, fmt: str = "parque
             elif target.exists():
                 target.unlink()
             item.replace(target)
+        _remove_unsent(out, sent=set(sim.tables))
     except OSError as error:
         raise OSError(f"cannot write to {out}: {error}") from error
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     return out
+
+
+def _remove_unsent(out: Path, *, sent: set[str]) -> None:
+    """Remove table files of an earlier run that this county's departments do not send (a `sparse`
+    county written over a `baseline` one must not keep its events)."""
+    for name in TABLE_NAMES:
+        if name in sent:
+            continue
+        for fmt in FORMATS:
+            (out / f"{name}.{fmt}").unlink(missing_ok=True)
 
 
 def write_tables(tables: dict[str, pd.DataFrame], folder: Path, *, fmt: str) -> None:

@@ -31,16 +31,28 @@ def simulate_command(
     no_truth: Annotated[
         bool, typer.Option("--no-truth", help="Skip the Monte Carlo truth (_truth/)")
     ] = False,
+    scenario: Annotated[
+        str,
+        typer.Option(
+            "--scenario", help="baseline, illness, disaster, migrant or sparse (情景, see docs)"
+        ),
+    ] = "baseline",
 ) -> None:
     """Simulate a rural county's department feeds and the hidden truth (p_true)."""
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn  # noqa: PLC0415
 
     from risk.atomic import OutputError  # noqa: PLC0415
     from simulation import simulate, write_simulation  # noqa: PLC0415
+    from simulation.scenarios import SCENARIOS  # noqa: PLC0415
     from simulation.writer import FORMATS  # noqa: PLC0415
 
     if fmt not in FORMATS:
         raise typer.BadParameter(f"expected one of {', '.join(FORMATS)}", param_hint="--format")
+    if scenario not in SCENARIOS:
+        raise typer.BadParameter(
+            f"未知情景 unknown scenario {scenario!r}; expected one of {', '.join(SCENARIOS)}",
+            param_hint="--scenario",
+        )
     started = time.perf_counter()
     columns = (
         TextColumn("{task.description}"),
@@ -61,6 +73,7 @@ def simulate_command(
             seed=seed,
             truth=not no_truth,
             export_at=tuple(export_at or ()),
+            scenario=scenario,
             progress=report,
         )
         bar.update(task, description="写出 writing files")
@@ -69,11 +82,17 @@ def simulate_command(
         except OSError as error:
             raise OutputError(str(error)) from error
     rows = ", ".join(f"{name} {len(frame):,}" for name, frame in sim.tables.items())
-    typer.echo(f"wrote {out} ({fmt}): {rows}")
+    typer.echo(f"wrote {out} ({fmt}, scenario {scenario}): {rows}")
     if sim.truth is not None:
         s = sim.summary
         typer.echo(
             f"oracle AUC {s['oracle_auc']:.3f} · 6-month positive rate {s['positive_rate']:.2%} "
             f"· mean p_true {s['mean_p_true']:.2%} over {int(s['rows']):,} household-months"
         )
+        causes = sorted(
+            ((k.removeprefix("cause_"), v) for k, v in s.items() if k.startswith("cause_")),
+            key=lambda kv: -kv[1],
+        )
+        shares = ", ".join(f"{name} {share:.0%}" for name, share in causes if share > 0)
+        typer.echo(f"true causes among households identified within 6 months: {shares}")
     typer.echo(f"done in {time.perf_counter() - started:.1f}s")

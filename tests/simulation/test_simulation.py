@@ -263,7 +263,7 @@ def test_truth_is_reproducible_and_written(tmp_path):
     pd.testing.assert_frame_equal(runs[0].truth, runs[1].truth)
     write_simulation(runs[0], tmp_path / "d")
     truth = pd.read_parquet(tmp_path / "d" / "_truth" / "truth.parquet")
-    assert list(truth.columns) == ["household_id", "month", "p_true"]
+    assert list(truth.columns) == ["household_id", "month", "p_true", "cause"]
 
 
 def test_small_county_fixture_is_a_directory(small_county):

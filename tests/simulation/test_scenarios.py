@@ -1,0 +1,270 @@
+"""Scenarios (issue 13, item 3): structurally different counties and the true cause in the truth.
+
+Every scenario is simulated once at 300 households × 24 months with truth (module fixture) and
+written once as a parquet directory; the tests check each scenario's structural signature, the
+cause vocabulary, the contract, and byte-reproducibility.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from features.contract.errors import ConfigError
+from features.contract.io import load_directory
+from simulation import Simulation, simulate, write_simulation
+from simulation import layout as L
+from simulation.causes import CAUSES, true_cause
+from simulation.dynamics import State, village_disasters
+from simulation.scenarios import BASELINE, SCENARIOS, Scenario, get_scenario
+
+HOUSEHOLDS = 300
+MONTHS = 24
+END = "2026-10"
+KEY = b"scenario-test-key"
+
+
+@pytest.fixture(scope="module")
+def counties(tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple[Simulation, Path]]:
+    """Each scenario simulated once (seed 1, with truth) and written as parquet."""
+    out = {}
+    for name in SCENARIOS:
+        sim = simulate(households=HOUSEHOLDS, months=MONTHS, end=END, seed=1, scenario=name)
+        folder = write_simulation(sim, tmp_path_factory.mktemp(name) / "county")
+        out[name] = (sim, folder)
+    return out
+
+
+def _cause_shares(sim: Simulation) -> pd.Series:
+    truth = sim.truth
+    assert truth is not None
+    return truth.loc[truth["label"] == 1, "cause"].value_counts(normalize=True)
+
+
+def _members(sim: Simulation, name: str) -> pd.DataFrame:
+    t = sim.tables
+    return t[name].merge(t["members"][["person_id", "household_id"]], on="person_id")
+
+
+# --- every scenario ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", list(SCENARIOS))
+def test_every_scenario_is_a_valid_data_directory(counties, name):
+    sim, folder = counties[name]
+    loaded = load_directory(folder, pseudonym_key=KEY)
+    assert loaded.report.ok
+    assert len(loaded.tables.households) == HOUSEHOLDS
+    assert sim.scenario.name == name
+
+
+@pytest.mark.parametrize("name", list(SCENARIOS))
+def test_truth_has_a_cause_from_the_vocabulary(counties, name):
+    sim, folder = counties[name]
+    truth = pd.read_parquet(folder / "_truth" / "truth.parquet")
+    assert list(truth.columns) == ["household_id", "month", "p_true", "cause"]
+    assert set(truth["cause"]) <= set(CAUSES)
+    assert truth["cause"].notna().all()
+    shares = _cause_shares(sim)
+    assert shares.get("other", 0.0) < 0.35  # the positives mostly have a named cause
+    assert 0.01 < sim.summary["positive_rate"] < 0.2
+    assert sim.summary["oracle_auc"] > 0.75
+
+
+def _digest(folder: Path) -> dict[str, str]:
+    return {
+        str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(folder.rglob("*"))
+        if p.is_file()
+    }
+
+
+@pytest.mark.parametrize("name", list(SCENARIOS))
+def test_same_seed_same_bytes(tmp_path, name):
+    kwargs = {
+        "households": 80,
+        "months": 10,
+        "seed": 4,
+        "scenario": name,
+        "export_at": ("2026-06",),
+    }
+    for run in ("a", "b"):
+        write_simulation(simulate(**kwargs), tmp_path / run)
+    assert _digest(tmp_path / "a") == _digest(tmp_path / "b")
+    assert (tmp_path / "a" / "_truth" / "truth.parquet").exists()
+
+
+def test_scenarios_differ_from_each_other(counties):
+    members = {name: counties[name][0].tables["income"] for name in SCENARIOS}
+    assert not members["baseline"].equals(members["disaster"])
+    assert not members["baseline"].equals(members["migrant"])
+
+
+def test_default_is_the_baseline_county(tmp_path):
+    kwargs = {"households": 60, "months": 8, "seed": 2, "truth": False}
+    write_simulation(simulate(**kwargs), tmp_path / "default")
+    write_simulation(simulate(scenario="baseline", **kwargs), tmp_path / "named")
+    assert _digest(tmp_path / "default") == _digest(tmp_path / "named")
+    assert get_scenario("baseline") == Scenario(name="baseline", description="today's county")
+
+
+# --- each scenario's signature ------------------------------------------------------------------
+
+
+def test_sparse_sends_little(counties):
+    sim, folder = counties["sparse"]
+    assert not (folder / "events.parquet").exists()
+    assert "events" not in sim.tables
+    settled = sim.tables["medical"]["settle_date"].dt.month
+    assert set(settled) <= {3, 6, 9, 12}
+    income = sim.tables["income"]
+    month = pd.PeriodIndex(income["month"], freq="M")
+    assert set(month.month) <= {6, 12}
+    per_year = income.groupby([income["household_id"], month.year]).size()
+    assert per_year.max() <= 2
+    base = counties["baseline"][0].tables
+    assert len(income) < 0.5 * len(base["income"])
+    assert (base["medical"]["settle_date"].dt.month.value_counts().size) == 12
+
+
+def test_illness_is_the_commonest_cause_in_the_illness_county(counties):
+    illness = _cause_shares(counties["illness"][0])
+    baseline = _cause_shares(counties["baseline"][0])
+    assert illness.index[0] == "illness"
+    assert illness["illness"] > 0.35
+    assert illness["illness"] > baseline.get("illness", 0.0) + 0.1
+    assert illness.get("disability", 0.0) > baseline.get("disability", 0.0)
+    stays = {
+        name: _members(counties[name][0], "medical").query("visit_type == '住院'")
+        for name in ("baseline", "illness")
+    }
+    assert len(stays["illness"]) > 1.5 * len(stays["baseline"])
+    assert stays["illness"]["total_cost"].median() > stays["baseline"]["total_cost"].median()
+
+
+def test_disasters_cluster_by_village_and_farm_income_is_lumpy(counties):
+    sim, _ = counties["disaster"]
+    t = sim.tables
+    ev = t["events"][t["events"]["event_type"] == "自然灾害"].merge(
+        t["households"], on="household_id"
+    )
+    ev["month"] = ev["date"].dt.to_period("M")
+    hit = ev.groupby(["village", "month"])["household_id"].nunique()
+    size = t["households"].groupby("village")["household_id"].size()
+    coverage = hit / size.reindex(hit.index.get_level_values(0)).to_numpy()
+    # most disaster records belong to village-months where much of the village was hit
+    events_in_wide_hits = hit[coverage >= 0.3].sum() / hit.sum()
+    assert events_in_wide_hits > 0.8
+    assert len(hit) >= 5
+    base = counties["baseline"][0].tables["events"]
+    assert (ev["household_id"].nunique()) > 2 * (base["event_type"] == "自然灾害").sum() / 3
+    income = t["income"]
+    by_month = income.groupby(pd.PeriodIndex(income["month"], freq="M").month)
+    gross = by_month["business_income"].sum() / by_month.size()
+    harvest = gross[[6, 10]].sum() / gross.sum()
+    assert harvest > 0.6  # two harvests hold most of the year's farm income
+    assert _cause_shares(sim).index[0] == "disaster"
+
+
+def test_migrant_wages_come_from_out_of_province_and_a_downturn_shows(counties):
+    sim, _ = counties["migrant"]
+    spells = sim.tables["employment"]
+    wage = spells.groupby("work_location")["monthly_income"].sum()
+    assert wage["省外"] / wage.sum() > 0.5
+    base = counties["baseline"][0].tables["employment"]
+    base_wage = base.groupby("work_location")["monthly_income"].sum()
+    assert wage["省外"] / wage.sum() > base_wage["省外"] / base_wage.sum() + 0.15
+    onset = pd.Period(END, freq="M") - (MONTHS - 1) + round(MONTHS * 0.45)
+    start = pd.PeriodIndex(spells["start_month"], freq="M")
+    end = pd.PeriodIndex(spells["end_month"].fillna("2100-01"), freq="M")
+
+    def working(months: pd.PeriodIndex) -> float:
+        return float(np.mean([((start <= m) & (end >= m)).sum() for m in months]))
+
+    before = working(pd.period_range(onset - 6, onset - 1, freq="M"))
+    after = working(pd.period_range(onset + 1, onset + 4, freq="M"))
+    assert after < 0.9 * before  # many spells end at once and are not replaced
+    assert _cause_shares(sim).index[0] == "work"
+
+
+# --- declared as data ----------------------------------------------------------------------------
+
+
+def test_unknown_or_malformed_scenarios_are_refused():
+    with pytest.raises(ConfigError, match="unknown scenario.*baseline, illness"):
+        get_scenario("flood")
+    with pytest.raises(ConfigError, match="farm_season needs 12 shares"):
+        Scenario(name="bad", farm_season=(1.0,))
+    with pytest.raises(ConfigError, match="job_mix_poor"):
+        Scenario(name="bad", job_mix_poor=(0.5, 0.5, 0.5, 0.0, 0.0))
+    assert BASELINE.events_feed and not SCENARIOS["sparse"].events_feed
+
+
+def test_village_disasters_compete_on_one_uniform():
+    u = np.array([0.0, 0.039, 0.04, 0.059, 0.06, 0.9])
+    assert village_disasters(u, np.array([0.04, 0.02])).tolist() == [1, 1, 2, 2, 0, 0]
+    assert village_disasters(u, np.array([0.0])).tolist() == [0] * 6
+
+
+def test_cli_scenario_option(tmp_path):
+    from typer.testing import CliRunner
+
+    from risk.cli import _register_commands, app
+
+    _register_commands()
+    out = tmp_path / "cli"
+    args = ["simulate", "--out", str(out), "--households", "40", "--months", "8", "--no-truth"]
+    result = CliRunner().invoke(app, [*args, "--scenario", "sparse"])
+    assert result.exit_code == 0, result.output
+    assert (out / "members.parquet").exists() and not (out / "events.parquet").exists()
+    bad = CliRunner().invoke(app, [*args, "--scenario", "flood"])
+    assert bad.exit_code == 2
+    assert "unknown scenario" in bad.output
+
+
+# --- the cause rule on a hand-made state -----------------------------------------------------
+
+
+def _state(effect: np.ndarray, income: np.ndarray, disabled: np.ndarray) -> State:
+    n = len(effect)
+    hi = np.zeros((n, L.N_HI), dtype=np.int32)
+    hi[:, L.SIZE] = 2
+    hf = np.zeros((n, L.N_HF))
+    pi = np.zeros((n, L.N_PI), dtype=np.int32)
+    pi[:, L.HH] = np.arange(n)
+    pi[:, L.ALIVE] = 1
+    pi[:, L.DIS] = np.where(disabled, 1, 0)
+    return State(
+        hf=hf,
+        hi=hi,
+        pf=np.zeros((n, L.N_PF)),
+        pi=pi,
+        person_start=np.arange(n + 1, dtype=np.int64),
+        inc_ring=np.repeat(income[:, None] / 12.0, 12, axis=1),
+        rig_ring=np.zeros((n, 12)),
+        oop_ring=np.zeros((n, 12)),
+        downturn=np.zeros(1, dtype=bool),
+        n_villages=1,
+        effect=effect,
+    )
+
+
+def test_true_cause_rule():
+    line = 6000.0  # need of a two-person household: 12,000 a year, 1,000 a month
+    effect = np.zeros((6, L.N_EFFECT))
+    effect[0, L.E_ILLNESS] = 1500.0  # a shock worth 1.5 months: illness
+    effect[1, [L.E_ILLNESS, L.E_WORK]] = [1200.0, 1300.0]  # the larger shock wins
+    effect[2, L.E_DISASTER] = 500.0  # too small a shock; near the line: low income
+    income = np.array([12000.0, 12000.0, 14000.0, 14000.0, 40000.0, 40000.0])
+    effect[5, L.E_DEATH] = 3000.0  # far from the line, but a shock worth 0.9 months of 40,000/12
+    disabled = np.array([False, False, False, True, False, False])
+    state = _state(effect, income, disabled)
+    codes = true_cause(state, np.arange(6), line=line)
+    names = [CAUSES[c] for c in codes]
+    assert names == ["illness", "work", "low_income", "disability", "other", "other"]
+    effect[5, L.E_DEATH] = 3400.0
+    assert CAUSES[true_cause(state, np.array([5]), line=line)[0]] == "death"
