@@ -237,22 +237,29 @@ class FeatureSpec:
             return f"{self.label_zh}：{number:,.2f}{self.unit}".replace(".00", "")
         return self.reason_zh.format(value=number, unit=self.unit)
 
+    def zero_tolerance(self) -> float:
+        """Largest size a value may have and still show as zero in the sentence (half its last digit).
+
+        A sentence without a number (a flag) shows 0 or 1: its tolerance is 0.5.
+        """
+        match = _PRECISION.search(self.reason_zh)
+        if match is None:
+            return 0.5
+        digits = int(match.group(1)) + (2 if match.group(2) == "%" else 0)
+        return 0.5 * 10.0**-digits
+
     def shows_as_zero(self, value: float) -> bool:
         """True when `value` rounds to zero at the precision the sentence shows it."""
-        match = _PRECISION.search(self.reason_zh)
-        if match is None:  # a sentence without a number (a flag): shown as 0 or 1
-            return abs(value) < 0.5
-        digits = int(match.group(1)) + (2 if match.group(2) == "%" else 0)
-        return abs(value) < 0.5 * 10.0**-digits
+        return abs(value) < self.zero_tolerance()
 
     def points_to_cause(self, value: float) -> bool:
         """True when `value` is on the side of `risky_when` (and not missing)."""
         if math.isnan(value):
             return False
         if self.risky_when == "positive":
-            return value > 0 and not self.shows_as_zero(value)
+            return value > self.zero_tolerance()
         if self.risky_when == "negative":
-            return value < 0 and not self.shows_as_zero(value)
+            return value < -self.zero_tolerance()
         return True
 
 

@@ -28,7 +28,8 @@ LIST_SHEET = "预警名单"
 LEGEND_SHEET = "说明"
 INFO_SHEET = "运行信息"
 
-#: Columns of the 预警名单 sheet (INTERFACE.md, "Outputs of risk score").
+#: Columns of the 预警名单 sheet (INTERFACE.md, "Outputs of risk score"; 原因类别 and 建议措施 added
+#: after 主要原因3, every listed column kept in its order).
 WARNING_COLUMNS: tuple[str, ...] = (
     "排名",
     "户编号",
@@ -42,6 +43,8 @@ WARNING_COLUMNS: tuple[str, ...] = (
     "主要原因1",
     "主要原因2",
     "主要原因3",
+    "原因类别",
+    "建议措施",
     "规则触发",
     "审核结论",
     "排除原因",
@@ -66,6 +69,8 @@ _WIDTHS: Mapping[str, float] = {
     "主要原因1": 38,
     "主要原因2": 38,
     "主要原因3": 38,
+    "原因类别": 16,
+    "建议措施": 30,
     "规则触发": 30,
     "审核结论": 11,
     "排除原因": 18,
@@ -94,7 +99,9 @@ def warning_rows(
         Warned households: ``household_id, rank, county, township, village, head, household_type,
         probability, tier, rule_triggers`` (``head`` already masked).
     reasons
-        Main reasons (``household_id, reason_order, reason_zh, is_new``, optional ``measure``).
+        Main reasons (``household_id, reason_order, reason_zh, is_new``; optional ``cause_zh``,
+        ``evidence`` and ``measure``): each 主要原因 reads "【因病】reason；依据：evidence", 原因类别
+        lists the causes in order and 建议措施 the measure of each.
     rule_labels
         Rule name → Chinese label, for the 规则触发 column.
     """
@@ -118,6 +125,8 @@ def warning_rows(
             "主要原因1": slots[1].fillna("").to_numpy(),
             "主要原因2": slots[2].fillna("").to_numpy(),
             "主要原因3": slots[3].fillna("").to_numpy(),
+            "原因类别": slots["causes"].fillna("").to_numpy(),
+            "建议措施": slots["measures"].fillna("").to_numpy(),
             "规则触发": triggers,
         }
     )
@@ -127,22 +136,44 @@ def warning_rows(
 
 
 def _reason_slots(reasons: pd.DataFrame) -> pd.DataFrame:
-    """household_id × slot (1..3) → reason text with its measure, new reasons marked."""
+    """household_id × slot (1..3, ``causes``, ``measures``) → text, new reasons marked."""
+    columns: list[Any] = [1, 2, 3, "causes", "measures"]
     if reasons.empty:
-        return pd.DataFrame(columns=[1, 2, 3], dtype=object)
-    text = reasons["reason_zh"].astype(str)
-    if "measure" in reasons.columns:
-        text = text + "（建议：" + reasons["measure"].astype(str) + "）"
-    if "is_new" in reasons.columns:
-        text = text.where(~reasons["is_new"].astype(bool), NEW_MARK + text)
+        return pd.DataFrame(columns=columns, dtype=object)
+    ordered = reasons.sort_values(["household_id", "reason_order"], kind="mergesort")
+    cause = _column_text(ordered, "cause_zh")
+    text = ordered["reason_zh"].astype(str)
+    text = ("【" + cause + "】").where(cause != "", "") + text
+    evidence = _column_text(ordered, "evidence")
+    text = text + ("；依据：" + evidence).where(evidence != "", "")
+    if "is_new" in ordered.columns:
+        text = text.where(~ordered["is_new"].astype(bool), NEW_MARK + text)
+    households = ordered["household_id"].to_numpy()
     slots = pd.DataFrame(
         {
-            "household_id": reasons["household_id"].to_numpy(),
-            "slot": reasons["reason_order"].astype("int64").to_numpy(),
+            "household_id": households,
+            "slot": ordered["reason_order"].astype("int64").to_numpy(),
             "text": text.to_numpy(),
         }
     ).pivot(index="household_id", columns="slot", values="text")
-    return slots.reindex(columns=[1, 2, 3])
+    measure = _column_text(ordered, "measure")
+    labelled = (cause + "：" + measure).where(cause != "", measure)
+    slots["causes"] = _joined(households, cause, "、")
+    slots["measures"] = _joined(households, labelled, "；")
+    return slots.reindex(columns=columns)
+
+
+def _column_text(frame: pd.DataFrame, column: str) -> pd.Series:
+    if column not in frame.columns:
+        return pd.Series("", index=frame.index, dtype=object)
+    return frame[column].fillna("").astype(str)
+
+
+def _joined(households: Any, texts: pd.Series, separator: str) -> pd.Series:
+    """The distinct non-empty texts of each household, in order, joined."""
+    frame = pd.DataFrame({"household_id": households, "text": texts.to_numpy()})
+    frame = frame.loc[frame["text"] != ""].drop_duplicates()
+    return frame.groupby("household_id", sort=False)["text"].agg(separator.join)
 
 
 def write_warnings_workbook(

@@ -1,11 +1,19 @@
-"""Explanations: exact TreeSHAP contributions turned into plain Chinese reasons.
+"""Explanations: contributions of the model's features turned into plain Chinese reasons by cause.
 
-Contributions are exact TreeSHAP values of the booster (the values of LightGBM's ``pred_contrib=True``),
-Shapley values of the booster's raw score (log-odds), identical to ``shap.TreeExplainer`` and summing,
-with the base value, to the raw score. Reasons are the contributions that *raise* the risk, phrased from
-the feature catalogue with the household's own value and unit, one per cause group (so three windows of
-the same medical cost do not fill all three slots), tagged with the contract's risk type (因病, 因残, ...)
-and a suggested assistance measure, and pointing at the source records behind them.
+Contributions are Shapley values of the model's raw score (log-odds) that sum, with the base value, to
+the raw score. A LightGBM model is explained by exact TreeSHAP (the values of ``pred_contrib=True``)
+through the per-leaf tables of :mod:`risk.explain_speed`; any other model, or trees those tables do not
+cover, through the model's own ``predict_contributions`` (a linear model's exact contributions).
+
+Reasons follow the cause vocabulary of ``features.catalogue.CAUSES``. For each household the
+risk-raising contributions are summed by cause — a composite feature (rigid spending, income level,
+all events) split over its parts' causes in proportion to what each part amounts to for the
+household — and the causes with the largest sums become reasons 1, 2, 3. A reason is phrased from the
+feature that carries most of its cause (the part that moved, for a composite), with the evidence behind
+it (amount, month, file and row of the source record) and the measure that fits the cause. A
+contribution that lowers the risk, a missing value, or a value on the harmless side (no claim, an
+income that rose) is never a reason; features without a cause (region, household type, calendar, data
+coverage, monitoring history) never are either.
 """
 
 from __future__ import annotations
@@ -17,34 +25,28 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
+import lightgbm as lgb
 import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from features.catalogue import CAUSES
 from features.contract.tables import Tables
-from risk.explain_speed import fast_contributions
+from risk.explain_speed import fast_contributions, tables_for
+from training.model import ModelMismatchError
 
 #: How many reasons the warning list shows per household.
 N_REASONS = 3
 
-#: Suggested assistance measure by risk type (DATA_CONTRACT.md ``risk_types``; DOMAIN.md).
-MEASURES: Mapping[str, str] = {
-    "因病": "医疗救助/健康帮扶",
-    "因残": "残疾人两项补贴/康复",
-    "因学": "教育资助",
-    "因自然灾害": "临时救助/防贫保",
-    "因意外事故": "临时救助/防贫保",
-    "因产业项目失败": "产业帮扶/小额信贷",
-    "因务工就业不稳": "就业帮扶/公益岗位",
-    "缺劳动力": "兜底保障/低保",
-    "因安全住房": "危房改造",
-    "因安全饮水": "饮水安全工程",
-    "其他": "入户核实/综合帮扶",
-}
-DEFAULT_MEASURE = MEASURES["其他"]
+#: Suggested assistance measure by cause (``features.catalogue.CAUSES``; DOMAIN.md).
+MEASURES: Mapping[str, str] = {cause.name: cause.measure_zh for cause in CAUSES}
+#: Chinese name of each cause.
+CAUSE_LABELS: Mapping[str, str] = {cause.name: cause.label_zh for cause in CAUSES}
+DEFAULT_MEASURE = MEASURES["other"]
 
-#: Columns of ``explanations.parquet`` in order (the first seven are INTERFACE.md's).
+#: Columns of ``explanations.parquet`` in order (the first seven are INTERFACE.md's; ``cause``,
+#: ``reason_order`` and ``evidence`` are its version 2 additions).
 EXPLANATION_COLUMNS: tuple[str, ...] = (
     "household_id",
     "rank",
@@ -57,11 +59,14 @@ EXPLANATION_COLUMNS: tuple[str, ...] = (
     "unit",
     "base_value",
     "cause",
+    "cause_zh",
     "risk_type",
     "measure",
     "reason_order",
+    "cause_contribution",
     "is_new",
     "source_records",
+    "evidence",
 )
 
 _WINDOW = re.compile(r"_(\d+)m(?:_|$)")
@@ -76,7 +81,11 @@ _MAX_ROWS_NAMED = 8
 
 
 class ReasonSpec(Protocol):
-    """What explanations need from a feature catalogue entry (``features.catalogue.FeatureSpec``)."""
+    """What explanations need from a feature catalogue entry (``features.catalogue.FeatureSpec``).
+
+    Optional attributes read when present: ``risky_when``, ``parts``, ``records`` and the methods
+    ``reason``, ``points_to_cause``.
+    """
 
     @property
     def name(self) -> str: ...
@@ -91,12 +100,12 @@ class ReasonSpec(Protocol):
     @property
     def risk_type(self) -> str | None: ...
     @property
-    def cause(self) -> str: ...
+    def cause(self) -> str | None: ...
 
 
 @dataclass(frozen=True)
 class Contributions:
-    """TreeSHAP output for some households.
+    """Contributions of the model's features for some households.
 
     Attributes
     ----------
@@ -104,13 +113,17 @@ class Contributions:
         Log-odds contribution per household (index, as given) and feature (columns, model order).
     base_value
         The expected raw score (the same for every row of one model).
+    method
+        How they were computed: ``"treeshap_tables"`` (per-leaf tables), ``"treeshap"`` (LightGBM's
+        own TreeSHAP) or ``"model"`` (the model's ``predict_contributions``).
     """
 
     values: pd.DataFrame
     base_value: float
+    method: str = "treeshap_tables"
 
     def raw_score(self) -> pd.Series:
-        """Base value plus the contributions: the booster's raw score (additivity)."""
+        """Base value plus the contributions: the model's raw score (additivity)."""
         return self.values.sum(axis=1) + self.base_value
 
 
@@ -136,13 +149,59 @@ def shap_contributions(booster: Any, features: pd.DataFrame) -> Contributions:
     if len(features) == 0:
         return Contributions(pd.DataFrame(columns=features.columns, dtype=float), 0.0)
     raw = np.asarray(fast_contributions(booster, features), dtype=float)
+    return _as_contributions(raw, features, method=_tree_method(booster))
+
+
+def model_contributions(model: Any, rows: pd.DataFrame) -> Contributions:
+    """Contributions of any registered model for some households, exact for its kind.
+
+    A model with a LightGBM ``booster_`` is explained by TreeSHAP through the per-leaf tables (or
+    LightGBM's own TreeSHAP where the tables do not apply); any other model (``booster_`` None, e.g.
+    logistic regression) by its ``predict_contributions(X)`` — log-odds contributions, shape
+    (rows, features + 1), bias last.
+
+    Parameters
+    ----------
+    model
+        A fitted model with ``feature_names_in_``, ``transform_features`` and, without a booster,
+        ``predict_contributions``.
+    rows
+        The households' feature values (index household id), the model's columns in its order.
+
+    Returns
+    -------
+    Contributions
+        Indexed like `rows`; ``method`` says which path computed them.
+    """
+    names = [str(n) for n in model.feature_names_in_]
+    rows = rows.loc[:, names]
+    booster = getattr(model, "booster_", None)
+    if isinstance(booster, lgb.Booster):
+        matrix = pd.DataFrame(model.transform_features(rows), index=rows.index, columns=names)
+        return shap_contributions(booster, matrix)
+    if len(rows) == 0:
+        return Contributions(pd.DataFrame(columns=names, dtype=float), 0.0, "model")
+    raw = np.asarray(model.predict_contributions(rows), dtype=float)
+    return _as_contributions(raw, rows, method="model")
+
+
+def _tree_method(booster: lgb.Booster) -> str:
+    try:
+        tables_for(booster)
+    except ModelMismatchError:
+        return "treeshap"
+    return "treeshap_tables"
+
+
+def _as_contributions(raw: np.ndarray, features: pd.DataFrame, *, method: str) -> Contributions:
     n_features = features.shape[1]
-    if raw.shape[1] != n_features + 1:
-        raise ValueError(
-            f"expected {n_features + 1} contribution columns (binary model), got {raw.shape[1]}"
+    if raw.ndim != 2 or raw.shape[1] != n_features + 1:
+        raise ModelMismatchError(
+            f"expected {n_features + 1} contribution columns (one per feature and the bias, binary "
+            f"model), got shape {raw.shape}"
         )
     values = pd.DataFrame(raw[:, :n_features], index=features.index, columns=features.columns)
-    return Contributions(values, float(raw[0, n_features]))
+    return Contributions(values, float(raw[0, n_features]), method)
 
 
 def default_catalogue() -> dict[str, ReasonSpec]:
@@ -168,15 +227,16 @@ def explain_households(
     Parameters
     ----------
     contributions
-        From `shap_contributions`, indexed by household id.
+        From `model_contributions` (or `shap_contributions`), indexed by household id.
     features
-        The same households' feature values (index household id).
+        The same households' feature values (index household id): the model's columns, and any
+        other catalogue columns (the parts of composite features, to split them by cause).
     ranks
         Household id → rank on the list (1 = highest risk); rows are ordered by it.
     catalogue
-        Feature name → catalogue entry (labels, reason templates, risk types, cause groups).
+        Feature name → catalogue entry (labels, reason sentences, causes, parts, records).
     tables, as_of
-        When given, each main reason names its source records (file and ``source_row``).
+        When given, each reason names its evidence: the source records (file and ``source_row``).
     previous_reasons
         Main reasons of the previous run (``household_id``, ``cause``), to mark new ones.
     n_reasons
@@ -185,17 +245,21 @@ def explain_households(
     Returns
     -------
     DataFrame with `EXPLANATION_COLUMNS`: contributions largest first within a household; the
-    main reasons have ``reason_order`` 1..n_reasons.
+    main reasons have ``reason_order`` 1..n_reasons, one cause each, by the cause's summed
+    risk-raising contribution (``cause_contribution``).
     """
     long, texts = _long_contributions(contributions, features, ranks, catalogue)
     long["reason_zh"] = _reason_sentences(long, catalogue, texts)
-    long["reason_order"] = _reason_order(long, catalogue, texts, n_reasons=n_reasons)
+    causes = _cause_attribution(contributions, features, catalogue)
+    _choose_reasons(long, causes, n_reasons=n_reasons)
+    _phrase_leads(long, features, catalogue)
     long["is_new"] = _is_new(long, previous_reasons)
     long["source_records"] = ""
+    long["evidence"] = ""
     if tables is not None and as_of is not None:
-        long["source_records"] = source_records(
-            long, tables=tables, as_of=as_of, catalogue=catalogue
-        )
+        named = evidence(long, tables=tables, as_of=as_of, catalogue=catalogue)
+        long["source_records"] = named["source_records"]
+        long["evidence"] = named["evidence"]
     return long.loc[:, list(EXPLANATION_COLUMNS)].reset_index(drop=True)
 
 
@@ -233,9 +297,9 @@ def _long_contributions(
 ) -> tuple[pd.DataFrame, _Texts]:
     """One row per household and non-zero contribution, by rank then contribution (largest first).
 
-    Built with integer codes (``_row`` household position, ``_code`` feature position, ``_cause``
-    cause code, ``_text`` value text) so the later steps never compare strings row by row; the
-    text columns are taken from short lists by those codes.
+    Built with integer codes (``_row`` household position, ``_code`` feature position, ``_text``
+    value text) so the later steps never compare strings row by row; the text columns are taken
+    from short lists by those codes.
     """
     values = contributions.values
     names = np.array([str(c) for c in values.columns], dtype=object)
@@ -252,9 +316,7 @@ def _long_contributions(
     rows, cols, flat = rows[keep], cols[keep], flat[keep]
     order = np.lexsort((alphabetical[cols], -flat, rank[rows]))
     rows, cols, flat = rows[order], cols[order], flat[order]
-    labels, units, risk_types, causes = _catalogue_columns(names, catalogue)
-    cause_codes = pd.factorize(causes)[0]
-    measures = np.array([MEASURES.get(r, DEFAULT_MEASURE) for r in risk_types], dtype=object)
+    labels, units, risk_types = _catalogue_columns(names, catalogue)
     ids = values.index.to_numpy(dtype=object).astype(str).astype(object)
     text_codes = text[rows, cols]
     long = pd.DataFrame(
@@ -268,12 +330,9 @@ def _long_contributions(
             "value_text": _strings(shown, text_codes),
             "unit": _strings(units, cols),
             "base_value": contributions.base_value,
-            "cause": _strings(causes, cols),
             "risk_type": _strings(risk_types, cols),
-            "measure": _strings(measures, cols),
             "_row": rows,
             "_code": cols,
-            "_cause": cause_codes[cols],
             "_text": text_codes,
         }
     )
@@ -282,8 +341,8 @@ def _long_contributions(
 
 def _catalogue_columns(
     names: np.ndarray, catalogue: Mapping[str, ReasonSpec]
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Label, unit, risk type and cause per feature (label and cause default to the name)."""
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Label, unit and risk type per feature (the label defaults to the name)."""
 
     def attribute(name: str, attr: str) -> str:
         return str(getattr(catalogue.get(name), attr, "") or "")
@@ -291,8 +350,7 @@ def _catalogue_columns(
     labels = np.array([attribute(n, "label_zh") or n for n in names], dtype=object)
     units = np.array([attribute(n, "unit") for n in names], dtype=object)
     risk_types = np.array([attribute(n, "risk_type") for n in names], dtype=object)
-    causes = np.array([attribute(n, "cause") or n for n in names], dtype=object)
-    return labels, units, risk_types, causes
+    return labels, units, risk_types
 
 
 def _value_columns(frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -324,7 +382,7 @@ def _value_columns(frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndar
 
 
 def _display(value: float) -> str:
-    if math.isnan(value):
+    if math.isnan(value) or math.isinf(value):
         return ""
     if value == int(value):
         return f"{int(value):,}"
@@ -346,7 +404,7 @@ def _reason_sentences(
     for rows in np.split(order, bounds) if len(order) else []:
         feature = str(texts.features[codes_by_row[rows[0]]])
         numeric = values[rows]
-        if np.isnan(numeric).all():  # a category: the text is the value
+        if np.isnan(numeric).all():  # a category (or all missing): the text is the value
             codes = pd.factorize(text_codes[rows])[0]
         else:
             codes = np.unique(numeric, return_inverse=True)[1].ravel()
@@ -365,8 +423,10 @@ def _reason_sentences(
 def reason_sentence(spec: ReasonSpec | None, *, value: float, text: str, feature: str) -> str:
     """One plain Chinese sentence with the household's own value and unit.
 
-    The catalogue template (e.g. ``"近12个月医疗自付{value:,.0f}元"``) is filled with the value; a
-    missing value says so; a template that does not fit the value falls back to "label：value unit".
+    A catalogue entry phrases the value itself (``FeatureSpec.reason``: zero, negative and missing
+    values have their own wording); a bare template (e.g. ``"近12个月医疗自付{value:,.0f}元"``) is
+    filled with the value; a missing value says so; a template that does not fit the value falls
+    back to "label：value unit".
 
     Examples
     --------
@@ -385,6 +445,7 @@ def _sentence_maker(spec: ReasonSpec | None, feature: str) -> Any:
     label = str(getattr(spec, "label_zh", "") or feature)
     unit = str(getattr(spec, "unit", "") or "")
     template = str(getattr(spec, "reason_zh", "") or "")
+    phrase = getattr(spec, "reason", None)
 
     def sentence(value: float | None, text: str) -> str:
         is_text = bool(text) and (value is None or math.isnan(value))
@@ -393,7 +454,11 @@ def _sentence_maker(spec: ReasonSpec | None, feature: str) -> Any:
         argument: Any = text if is_text else value
         if template:
             try:
-                return template.format(value=argument, unit=unit)
+                return (
+                    str(phrase(argument))
+                    if callable(phrase)
+                    else template.format(value=argument, unit=unit)
+                )
             except (ValueError, KeyError, IndexError, TypeError):
                 pass
         return f"{label}：{text}{unit}"
@@ -401,36 +466,209 @@ def _sentence_maker(spec: ReasonSpec | None, feature: str) -> Any:
     return sentence
 
 
-def _reason_order(
-    long: pd.DataFrame, catalogue: Mapping[str, ReasonSpec], texts: _Texts, *, n_reasons: int
-) -> pd.Series:
-    """1..n for the largest risk-raising contributions, one per cause; NA for the other rows."""
-    eligible_names = {name for name, spec in catalogue.items() if _eligible(spec)}
-    known = np.array([str(n) in eligible_names for n in texts.features], dtype=bool)
-    shown = np.array([str(t) != "" for t in texts.values], dtype=bool)
-    eligible = (
-        (long["contribution"].to_numpy() > 0)
-        & known[long["_code"].to_numpy()]
-        & shown[long["_text"].to_numpy()]
+# --- causes ---------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _CauseSplit:
+    """Contributions by cause, for the households (rows) and features (columns) of a model.
+
+    Attributes
+    ----------
+    names
+        Cause names by code (the vocabulary first, then any other name a catalogue uses).
+    totals
+        Households × causes: the summed risk-raising contributions attributed to each cause.
+    cause
+        Households × features: the cause each feature speaks for in each household (-1 none; a
+        composite speaks for the cause of its largest share).
+    share
+        Households × features: the share of the feature's contribution that goes to that cause.
+    part
+        Households × features: the part feature that phrases a composite's reason ("" = itself).
+    points
+        Households × features: the value is on the side that points to the cause.
+    """
+
+    names: tuple[str, ...]
+    totals: np.ndarray
+    cause: np.ndarray
+    share: np.ndarray
+    part: np.ndarray
+    points: np.ndarray
+
+
+def _cause_names(catalogue: Mapping[str, ReasonSpec]) -> tuple[str, ...]:
+    extra = sorted(
+        {str(c) for s in catalogue.values() if (c := _cause_of(s)) and c not in MEASURES}
     )
-    candidates = np.flatnonzero(eligible)
-    household = long["_row"].to_numpy()[candidates]
-    cause = long["_cause"].to_numpy()[candidates]
-    keys = household * (int(long["_cause"].max()) + 1 if len(long) else 1) + cause
-    _, first = np.unique(keys, return_index=True)
-    chosen = np.sort(candidates[first])
-    owners = long["_row"].to_numpy()[chosen]
-    starts = np.r_[0, np.flatnonzero(np.diff(owners)) + 1]
-    slot = np.arange(len(chosen)) - np.repeat(starts, np.diff(np.r_[starts, len(chosen)]))
-    order = np.full(len(long), -1, dtype=np.int64)
-    order[chosen] = slot + 1
-    result = pd.Series(order, index=long.index).where(lambda o: (o > 0) & (o <= n_reasons))
-    return result.astype("Int64")
+    return (*MEASURES.keys(), *extra)
 
 
-def _eligible(spec: ReasonSpec) -> bool:
-    """A feature can be a reason when the catalogue phrases it and ties it to a risk type."""
-    return bool(getattr(spec, "reason_zh", "")) and bool(getattr(spec, "risk_type", ""))
+def _cause_of(spec: ReasonSpec | None) -> str | None:
+    cause = getattr(spec, "cause", None)
+    return str(cause) if cause else None
+
+
+def _column(frame: pd.DataFrame, name: str) -> np.ndarray:
+    """A feature column as floats (NaN when absent or categorical)."""
+    if name not in frame.columns:
+        return np.full(len(frame), np.nan)
+    series = frame[name]
+    if isinstance(series.dtype, pd.CategoricalDtype) or series.dtype == object:
+        return np.full(len(frame), np.nan)
+    return series.to_numpy(dtype=float, na_value=np.nan)
+
+
+def _pointing(spec: ReasonSpec | None, values: np.ndarray) -> np.ndarray:
+    """Values on the side of the spec's ``risky_when`` (missing values never point anywhere)."""
+    side = str(getattr(spec, "risky_when", "any"))
+    tolerance_of = getattr(spec, "zero_tolerance", None)
+    tolerance = float(tolerance_of()) if callable(tolerance_of) else 0.0
+    with np.errstate(invalid="ignore"):
+        if side == "positive":
+            return values > tolerance
+        if side == "negative":
+            return values < -tolerance
+    return ~np.isnan(values)
+
+
+def _cause_attribution(
+    contributions: Contributions, features: pd.DataFrame, catalogue: Mapping[str, ReasonSpec]
+) -> _CauseSplit:
+    """Split every risk-raising contribution over causes (composites by their parts' amounts)."""
+    values = contributions.values
+    names = _cause_names(catalogue)
+    code = {name: k for k, name in enumerate(names)}
+    positive = np.clip(values.to_numpy(dtype=float), 0.0, None)
+    frame = features.reindex(values.index)
+    n, f = positive.shape
+    split = _CauseSplit(
+        names=names,
+        totals=np.zeros((n, len(names))),
+        cause=np.full((n, f), -1, dtype=np.int64),
+        share=np.zeros((n, f)),
+        part=np.full((n, f), "", dtype=object),
+        points=np.zeros((n, f), dtype=bool),
+    )
+    for j, feature in enumerate(values.columns):
+        spec = catalogue.get(str(feature))
+        points = _pointing(spec, _column(frame, str(feature)))
+        split.points[:, j] = points
+        raising = np.where(points, positive[:, j], 0.0)
+        static = _cause_of(spec)
+        split_rows = np.zeros(n, dtype=bool)
+        parts = tuple(getattr(spec, "parts", ()) or ())
+        if parts:
+            split_rows = _split_by_parts(split, j, raising, parts, frame, catalogue, code)
+        if static is not None:
+            rest = ~split_rows
+            split.totals[rest, code[static]] += raising[rest]
+            split.cause[rest, j] = code[static]
+            split.share[rest, j] = 1.0
+    return split
+
+
+def _split_by_parts(
+    split: _CauseSplit,
+    j: int,
+    raising: np.ndarray,
+    parts: tuple[str, ...],
+    frame: pd.DataFrame,
+    catalogue: Mapping[str, ReasonSpec],
+    code: Mapping[str, int],
+) -> np.ndarray:
+    """Attribute feature `j` by its parts' amounts; the households where the parts amount to something."""
+    n = len(raising)
+    weights = np.zeros((n, len(split.names)))
+    best = np.zeros((n, len(split.names)))
+    best_part = np.full((n, len(split.names)), "", dtype=object)
+    for part in parts:
+        spec = catalogue.get(part)
+        cause = _cause_of(spec)
+        if cause is None:
+            continue
+        amount = np.abs(np.nan_to_num(_column(frame, part)))
+        amount = np.where(_pointing(spec, _column(frame, part)), amount, 0.0)
+        k = code[cause]
+        weights[:, k] += amount
+        larger = amount > best[:, k]
+        best[larger, k] = amount[larger]
+        best_part[larger, k] = part
+    total = weights.sum(axis=1)
+    rows = total > 0
+    shares = weights[rows] / total[rows, None]
+    split.totals[rows] += raising[rows, None] * shares
+    dominant = np.argmax(shares, axis=1) if rows.any() else np.zeros(0, dtype=np.int64)
+    split.cause[rows, j] = dominant
+    split.share[rows, j] = shares[np.arange(len(dominant)), dominant]
+    split.part[rows, j] = best_part[np.flatnonzero(rows), dominant]
+    return rows
+
+
+def _choose_reasons(long: pd.DataFrame, split: _CauseSplit, *, n_reasons: int) -> None:
+    """Set ``cause``, ``cause_zh``, ``measure``, ``cause_contribution`` and ``reason_order``.
+
+    The causes of a household are ranked by their summed risk-raising contribution; each is
+    phrased by its lead row: the risk-raising contribution with the largest share for that cause
+    whose value points to it. Causes without such a row are skipped.
+    """
+    rows = long["_row"].to_numpy()
+    cols = long["_code"].to_numpy()
+    cause = split.cause[rows, cols] if len(long) else np.zeros(0, dtype=np.int64)
+    names = np.array([*split.names, ""], dtype=object)
+    labels = np.array([CAUSE_LABELS.get(c, c) for c in split.names] + [""], dtype=object)
+    measures = np.array(
+        [MEASURES.get(c, DEFAULT_MEASURE) for c in split.names] + [""], dtype=object
+    )
+    shown = np.where(cause >= 0, cause, len(split.names))
+    long["cause"] = _strings(names, shown)
+    long["cause_zh"] = _strings(labels, shown)
+    long["measure"] = _strings(measures, shown)
+    total = np.where(cause >= 0, split.totals[rows, np.maximum(cause, 0)], np.nan)
+    long["cause_contribution"] = total
+    long["_part"] = split.part[rows, cols] if len(long) else np.zeros(0, dtype=object)
+    contribution = long["contribution"].to_numpy(dtype=float)
+    eligible = (cause >= 0) & (contribution > 0) & split.points[rows, cols] & (total > 0)
+    chosen = np.flatnonzero(eligible)
+    leads = pd.DataFrame(
+        {
+            "at": chosen,
+            "row": rows[chosen],
+            "cause": cause[chosen],
+            "score": contribution[chosen] * split.share[rows[chosen], cols[chosen]],
+            "total": total[chosen],
+        }
+    )
+    leads = leads.sort_values(["row", "cause", "score"], ascending=[True, True, False])
+    leads = leads.drop_duplicates(["row", "cause"]).sort_values(
+        ["row", "total", "cause"], ascending=[True, False, True], kind="mergesort"
+    )
+    order = leads.groupby("row", sort=False).cumcount().to_numpy() + 1
+    keep = order <= n_reasons
+    at = leads["at"].to_numpy()[keep]
+    slots = np.zeros(len(long), dtype=np.int64)
+    missing = np.ones(len(long), dtype=bool)
+    slots[at] = order[keep]
+    missing[at] = False
+    long["reason_order"] = pd.arrays.IntegerArray(slots, missing)
+
+
+def _phrase_leads(
+    long: pd.DataFrame, features: pd.DataFrame, catalogue: Mapping[str, ReasonSpec]
+) -> None:
+    """A composite's reason says the part that moved: its sentence with the household's value."""
+    leads = np.flatnonzero(
+        long["reason_order"].notna().to_numpy() & (long["_part"] != "").to_numpy()
+    )
+    if not len(leads):
+        return
+    sentences = long["reason_zh"].to_numpy(dtype=object).copy()
+    for at in leads:
+        part = str(long["_part"].iat[at])
+        value = float(features.at[long["household_id"].iat[at], part])
+        sentences[at] = reason_sentence(catalogue.get(part), value=value, text="", feature=part)
+    long["reason_zh"] = pd.array(sentences, dtype="str")
 
 
 def _is_new(long: pd.DataFrame, previous_reasons: pd.DataFrame | None) -> pd.Series:
@@ -461,7 +699,7 @@ def main_reasons(explanations: pd.DataFrame) -> pd.DataFrame:
     return reasons.sort_values(["rank", "reason_order"], kind="mergesort")
 
 
-# --- source records -----------------------------------------------------------------------------
+# --- evidence: the source records behind a reason ---------------------------------------------------
 
 _SOURCE_TABLES: tuple[str, ...] = (
     "medical",
@@ -474,6 +712,71 @@ _SOURCE_TABLES: tuple[str, ...] = (
     "members",
     "households",
 )
+#: Per table: the column naming a record's kind, and its amount.
+_KIND_COLUMN: Mapping[str, str] = {
+    "medical": "visit_type",
+    "events": "event_type",
+    "assistance": "type",
+    "employment": "work_location",
+    "disability": "disability_type",
+}
+_AMOUNT_COLUMN: Mapping[str, str] = {
+    "medical": "out_of_pocket",
+    "events": "loss_amount",
+    "assistance": "amount",
+    "employment": "monthly_income",
+}
+#: Income part named by a feature (by a word in its name) and its Chinese label.
+_INCOME_PARTS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
+    ("wage", "工资性收入", ("wage_income",)),
+    ("business", "经营净收入", ("business_income", "-business_expense")),
+    ("property", "财产性收入", ("property_income",)),
+    ("transfer", "转移性收入", ("transfer_income",)),
+)
+_NET_INCOME = (
+    "家庭纯收入",
+    (
+        "wage_income",
+        "business_income",
+        "-business_expense",
+        "property_income",
+        "transfer_income",
+    ),
+)
+_GRADES = {1: "一", 2: "二", 3: "三", 4: "四"}
+#: Tables whose records are described one by one (the others are named by file and rows only).
+_DESCRIBED = ("medical", "events", "assistance", "employment", "disability", "income")
+
+
+def evidence(
+    long: pd.DataFrame,
+    *,
+    tables: Tables,
+    as_of: pd.Period,
+    catalogue: Mapping[str, ReasonSpec],
+) -> pd.DataFrame:
+    """For each main reason, the records behind it: ``source_records`` and ``evidence`` columns.
+
+    The records are the household's records of the reason's feature (the part that moved, for a
+    composite) in the feature's window (``..._12m``: the last 12 months, spells overlapping it;
+    other features: every record up to `as_of`), only of the kinds the catalogue names (e.g.
+    ``event_type`` 自然灾害). ``source_records`` names their file and rows; ``evidence`` describes the
+    one that matters most — the largest amount, else the latest — with its month, amount, file and
+    row, e.g. "2026年5月住院自付2.3万元（医保结算.csv 第1234行）". Other rows get empty strings.
+    """
+    out = pd.DataFrame({"source_records": "", "evidence": ""}, index=long.index, dtype=object)
+    reasons = long.loc[long["reason_order"].notna(), ["household_id", "feature", "_part"]]
+    if reasons.empty:
+        return out
+    said = reasons["_part"].where(reasons["_part"] != "", reasons["feature"]).astype(str)
+    keys = said.map(lambda f: _record_key(catalogue.get(f), f, tables))
+    for key in sorted({k for k in keys if k is not None}):
+        picked = reasons.loc[keys == key]
+        named = _named_records(
+            key, picked["household_id"], said.loc[picked.index], tables=tables, as_of=as_of
+        )
+        out.loc[named.index, ["source_records", "evidence"]] = named.to_numpy()
+    return out
 
 
 def source_records(
@@ -483,55 +786,28 @@ def source_records(
     as_of: pd.Period,
     catalogue: Mapping[str, ReasonSpec],
 ) -> pd.Series:
-    """For each main reason, the file and rows (``source_row``) of the records behind it.
-
-    A reason on a windowed feature (``..._12m``) names the household's records of the feature's
-    source table dated in the window (spells overlapping it); other features name all of the
-    household's records of that table up to `as_of`. Other rows get an empty string.
-    """
-    reasons = long.loc[long["reason_order"].notna(), ["household_id", "feature"]]
-    sources = reasons["feature"].map(lambda f: _source_table(catalogue.get(f), tables))
-    named: list[pd.Series] = []
-    for table in sorted(set(sources.dropna())):
-        picked = reasons.loc[sources == table]
-        records = _dated_records(table, tables, households=set(picked["household_id"]))
-        if records is None or records.empty:
-            continue
-        windows = picked["feature"].map(_window_months)
-        first = np.where(
-            windows.isna(), np.iinfo(np.int64).min, as_of.ordinal - windows.fillna(0) + 1
-        ).astype(np.int64)
-        wanted = pd.DataFrame(
-            {"reason": picked.index, "household_id": picked["household_id"], "first": first}
-        )
-        joined = wanted.merge(records, on="household_id", how="inner")
-        joined = joined.loc[(joined["start"] <= as_of.ordinal) & (joined["end"] >= joined["first"])]
-        joined = joined.sort_values(["reason", "source_row"], kind="mergesort")
-        file_name = tables.files.get(table, table)
-        reason_ids = joined["reason"].to_numpy()
-        source_rows = joined["source_row"].to_numpy(dtype=np.int64)
-        bounds = np.flatnonzero(np.diff(reason_ids)) + 1
-        starts = np.r_[0, bounds] if len(reason_ids) else np.array([], dtype=np.int64)
-        texts = (
-            [
-                _name_rows(file_name, [int(r) for r in chunk[:_MAX_ROWS_NAMED]], total=len(chunk))
-                for chunk in np.split(source_rows, bounds)
-            ]
-            if len(reason_ids)
-            else []
-        )
-        named.append(pd.Series(texts, index=reason_ids[starts], dtype=object))
-    if not named:
-        return pd.Series("", index=long.index, dtype=object)
-    return pd.concat(named).reindex(long.index).fillna("").astype(str)
+    """The ``source_records`` column of `evidence`: file and rows of each main reason's records."""
+    return evidence(long, tables=tables, as_of=as_of, catalogue=catalogue)["source_records"]
 
 
-def _source_table(spec: ReasonSpec | None, tables: Tables) -> str | None:
+def _record_key(
+    spec: ReasonSpec | None, feature: str, tables: Tables
+) -> tuple[str, str, tuple[str, ...], str] | None:
+    """(table, filter column, filter values, income part) of a feature's records, or None."""
+    records = getattr(spec, "records", None)
+    if records is not None:
+        table, column, values = records.table, records.column, tuple(records.values)
+    else:
+        table, column, values = _source_table(spec), "", ()
+    if table is None or getattr(tables, table, None) is None:
+        return None
+    part = next((word for word, _, _ in _INCOME_PARTS if word in feature), "")
+    return table, column, values, part if table == "income" else ""
+
+
+def _source_table(spec: ReasonSpec | None) -> str | None:
     source = str(getattr(spec, "source", "") or "")
-    for table in _SOURCE_TABLES:
-        if table in source:
-            return table if getattr(tables, table, None) is not None else None
-    return None
+    return next((table for table in _SOURCE_TABLES if table in source), None)
 
 
 def _window_months(feature: str) -> int | None:
@@ -539,8 +815,121 @@ def _window_months(feature: str) -> int | None:
     return int(match.group(1)) if match else None
 
 
-def _dated_records(table: str, tables: Tables, *, households: set[str]) -> pd.DataFrame | None:
-    """``household_id, start, end, source_row`` of a table's records for some households."""
+def _named_records(
+    key: tuple[str, str, tuple[str, ...], str],
+    households: pd.Series,
+    features: pd.Series,
+    *,
+    tables: Tables,
+    as_of: pd.Period,
+) -> pd.DataFrame:
+    """``source_records`` and ``evidence`` texts for reasons (index) reading one kind of record."""
+    table, column, values, part = key
+    records = _dated_records(table, tables, households=set(households), column=column, part=part)
+    texts = pd.DataFrame({"source_records": "", "evidence": ""}, index=households.index)
+    if records is None or records.empty:
+        return texts
+    if column:
+        records = records.loc[records["filter"].isin(values)]
+    windows = features.map(_window_months)
+    low = np.iinfo(np.int64).min
+    first = np.where(windows.isna(), low, as_of.ordinal - windows.fillna(0) + 1).astype(np.int64)
+    wanted = pd.DataFrame(
+        {"reason": households.index, "household_id": households.to_numpy(), "first": first}
+    )
+    joined = wanted.merge(records, on="household_id", how="inner")
+    joined = joined.loc[(joined["start"] <= as_of.ordinal) & (joined["end"] >= joined["first"])]
+    if joined.empty:
+        return texts
+    joined = joined.assign(
+        shown=np.where(
+            (joined["end"] <= as_of.ordinal) & (joined["end"] >= joined["first"]),
+            joined["end"],
+            joined["start"],
+        )
+        if table == "employment"
+        else joined["start"]
+    )
+    file_name = tables.files.get(table, table)
+    rows = joined.sort_values(["reason", "source_row"], kind="mergesort")
+    listed = rows.groupby("reason", sort=False)["source_row"].agg(list)
+    texts.loc[listed.index, "source_records"] = [
+        _name_rows(file_name, [int(r) for r in chunk]) for chunk in listed
+    ]
+    if table not in _DESCRIBED:
+        texts.loc[listed.index, "evidence"] = texts.loc[listed.index, "source_records"]
+        return texts
+    best = _most_telling(joined, table).groupby("reason", sort=False).head(1)
+    counts = listed.map(len)
+    texts.loc[best["reason"].to_numpy(), "evidence"] = [
+        _describe(table, record, file_name=file_name, count=int(counts[record.reason]))
+        for record in best.itertuples(index=False)
+    ]
+    return texts
+
+
+def _most_telling(joined: pd.DataFrame, table: str) -> pd.DataFrame:
+    """Records ordered so the first of each reason is the one to show."""
+    amount = joined["amount"].fillna(0.0)
+    if table in ("medical", "events"):  # the largest cost or loss, then the latest
+        keys, ascending = ["reason", "_size", "shown", "source_row"], [True, False, False, True]
+        return joined.assign(_size=amount).sort_values(keys, ascending=ascending, kind="mergesort")
+    keys, ascending = ["reason", "shown", "source_row"], [True, False, True]
+    return joined.sort_values(keys, ascending=ascending, kind="mergesort")
+
+
+def _describe(table: str, record: Any, *, file_name: str, count: int) -> str:
+    """One record in words, with its file and row (and how many records there are in all)."""
+    month = _month_text(int(record.shown))
+    kind = str(record.kind or "")
+    amount = float(record.amount) if pd.notna(record.amount) else math.nan
+    if table == "medical":
+        text = f"{month}{kind}自付{money(amount)}"
+    elif table == "events":
+        text = f"{month}{kind or '突发事件'}" + (f"，损失{money(amount)}" if amount > 0 else "")
+    elif table == "assistance":
+        text = f"{month}获{kind}{money(amount)}"
+    elif table == "employment":
+        ended = int(record.shown) == int(record.end)
+        what = "务工结束" if ended else "开始务工"
+        wage = f"，月收入{money(amount)}" if amount > 0 else ""
+        text = f"{month}{what}（{kind or '务工'}{wage}）"
+    elif table == "disability":
+        grade = _GRADES.get(int(record.detail), "") if pd.notna(record.detail) else ""
+        text = f"{month}办理残疾人证（{kind}{grade + '级' if grade else ''}）"
+    else:  # income
+        label = str(record.detail)
+        text = (
+            f"{month}{label}{money(amount)}"
+            if amount >= 0
+            else f"{month}{label}亏损{money(-amount)}"
+        )
+    more = f"，同期共{count}条记录" if count > 1 else ""
+    return f"{text}（{file_name} 第{int(record.source_row)}行{more}）"
+
+
+def money(amount: float) -> str:
+    """Yuan in words a reviewer reads at a glance: "8,600元", "2.3万元".
+
+    >>> money(8600.0), money(23400.0), money(120000.0), money(float("nan"))
+    ('8,600元', '2.3万元', '12万元', '金额不详')
+    """
+    if math.isnan(amount) or math.isinf(amount):
+        return "金额不详"
+    if abs(amount) >= 10_000:
+        return f"{amount / 10_000:.1f}".rstrip("0").rstrip(".") + "万元"
+    return f"{amount:,.0f}元"
+
+
+def _month_text(ordinal: int) -> str:
+    period = pd.Period(ordinal=ordinal, freq="M")
+    return f"{period.year}年{period.month}月"
+
+
+def _dated_records(
+    table: str, tables: Tables, *, households: set[str], column: str = "", part: str = ""
+) -> pd.DataFrame | None:
+    """``household_id, start, end, source_row, kind, amount, detail, filter`` of some households."""
     frame = getattr(tables, table)
     if frame is None or "source_row" not in frame.columns:
         return None
@@ -554,15 +943,53 @@ def _dated_records(table: str, tables: Tables, *, households: set[str]) -> pd.Da
         frame = frame.merge(owners, on="person_id", how="inner")
     frame = frame.loc[_is_in(frame["household_id"], wanted)]
     start, end = _record_months(table, frame)
+    kind, amount, detail = _record_details(table, frame, part=part)
     records = pd.DataFrame(
         {
             "household_id": frame["household_id"].astype(str).to_numpy(),
             "start": start,
             "end": end,
             "source_row": frame["source_row"].to_numpy(dtype=np.int64),
+            "kind": kind,
+            "amount": amount,
+            "detail": detail,
+            "filter": _texts(frame, column) if column else "",
         }
     )
     return records.sort_values("source_row", kind="mergesort").reset_index(drop=True)
+
+
+def _texts(frame: pd.DataFrame, column: str) -> np.ndarray:
+    if column not in frame.columns:
+        return np.full(len(frame), "", dtype=object)
+    return frame[column].astype(object).where(frame[column].notna(), "").astype(str).to_numpy()
+
+
+def _record_details(
+    table: str, frame: pd.DataFrame, *, part: str
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Kind text, amount and a detail (grade, or the income part's label) of each record."""
+    kind = _texts(frame, _KIND_COLUMN.get(table, ""))
+    amount = np.full(len(frame), np.nan)
+    detail: np.ndarray = np.full(len(frame), None, dtype=object)
+    if table in _AMOUNT_COLUMN and _AMOUNT_COLUMN[table] in frame.columns:
+        amount = pd.to_numeric(frame[_AMOUNT_COLUMN[table]], errors="coerce").to_numpy(dtype=float)
+    if table == "disability" and "grade" in frame.columns:
+        detail = pd.to_numeric(frame["grade"], errors="coerce").to_numpy(dtype=float)
+    if table == "income":
+        label, columns = next(
+            ((lab, cols) for word, lab, cols in _INCOME_PARTS if word == part), _NET_INCOME
+        )
+        amount = np.zeros(len(frame))
+        for name in columns:
+            column = name.lstrip("-")
+            if column in frame.columns:
+                sign = -1.0 if name.startswith("-") else 1.0
+                amount += (
+                    sign * pd.to_numeric(frame[column], errors="coerce").fillna(0.0).to_numpy()
+                )
+        detail = np.full(len(frame), label, dtype=object)
+    return kind, amount, detail
 
 
 def _is_in(values: pd.Series, wanted: pa.Array) -> np.ndarray:

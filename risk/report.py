@@ -5,7 +5,8 @@ a CJK-capable font when the machine has one (Noto Sans CJK, WenQuanYi, SimHei, .
 labels fall back to English (feature names, township numbers keyed in the tables beside the plots), so
 the page never shows empty boxes.
 
-Sections: summary (with data warnings first), risk distribution, reasons by frequency, warnings by
+Sections: summary (with data warnings first), risk distribution, reasons by frequency (grouped by
+cause, with the measure that fits each), warnings by
 township, SHAP waterfalls for the top households, data completeness by source and month, and drift
 against the previous run (PSI of the scores and of every numeric feature).
 """
@@ -235,33 +236,67 @@ def plot_distribution(scores: pd.DataFrame, *, tier_high: float, tier_medium: fl
     return figure
 
 
+def cause_frequencies(explanations: pd.DataFrame) -> pd.DataFrame:
+    """Main reasons counted by cause: households whose first reason it is, households with it among
+    their reasons, the share of the list, and the measure that fits it (most frequent first)."""
+    reasons = explanations.loc[explanations["reason_order"].notna()]
+    listed = max(explanations["household_id"].nunique(), 1)
+    columns = ["cause", "cause_zh", "measure", "first", "households", "share"]
+    if reasons.empty:
+        return pd.DataFrame(columns=columns)
+    grouped = reasons.groupby(["cause", "cause_zh", "measure"], sort=False)
+    counted = grouped["household_id"].nunique().rename("households").to_frame()
+    first = reasons.loc[reasons["reason_order"] == 1]
+    counted["first"] = (
+        first.groupby(["cause", "cause_zh", "measure"], sort=False)["household_id"]
+        .nunique()
+        .reindex(counted.index)
+        .fillna(0)
+        .astype(int)
+    )
+    counted = counted.reset_index().sort_values(
+        ["first", "households", "cause"], ascending=[False, False, True], kind="mergesort"
+    )
+    counted["share"] = counted["households"] / listed
+    return counted.loc[:, columns].reset_index(drop=True)
+
+
 def reason_frequencies(explanations: pd.DataFrame) -> pd.DataFrame:
-    """Main reasons counted by feature: label, risk type, households, and share of the list."""
+    """Main reasons counted by feature, grouped by cause (causes in `cause_frequencies` order):
+    cause, label, households, and share of the list."""
     reasons = explanations.loc[explanations["reason_order"].notna()]
     listed = max(explanations["household_id"].nunique(), 1)
     counted = (
-        reasons.groupby(["feature", "label_zh", "risk_type"], sort=False)["household_id"]
+        reasons.groupby(["cause", "cause_zh", "feature", "label_zh"], sort=False)["household_id"]
         .nunique()
         .rename("households")
         .reset_index()
-        .sort_values(["households", "feature"], ascending=[False, True], kind="mergesort")
+    )
+    causes = cause_frequencies(explanations)["cause"].tolist()
+    counted["_cause_rank"] = counted["cause"].map({c: i for i, c in enumerate(causes)})
+    counted = counted.sort_values(
+        ["_cause_rank", "households", "feature"], ascending=[True, False, True], kind="mergesort"
     )
     counted["share"] = counted["households"] / listed
-    return counted.reset_index(drop=True)
+    return counted.drop(columns="_cause_rank").reset_index(drop=True)
 
 
-def plot_reasons(frequencies: pd.DataFrame, *, top: int = 15) -> Figure:
-    """Horizontal bars: how many listed households carry each reason."""
-    shown = frequencies.head(top).iloc[::-1]
+def plot_reasons(frequencies: pd.DataFrame) -> Figure:
+    """Horizontal bars per cause: households whose first reason it is, and with it among reasons."""
+    shown = frequencies.iloc[::-1]
     labels = [
-        _zh(f"{label}（{risk}）", feature)
-        for label, risk, feature in zip(
-            shown["label_zh"], shown["risk_type"], shown["feature"], strict=True
-        )
+        _zh(str(label), str(cause))
+        for label, cause in zip(shown["cause_zh"], shown["cause"], strict=True)
     ]
-    figure, axes = _figure(8, 0.35 * len(shown) + 1.2, labels=labels)
-    axes.barh(labels, shown["households"], color="#70ad47")
+    figure, axes = _figure(8, 0.45 * len(shown) + 1.2, labels=labels)
+    positions = np.arange(len(shown))
+    axes.barh(positions + 0.2, shown["households"], height=0.4, color="#a9d18e",
+              label=_zh("列为主要原因", "any of the three reasons"))  # fmt: skip
+    axes.barh(positions - 0.2, shown["first"], height=0.4, color="#548235",
+              label=_zh("第一原因", "first reason"))  # fmt: skip
+    axes.set_yticks(positions, labels)
     axes.set_xlabel(_zh("名单中的户数", "households on the list"))
+    axes.legend(loc="lower right")
     return figure
 
 
@@ -387,6 +422,7 @@ def report_data(context: RunContext, manifest: Mapping[str, Any]) -> dict[str, A
     months = [context.month - k for k in range(COMPLETENESS_MONTHS - 1, -1, -1)]
     volumes = feed_volumes(context.tables, months=months)
     frequencies = reason_frequencies(explanations)
+    causes = cause_frequencies(explanations)
     townships = township_counts(scores)
     drift = manifest.get("drift") or {"previous_run": None}
     top = scores.loc[scores["warned"]].head(N_WATERFALLS)
@@ -402,7 +438,7 @@ def report_data(context: RunContext, manifest: Mapping[str, Any]) -> dict[str, A
             "reasons": shown.loc[
                 (shown["household_id"] == row.household_id) & shown["reason_order"].notna()
             ]
-            .sort_values("reason_order")[["reason_zh", "measure", "source_records", "is_new"]]
+            .sort_values("reason_order")[["cause_zh", "reason_zh", "measure", "evidence", "is_new"]]
             .to_dict("records"),
             "plot": _rendered(
                 plot_waterfall, shown, household_id=row.household_id, probability=row.probability
@@ -423,9 +459,12 @@ def report_data(context: RunContext, manifest: Mapping[str, Any]) -> dict[str, A
         "distribution_plot": _rendered(
             plot_distribution, scores, tier_high=warning.tier_high, tier_medium=warning.tier_medium
         ),
-        "reasons": frequencies.head(20).to_dict("records"),
-        "reasons_plot": _rendered(plot_reasons, frequencies) if len(frequencies) else None,
-        "risk_types": _risk_type_counts(explanations),
+        "causes": causes.to_dict("records"),
+        "reasons_by_cause": {
+            cause: rows.head(8).to_dict("records")
+            for cause, rows in frequencies.groupby("cause", sort=False)
+        },
+        "reasons_plot": _rendered(plot_reasons, causes) if len(causes) else None,
         "townships": townships.head(30).to_dict("records"),
         "townships_plot": _rendered(plot_townships, townships) if len(townships) else None,
         "households": households,
@@ -438,16 +477,6 @@ def report_data(context: RunContext, manifest: Mapping[str, Any]) -> dict[str, A
         "psi_moderate": PSI_MODERATE,
         "psi_major": PSI_MAJOR,
     }
-
-
-def _risk_type_counts(explanations: pd.DataFrame) -> list[dict[str, Any]]:
-    reasons = explanations.loc[explanations["reason_order"].notna()]
-    counted = reasons.groupby(["risk_type", "measure"])["household_id"].nunique()
-    ordered = counted.sort_values(ascending=False, kind="mergesort")
-    return [
-        {"risk_type": risk, "measure": measure, "households": int(n)}
-        for (risk, measure), n in ordered.items()
-    ]
 
 
 def _volume_rows(volumes: pd.DataFrame) -> list[dict[str, Any]]:

@@ -46,8 +46,8 @@ from risk.explain import (
     default_catalogue,
     explain_households,
     main_reasons,
+    model_contributions,
     previous_main_reasons,
-    shap_contributions,
 )
 from risk.manifest import (
     MANIFEST_NAME,
@@ -528,12 +528,15 @@ def explain_listed(
     month: pd.Period,
     previous_reasons: pd.DataFrame | None,
 ) -> pd.DataFrame:
-    """TreeSHAP contributions and reasons for the listed households (warned and audit sample)."""
+    """Contributions and reasons for the listed households (warned and audit sample).
+
+    TreeSHAP for a LightGBM model, the model's own contributions otherwise
+    (`risk.explain.model_contributions`); every catalogue column reaches the reasons, so composite
+    features split by their parts.
+    """
     ids = [str(h) for h in listed]
-    names = [str(n) for n in model.feature_names_in_]
-    rows = features.loc[ids, names]
-    matrix = pd.DataFrame(model.transform_features(rows), index=rows.index, columns=names)
-    contributions = shap_contributions(model.booster_, matrix)
+    rows = features.loc[ids]
+    contributions = model_contributions(model, rows)
     ranks = scores.set_index("household_id")["rank"].reindex(ids)
     return explain_households(
         contributions,
@@ -1035,19 +1038,19 @@ def household_info(tables: Tables, household_ids: pd.Series) -> pd.DataFrame:
 
 def legend_frame(catalogue: Mapping[str, ReasonSpec]) -> pd.DataFrame:
     """The 说明 sheet's feature table: every catalogue feature in Chinese."""
-    from risk.explain import DEFAULT_MEASURE, MEASURES  # noqa: PLC0415
+    from risk.explain import CAUSE_LABELS, DEFAULT_MEASURE, MEASURES  # noqa: PLC0415
 
     rows = []
     for name, spec in catalogue.items():
-        risk_type = str(getattr(spec, "risk_type", "") or "")
+        cause = str(getattr(spec, "cause", "") or "")
         rows.append(
             {
                 "指标": name,
                 "中文名称": str(getattr(spec, "label_zh", "")),
                 "单位": str(getattr(spec, "unit", "")),
                 "数据来源": _source_zh(str(getattr(spec, "source", ""))),
-                "风险类型": risk_type or "（不作为原因）",
-                "建议帮扶措施": MEASURES.get(risk_type, DEFAULT_MEASURE) if risk_type else "",
+                "原因类别": CAUSE_LABELS.get(cause, cause) if cause else "（不作为原因）",
+                "建议帮扶措施": MEASURES.get(cause, DEFAULT_MEASURE) if cause else "",
                 "原因句式": str(getattr(spec, "reason_zh", "")),
                 "说明": str(getattr(spec, "description", "")),
             }

@@ -56,7 +56,7 @@ FILTERS: dict[str, str] = {
     "township": "乡镇",
     "village": "村",
     "tier": "风险等级",
-    "reason": "原因类型",
+    "reason": "原因类别",
     "status": "审核状态",
 }
 TablesSource = Callable[[], Tables | None]
@@ -378,9 +378,15 @@ def _list_frame(run: ReviewRun) -> pd.DataFrame:
     listed["reason_types"] = (
         listed["household_id"].map(labels).apply(lambda v: v if isinstance(v, list) else [])
     )
+    first = top.groupby("household_id").first() if len(top) else pd.DataFrame()
     listed["reason_text"] = (
-        listed["household_id"].map(top.groupby("household_id")["reason_zh"].first()).fillna("")
+        listed["household_id"].map(first.apply(_reason_line, axis=1)).fillna("")
+        if len(first)
+        else ""
     )
+    evidence = first["evidence"] if "evidence" in first.columns else pd.Series(dtype=object)
+    evidence = evidence.astype(object)
+    listed["reason_evidence"] = listed["household_id"].map(evidence).astype(object).fillna("")
     return listed
 
 
@@ -426,8 +432,18 @@ def _reasons(explanations: pd.DataFrame, household_id: str | None) -> pd.DataFra
     return ordered.groupby("household_id", sort=False).head(3)
 
 
+def _reason_line(row: pd.Series) -> str:
+    """A reason as the list shows it: "【因病】近12个月医疗自付23,400元" (the cause when known)."""
+    cause = row.get("cause_zh")
+    prefix = f"【{cause.strip()}】" if isinstance(cause, str) and cause.strip() else ""
+    return prefix + str(row.get("reason_zh", ""))
+
+
 def _reason_type(row: pd.Series) -> str:
-    """The risk type of a reason (因病, 因残 …) when the catalogue gives one, else its label."""
+    """The cause of a reason (因病, 自然灾害 …); for older runs its risk type, else its label."""
+    cause = row.get("cause_zh")
+    if isinstance(cause, str) and cause.strip():
+        return cause.strip()
     risk_type = row.get("risk_type")
     if isinstance(risk_type, str) and risk_type.strip() and risk_type.strip() != "其他":
         return risk_type.strip()

@@ -8,15 +8,17 @@ import pandas as pd
 import pytest
 from openpyxl import load_workbook
 
-from features.catalogue import CATALOGUE
+from features.catalogue import CATALOGUE, CAUSES
 from risk.excel import (
     DECISIONS,
     INFO_SHEET,
     LEGEND_SHEET,
     LIST_SHEET,
+    NEW_MARK,
     WARNING_COLUMNS,
     read_list_sheet,
 )
+from risk.explain import main_reasons
 
 CJK = re.compile(r"[\u4e00-\u9fff]")
 ID_NUMBER = re.compile(r"\d{17}[\dXx]")
@@ -36,7 +38,7 @@ def test_sheets_and_header(workbook):
     assert header == list(WARNING_COLUMNS)
     assert header == [
         "排名", "户编号", "县", "乡镇", "村", "户主", "户类型", "风险概率", "风险等级",
-        "主要原因1", "主要原因2", "主要原因3", "规则触发",
+        "主要原因1", "主要原因2", "主要原因3", "原因类别", "建议措施", "规则触发",
         "审核结论", "排除原因", "审核人", "审核日期", "备注",
     ]  # fmt: skip
 
@@ -44,7 +46,7 @@ def test_sheets_and_header(workbook):
 def test_frozen_header_filter_widths_and_dropdown(workbook):
     sheet = workbook[LIST_SHEET]
     assert sheet.freeze_panes == "C2"
-    assert sheet.auto_filter.ref.startswith("A1:R")
+    assert sheet.auto_filter.ref.startswith("A1:T")
     assert sheet.column_dimensions["J"].width >= 30
     validations = sheet.data_validations.dataValidation
     assert len(validations) == 1
@@ -52,7 +54,7 @@ def test_frozen_header_filter_widths_and_dropdown(workbook):
     assert rule.type == "list"
     assert rule.formula1 == '"' + ",".join(DECISIONS) + '"'
     assert rule.formula1 == '"纳入监测,排除,待核实"'
-    assert str(rule.sqref).startswith("N2:N")
+    assert str(rule.sqref).startswith("P2:P")
 
 
 def test_rows_are_the_listed_households_by_rank(scored_run):
@@ -80,11 +82,29 @@ def test_reasons_are_chinese_sentences_with_values(scored_run):
     assert len(first) >= 0.9 * len(rows)
     assert first.map(lambda text: bool(CJK.search(text))).all()
     assert first.str.contains(r"\d").mean() > 0.8  # the household's own values
-    assert first.str.contains("建议：").all()
     reasons = scored_run.explanations.loc[scored_run.explanations["reason_order"] == 1]
     top = rows.iloc[0]
-    expected = reasons.loc[reasons["household_id"] == top["户编号"], "reason_zh"].iloc[0]
-    assert expected in top["主要原因1"]
+    mine = reasons.loc[reasons["household_id"] == top["户编号"]].iloc[0]
+    assert mine["reason_zh"] in top["主要原因1"]
+    assert top["主要原因1"].removeprefix(NEW_MARK).startswith(f"【{mine['cause_zh']}】")
+    if mine["evidence"]:
+        assert f"依据：{mine['evidence']}" in top["主要原因1"]
+
+
+def test_cause_evidence_and_measure_columns(scored_run):
+    rows = read_list_sheet(scored_run.out_dir / "warnings.xlsx").set_index("户编号")
+    reasons = main_reasons(scored_run.explanations)
+    assert reasons["evidence"].str.contains(r"第\d+行").mean() > 0.5
+    labels = {cause.label_zh for cause in CAUSES}
+    measures = {cause.measure_zh for cause in CAUSES}
+    for household, mine in reasons.groupby("household_id"):
+        row = rows.loc[household]
+        causes = list(dict.fromkeys(mine.sort_values("reason_order")["cause_zh"]))
+        assert row["原因类别"] == "、".join(causes)
+        assert set(row["原因类别"].split("、")) <= labels
+        for part in row["建议措施"].split("；"):
+            cause, measure = part.split("：")
+            assert cause in labels and measure in measures
 
 
 def test_personal_data_is_masked(scored_run, scoring_county_dir):

@@ -42,7 +42,7 @@ CATALOGUE = {
             "元",
             "近12个月医疗自付{value:,.0f}元",
             "因病",
-            "medical_cost",
+            "illness",
             "medical",
         ),
         _spec(
@@ -51,7 +51,7 @@ CATALOGUE = {
             "元",
             "近6个月医疗自付{value:,.0f}元",
             "因病",
-            "medical_cost",
+            "illness",
             "medical",
         ),
         _spec(
@@ -60,7 +60,7 @@ CATALOGUE = {
             "元",
             "近3个月医疗自付{value:,.0f}元",
             "因病",
-            "medical_cost",
+            "illness",
             "medical",
         ),
         _spec(
@@ -78,7 +78,7 @@ CATALOGUE = {
             "月",
             "近6个月有{value:.0f}个月无人务工",
             "因务工就业不稳",
-            "employment",
+            "work",
             "employment",
         ),
         _spec(
@@ -87,10 +87,10 @@ CATALOGUE = {
             "元",
             "近12个月人均纯收入{value:,.0f}元",
             "其他",
-            "income",
+            "low_income",
             "income",
         ),
-        _spec("county", "县", "", "", "", "region", "households"),
+        _spec("county", "县", "", "", "", None, "households"),
     ]
 }
 FEATURES = list(CATALOGUE)
@@ -167,11 +167,11 @@ def test_reasons_raise_risk_and_never_repeat_a_cause(model_and_data):
     assert (reasons["contribution"] > 0).all()
     assert not reasons.duplicated(["household_id", "cause"]).any()
     assert reasons.groupby("household_id").size().max() <= 3
-    assert "county" not in set(reasons["feature"])  # no catalogue sentence/risk type: not a reason
+    assert "county" not in set(reasons["feature"])  # no cause: never a reason
     assert set(reasons["measure"]) <= set(MEASURES.values())
-    medical = reasons.loc[reasons["cause"] == "medical_cost"]
-    assert (medical["risk_type"] == "因病").all()
-    assert (medical["measure"] == "医疗救助/健康帮扶").all()
+    medical = reasons.loc[reasons["cause"] == "illness"]
+    assert (medical["cause_zh"] == "因病").all()
+    assert (medical["measure"] == "医疗救助/大病保险").all()
 
 
 def test_reason_sentence_uses_the_households_own_value(model_and_data):
@@ -283,3 +283,202 @@ def test_every_catalogue_template_makes_a_sentence_with_the_value():
         assert first and second and "{" not in first, spec.name
         if "{value" in spec.reason_zh:
             assert first != second, f"{spec.name}: the sentence must change with the value"
+
+
+# --- causes, composites, evidence, models without trees ---------------------------------------------
+
+
+def _real_catalogue():
+    from risk.explain import default_catalogue
+
+    return default_catalogue()
+
+
+def _explain_values(values: dict, features: dict, **options):
+    from risk.explain import Contributions
+
+    index = pd.Index(
+        [f"H{i}" for i in range(len(next(iter(values.values()))))], name="household_id"
+    )
+    contributions = Contributions(pd.DataFrame(values, index=index), -2.0)
+    frame = pd.DataFrame(features, index=index)
+    ranks = pd.Series(np.arange(1, len(index) + 1), index=index)
+    return explain_households(contributions, frame, ranks, catalogue=_real_catalogue(), **options)
+
+
+def test_the_first_reason_is_the_cause_with_the_largest_summed_contribution():
+    table = _explain_values(
+        {
+            "oop_medical_12m": [0.9],
+            "income_per_capita_12m": [0.5],
+            "head_age": [0.3],
+            "elderly_members": [0.3],
+            "county": [2.0],  # no cause: never a reason, whatever its size
+        },
+        {
+            "oop_medical_12m": [23400.0],
+            "income_per_capita_12m": [4200.0],
+            "head_age": [71.0],
+            "elderly_members": [2.0],
+            "county": pd.Categorical(["甲县"]),
+        },
+    )
+    reasons = main_reasons(table)
+    assert list(reasons["cause"]) == ["low_income", "illness"]  # 1.1 against 0.9
+    first = reasons.iloc[0]
+    assert first["feature"] == "income_per_capita_12m"
+    assert first["cause_contribution"] == pytest.approx(1.1)
+    assert first["measure"] == "低保/兜底保障" and first["cause_zh"] == "收入长期偏低"
+    assert (table.loc[table["feature"] == "county", "cause"] == "").all()
+
+
+def test_a_composite_splits_by_its_parts_and_names_the_part_that_moved():
+    table = _explain_values(
+        {"rigid_expense_12m": [1.0], "oop_medical_12m": [0.3]},
+        {
+            "rigid_expense_12m": [32000.0],
+            "oop_medical_12m": [2000.0],
+            "disaster_loss_12m": [30000.0],
+            "death_loss_12m": [0.0],
+            "business_loss_12m": [0.0],
+            "other_event_loss_12m": [0.0],
+        },
+    )
+    reasons = main_reasons(table).set_index("cause")
+    # 30,000 of 32,000 is disaster: 0.9375 to disaster, 0.0625 + 0.3 to illness
+    assert list(reasons.index) == ["disaster", "illness"]
+    assert reasons.loc["disaster", "feature"] == "rigid_expense_12m"
+    assert reasons.loc["disaster", "reason_zh"] == "近12个月自然灾害和房屋损毁损失30,000元"
+    assert reasons.loc["disaster", "cause_contribution"] == pytest.approx(0.9375)
+    assert reasons.loc["illness", "cause_contribution"] == pytest.approx(0.3625)
+
+
+def test_risk_lowering_or_harmless_values_are_never_reasons():
+    table = _explain_values(
+        {
+            "oop_medical_12m": [-0.8, 0.4],
+            "wage_income_change_12m": [0.6, 0.6],
+            "disabled_members": [0.5, 0.5],
+        },
+        {
+            "oop_medical_12m": [50000.0, 0.0],  # no cost: harmless whatever the model says
+            "wage_income_change_12m": [8000.0, -8000.0],  # a rise is not a job loss
+            "disabled_members": [0.0, 1.0],
+        },
+    )
+    reasons = main_reasons(table)
+    assert (reasons["contribution"] > 0).all()
+    assert list(reasons.loc[reasons["household_id"] == "H0", "cause"]) == []
+    h1 = reasons.loc[reasons["household_id"] == "H1"]
+    assert list(h1["cause"]) == ["work", "disability"]
+    assert list(h1["reason_zh"]) == ["工资性收入同比减少8,000元", "家中有1名残疾人"]
+
+
+def test_evidence_names_amount_month_file_and_row():
+    households = pd.DataFrame({"household_id": ["H0"], "source_row": [2]})
+    members = pd.DataFrame({"person_id": ["p1"], "household_id": ["H0"], "source_row": [2]})
+    medical = pd.DataFrame(
+        {
+            "person_id": ["p1", "p1", "p1"],
+            "settle_date": pd.to_datetime(["2026-05-03", "2026-08-10", "2024-01-05"]),
+            "visit_type": ["住院", "普通门诊", "住院"],
+            "out_of_pocket": [23400.0, 300.0, 9000.0],
+            "source_row": [1234, 1240, 1300],
+        }
+    )
+    events = pd.DataFrame(
+        {
+            "household_id": ["H0", "H0"],
+            "date": pd.to_datetime(["2026-07-02", "2026-03-01"]),
+            "event_type": ["家庭成员死亡", "自然灾害"],
+            "loss_amount": [8000.0, 12000.0],
+            "source_row": [5, 6],
+        }
+    )
+    tables = Tables(
+        households=households,
+        members=members,
+        export_month=pd.Period("2026-10", "M"),
+        medical=medical,
+        events=events,
+        files={"medical": "医保结算.csv", "events": "突发事件.csv"},
+    )
+    table = _explain_values(
+        {"oop_medical_12m": [1.0], "disasters_12m": [0.5]},
+        {"oop_medical_12m": [23700.0], "disasters_12m": [1.0]},
+        tables=tables,
+        as_of=pd.Period("2026-10", "M"),
+    )
+    reasons = main_reasons(table).set_index("cause")
+    assert (
+        reasons.loc["illness", "evidence"]
+        == "2026年5月住院自付2.3万元（医保结算.csv 第1234行，同期共2条记录）"
+    )
+    assert reasons.loc["illness", "source_records"] == "医保结算.csv 第1234、1240行"
+    # the disaster reason cites the disaster, not the death in the same table
+    assert (
+        reasons.loc["disaster", "evidence"]
+        == "2026年3月自然灾害，损失1.2万元（突发事件.csv 第6行）"
+    )
+
+
+class _LinearModel:
+    """A model without trees: exact log-odds contributions from ``predict_contributions``."""
+
+    booster_ = None
+
+    def __init__(self, weights: dict[str, float], bias: float) -> None:
+        self.feature_names_in_ = np.array(list(weights), dtype=object)
+        self.weights = np.array(list(weights.values()))
+        self.bias = bias
+
+    def transform_features(self, X):
+        return X
+
+    def predict_contributions(self, X):
+        values = X.to_numpy(dtype=float) * self.weights
+        return np.column_stack([values, np.full(len(X), self.bias)])
+
+
+def test_a_model_without_a_booster_is_explained_by_its_own_contributions():
+    from risk.explain import model_contributions
+
+    model = _LinearModel({"oop_medical_12m": 1e-4, "disabled_members": 0.5}, -3.0)
+    rows = pd.DataFrame(
+        {"disabled_members": [1.0, 0.0], "oop_medical_12m": [20000.0, 0.0], "extra": [1, 2]},
+        index=pd.Index(["A", "B"], name="household_id"),
+    )
+    contributions = model_contributions(model, rows)
+    assert contributions.method == "model"
+    assert list(contributions.values.columns) == ["oop_medical_12m", "disabled_members"]
+    np.testing.assert_allclose(contributions.values.loc["A"].to_numpy(), [2.0, 0.5])
+    assert contributions.base_value == -3.0
+    reasons = main_reasons(
+        explain_households(
+            contributions,
+            rows,
+            pd.Series([1, 2], index=rows.index),
+            catalogue=_real_catalogue(),
+        )
+    )
+    assert list(reasons["cause"]) == ["illness", "disability"]
+
+
+def test_trees_use_the_tables_and_fall_back_where_they_do_not_apply(model_and_data, monkeypatch):
+    from risk import explain_speed
+    from risk.explain import model_contributions
+
+    booster, frame = model_and_data
+    model = SimpleNamespace(
+        booster_=booster,
+        feature_names_in_=np.array(FEATURES, dtype=object),
+        transform_features=lambda rows: rows,
+    )
+    fast = model_contributions(model, frame.iloc[:20])
+    assert fast.method == "treeshap_tables"
+    monkeypatch.setattr(explain_speed, "MAX_PATH_FEATURES", 1)
+    explain_speed._cache.clear()
+    exact = model_contributions(model, frame.iloc[:20])
+    explain_speed._cache.clear()
+    assert exact.method == "treeshap"
+    np.testing.assert_allclose(exact.values.to_numpy(), fast.values.to_numpy(), atol=1e-6)

@@ -63,7 +63,23 @@ def test_report_names_the_top_households_reasons(html, scored_run):
     ]
     for sentence in top["reason_zh"]:
         assert sentence in html
+    for cause, evidence in zip(top["cause_zh"], top["evidence"], strict=True):
+        assert f"【{cause}】" in html
+        assert f"依据：{evidence}" in html or not evidence
     assert scored_run.run_id in html
+
+
+def test_report_counts_reasons_by_cause(html, scored_run):
+    from risk.report import cause_frequencies
+
+    causes = cause_frequencies(scored_run.explanations)
+    reasons = scored_run.explanations.loc[scored_run.explanations["reason_order"] == 1]
+    assert causes["first"].sum() == reasons["household_id"].nunique()
+    assert causes["first"].is_monotonic_decreasing
+    section = html[html.index('<table id="causes">') :]
+    section = section[: section.index("</table>")]
+    for row in causes.itertuples(index=False):
+        assert f"<strong>{row.cause_zh}</strong>" in section and row.measure in section
 
 
 def test_psi_is_zero_for_equal_and_grows_with_shift():

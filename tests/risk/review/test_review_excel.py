@@ -191,6 +191,15 @@ def test_round_trip_on_the_scoring_steps_own_workbook(run_dir: Path, tmp_path: P
     out = export_decisions(run, store=store, out=tmp_path / "export.xlsx")
     sheet = openpyxl.load_workbook(out)["预警名单"]
     row = next(r for r in sheet.iter_rows(min_row=2, values_only=True) if r[1] == "H003")
-    assert list(row[13:]) == ["排除", "其他：已搬迁", "甲", datetime(2026, 11, 2, 10, 11, 12), None]
+    from risk.excel import WARNING_COLUMNS
+
+    review = WARNING_COLUMNS.index("审核结论")
+    assert list(row[review:]) == [
+        "排除",
+        "其他：已搬迁",
+        "甲",
+        datetime(2026, 11, 2, 10, 11, 12),
+        None,
+    ]
     again = import_decisions(out, run=run, store=store)
     assert (again.decided, again.new, len(again.result.unchanged), again.undecided) == (1, 0, 1, 11)

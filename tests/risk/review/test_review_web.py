@@ -227,3 +227,22 @@ def test_main_reasons_and_reason_types_follow_the_scoring_step(
     sick = listed(web.get("/", params={"reason": "因病"}).text)
     assert sick and all(int(h[1:]) % 4 in (0, 3) for h in sick)
     assert '<option value="近12个月医疗自付"' not in web.get("/").text  # shown as its risk type
+
+
+def test_page_and_list_show_cause_evidence_and_measure(run_dir: Path, tmp_path: Path) -> None:
+    explanations = pd.read_parquet(run_dir / "explanations.parquet")
+    order = explanations.groupby("household_id").cumcount() + 1
+    explanations["reason_order"] = order.where(explanations["contribution"] > 0).astype("Int64")
+    explanations["cause_zh"] = ["因病", "自然灾害", "其他"] * (len(explanations) // 3)
+    explanations["measure"] = "医疗救助/大病保险"
+    explanations["evidence"] = "2026年5月住院自付2.3万元（医保结算.csv 第1234行）"
+    explanations.to_parquet(run_dir / "explanations.parquet")
+    web, _ = client(run_dir, tmp_path)
+    page = web.get("/household/H001").text.split('id="reasons"')[1]
+    assert '<span class="tag cause">因病</span>' in page
+    assert "依据：2026年5月住院自付2.3万元（医保结算.csv 第1234行）" in page
+    assert "建议措施：医疗救助/大病保险" in page
+    front = web.get("/").text
+    assert "原因类别" in front and "因病、自然灾害" in front and "【因病】" in front
+    disaster = listed(web.get("/", params={"reason": "自然灾害"}).text)
+    assert disaster and "H001" in disaster
