@@ -13,6 +13,11 @@ column in English and 中文, the values (ID numbers masked) and the expected fo
 carries the project's rule name as its error, so a failure case names its rule; cells the parser
 could not read at all join the `value_form` rule of their column.
 
+Speed: a column the parser read once per distinct cell (categories, and most columns of CSV and
+Excel files) has its values judged once per distinct value too (`value_schema`), the verdicts
+spread back to the rows by the parser's codes — millions of rows of a category cost a handful of
+checks. Only its dtype and emptiness are checked row by row.
+
 Examples
 --------
 >>> from features.contract.schema import CONTRACT
@@ -28,6 +33,8 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from types import MappingProxyType
+from typing import Literal
 
 import numpy as np
 import pandas as pd
@@ -35,7 +42,7 @@ import pandera.pandas as pa
 from pandera.config import ValidationDepth, config_context
 from pandera.errors import SchemaErrors
 
-from features.contract.parsing import distinct_values
+from features.contract.parsing import ParsedColumn, distinct_values
 from features.contract.schema import (
     IMPLAUSIBLE_AMOUNT,
     KIND_BOUNDS,
@@ -45,7 +52,7 @@ from features.contract.schema import (
 )
 from features.contract.validation import Issue, Severity, flag_rows
 
-__all__ = ["COLUMN_RULES", "check_columns", "failing_rows", "table_schema"]
+__all__ = ["COLUMN_RULES", "check_columns", "failing_rows", "table_schema", "value_schema"]
 
 #: pandera's name for empty values in a column that may not have any.
 NOT_NULLABLE = "not_nullable"
@@ -60,16 +67,17 @@ class _Wording:
     en: str
     expected: Callable[[ColumnSpec, pd.Period], str]
     fix: str = ""
-    #: Which values the message quotes: the cells as written, the values read, or none.
-    quote: str = "read"
+    #: Which values the message quotes: the cells as written, the values read, their months, none.
+    quote: Literal["raw", "read", "month", "none"] = "read"
 
 
 def _form(column: ColumnSpec, _current: pd.Period) -> str:
     return column.expected_form()
 
 
-#: The column rules in the order they are reported, each column in contract order within a rule.
-COLUMN_RULES: Mapping[str, _Wording] = {
+#: The column rules in the order they are reported, each column in contract order within a rule;
+#: `{current}` becomes the current month.
+COLUMN_RULES: Mapping[str, _Wording] = MappingProxyType({
     "value_form": _Wording(
         "error", "{count}行的值不符合规定", "{count} value(s) do not follow the contract", _form,
         quote="raw",
@@ -93,16 +101,20 @@ COLUMN_RULES: Mapping[str, _Wording] = {
         lambda c, m: f"a month up to {m}", fix="请核对年份 check the year for a typing slip",
         quote="month",
     ),
-}  # fmt: skip
+})  # fmt: skip
 
 
 # --- the schema --------------------------------------------------------------------------------
 
 
 @functools.lru_cache(maxsize=64)
-def table_schema(spec: TableSpec, *, current: pd.Period) -> pa.DataFrameSchema:
-    """The pandera schema of one parsed contract table, generated from its `TableSpec` (once per
-    table and month: building one costs more than checking a small table).
+def table_schema(
+    spec: TableSpec, *, current: pd.Period, by_value: frozenset[str] = frozenset()
+) -> pa.DataFrameSchema:
+    """The pandera schema of one parsed contract table, generated from its `TableSpec`.
+
+    Built once per table, month and `by_value` (building one costs more than checking a small
+    table).
 
     Parameters
     ----------
@@ -110,6 +122,9 @@ def table_schema(spec: TableSpec, *, current: pd.Period) -> pa.DataFrameSchema:
         The table's declaration.
     current
         The month of the clock: the column that dates a record (`time_column`) may not be later.
+    by_value
+        Columns whose values are judged apart, once per distinct value (`value_schema`): here they
+        keep their dtype and whether they may be empty.
 
     Returns
     -------
@@ -119,7 +134,7 @@ def table_schema(spec: TableSpec, *, current: pd.Period) -> pa.DataFrameSchema:
     columns = {
         column.name: pa.Column(
             KIND_DTYPES[column.kind],
-            _checks(column, dated=column.name == spec.time_column, current=current),
+            [] if column.name in by_value else _value_checks(spec, column, current=current),
             nullable=not column.required,
             title=column.label_zh,
             description=column.description,
@@ -129,7 +144,22 @@ def table_schema(spec: TableSpec, *, current: pd.Period) -> pa.DataFrameSchema:
     return pa.DataFrameSchema(columns, name=spec.name, title=spec.label_zh)
 
 
-def _checks(column: ColumnSpec, *, dated: bool, current: pd.Period) -> list[pa.Check]:
+@functools.lru_cache(maxsize=64)
+def value_schema(
+    spec: TableSpec, names: frozenset[str], *, current: pd.Period
+) -> pa.DataFrameSchema:
+    """The checks of some columns' values alone, for a frame of their distinct values (each column
+    as long as it needs, padded with missing values); their dtype and emptiness are judged on the
+    rows, by `table_schema`."""
+    columns = {
+        column.name: pa.Column(None, _value_checks(spec, column, current=current), nullable=True)
+        for column in spec.columns
+        if column.name in names
+    }
+    return pa.DataFrameSchema(columns, name=spec.name)
+
+
+def _value_checks(spec: TableSpec, column: ColumnSpec, *, current: pd.Period) -> list[pa.Check]:
     checks = []
     if column.kind == "category":
         checks.append(pa.Check.isin(column.allowed, error="value_form"))
@@ -143,7 +173,7 @@ def _checks(column: ColumnSpec, *, dated: bool, current: pd.Period) -> list[pa.C
     if column.kind == "money":
         checks.append(pa.Check.in_range(-IMPLAUSIBLE_AMOUNT, IMPLAUSIBLE_AMOUNT, include_min=False,
                                         include_max=False, error="implausible_amount"))  # fmt: skip
-    if dated:
+    if column.name == spec.time_column:
         checks.append(_not_after(column, current))
     return checks
 
@@ -172,13 +202,18 @@ def _each_part_in(allowed: tuple[str, ...]) -> Callable[[pd.Series], pd.Series]:
 
 
 def failing_rows(
-    frame: pd.DataFrame, spec: TableSpec, *, current: pd.Period
+    frame: pd.DataFrame,
+    spec: TableSpec,
+    *,
+    current: pd.Period,
+    parsed: Mapping[str, ParsedColumn] | None = None,
 ) -> dict[tuple[str, str], np.ndarray]:
     """(rule, column) → the rows of `frame` (a boolean mask) that break it.
 
-    Runs `table_schema` lazily, whatever pandera's environment settings say (the contract is never
-    switched off), and reads the failure cases. Empty values of a required column are reported
-    under `required_value`.
+    Validates lazily, whatever pandera's environment settings say (the contract is never switched
+    off), and reads the failure cases. Empty values of a required column are reported under
+    `required_value`. A column the parser read once per distinct cell (`parsed[name].distinct`)
+    has its values judged once per distinct value, and the verdicts spread back to the rows.
 
     Raises
     ------
@@ -186,25 +221,64 @@ def failing_rows(
         When a column does not have its kind's dtype, or a check cannot run: the parser's promise
         was broken, not the contract (pandera reports such failures without rows).
     """
-    schema = table_schema(spec, current=current)
+    by_value = _read_per_value(spec, parsed or {}, current=current)
+    names = frozenset(by_value)
+    found = _flagged(_failure_cases(table_schema(spec, current=current, by_value=names), frame),
+                     frame.index)  # fmt: skip
+    if not by_value:
+        return found
+    # one frame of every such column's distinct values, shorter ones padded with missing values
+    values = pd.DataFrame(
+        {n: distinct.reset_index(drop=True) for n, (_, distinct) in by_value.items()}
+    )
+    cases = _failure_cases(value_schema(spec, names, current=current), values)
+    for (rule, name), bad in _flagged(cases, values.index).items():
+        codes, distinct = by_value[name]
+        # code -1 (a missing cell) reads the appended slot: it breaks no value rule
+        found[rule, name] = np.append(bad[: len(distinct)], False)[codes]
+    return found
+
+
+def _read_per_value(
+    spec: TableSpec, parsed: Mapping[str, ParsedColumn], *, current: pd.Period
+) -> dict[str, tuple[np.ndarray, pd.Series]]:
+    """Columns with value checks that the parser read once per distinct cell: (codes, distinct)."""
+    found = {}
+    for name, column in parsed.items():
+        if column.codes is None or column.distinct is None:
+            continue
+        if _value_checks(spec, spec.column(name), current=current):
+            found[name] = (column.codes, column.distinct)
+    return found
+
+
+def _failure_cases(schema: pa.DataFrameSchema, frame: pd.DataFrame) -> pd.DataFrame | None:
+    """pandera's failure cases of `frame` (None when it passes), each naming its rule in `check`."""
     with config_context(validation_enabled=True, validation_depth=ValidationDepth.SCHEMA_AND_DATA):
         try:
             schema.validate(frame, lazy=True, inplace=True)
         except SchemaErrors as errors:
             cases = errors.failure_cases
         else:
-            return {}
-    rules = cases["check"].replace({NOT_NULLABLE: "required_value"})
-    by_row = cases["index"].notna() & rules.isin(list(COLUMN_RULES))
+            return None
+    cases = cases.assign(check=cases["check"].replace({NOT_NULLABLE: "required_value"}))
+    by_row = cases["index"].notna() & cases["check"].isin(list(COLUMN_RULES))
     if not by_row.all():
         raise RuntimeError(
-            f"parsed table {spec.name} breaks its schema beyond the column rules (a wrong dtype or "
-            f"a failing check):\n{cases.loc[~by_row].to_string(index=False)}"
+            f"parsed table {schema.name} breaks its schema beyond the column rules (a wrong dtype "
+            f"or a failing check):\n{cases.loc[~by_row].to_string(index=False)}"
         )
+    return cases
+
+
+def _flagged(cases: pd.DataFrame | None, index: pd.Index) -> dict[tuple[str, str], np.ndarray]:
+    """(rule, column) → a boolean mask over `index` of the rows the failure cases name."""
+    if cases is None:
+        return {}
     found = {}
-    for (rule, column), labels in cases["index"].groupby([rules, cases["column"]], sort=False):
-        mask = np.zeros(len(frame), dtype=bool)
-        mask[frame.index.get_indexer(labels.to_numpy())] = True
+    for (rule, column), labels in cases.groupby(["check", "column"], sort=False)["index"]:
+        mask = np.zeros(len(index), dtype=bool)
+        mask[index.get_indexer(labels.to_numpy())] = True
         found[rule, column] = mask
     return found
 
@@ -214,7 +288,7 @@ def check_columns(
     raw: pd.DataFrame,
     spec: TableSpec,
     *,
-    unreadable: Mapping[str, np.ndarray],
+    parsed: Mapping[str, ParsedColumn],
     file: str,
     current: pd.Period,
 ) -> tuple[pd.DataFrame, list[Issue]]:
@@ -228,9 +302,10 @@ def check_columns(
         The table as read, same index (`value_form` quotes the cells as the user wrote them).
     spec
         The table's declaration.
-    unreadable
-        Column → rows the parser could not read as the column's kind (they are empty in `frame`
-        and reported under `value_form`, not as empty).
+    parsed
+        Column → what the parser returned for it: the rows it could not read as the column's kind
+        (`bad`: empty in `frame`, and reported under `value_form`, not as empty) and, when it read
+        the column once per distinct cell, those values (`distinct`, `codes`).
     file
         The file name, for messages.
     current
@@ -242,20 +317,20 @@ def check_columns(
         `frame` with the values that are not allowed made missing, as unreadable ones are, and the
         issues in `COLUMN_RULES` order.
     """
-    failing = failing_rows(frame, spec, current=current)
+    failing = failing_rows(frame, spec, current=current, parsed=parsed)
     flagged = dict(failing)
-    for name, bad in unreadable.items():
-        if bad.any():
-            flagged["value_form", name] = flagged.get(("value_form", name), False) | bad
+    for name, column in parsed.items():
+        if column.bad.any():
+            flagged["value_form", name] = flagged.get(("value_form", name), False) | column.bad
             if ("required_value", name) in flagged:
-                flagged["required_value", name] = flagged["required_value", name] & ~bad
+                flagged["required_value", name] = flagged["required_value", name] & ~column.bad
     issues = []
     for rule, wording in COLUMN_RULES.items():
-        for column in spec.columns:
-            mask = flagged.get((rule, column.name))
+        for column_spec in spec.columns:
+            mask = flagged.get((rule, column_spec.name))
             if mask is not None:
-                issues += _column_issue(rule, wording, frame, raw, spec, column, mask, file=file,
-                                        current=current)  # fmt: skip
+                issues += _column_issue(rule, wording, frame, raw, spec, column_spec, mask,
+                                        file=file, current=current)  # fmt: skip
     for name in (n for r, n in failing if r == "value_form"):
         frame[name] = frame[name].mask(failing["value_form", name])
     return frame, issues

@@ -479,18 +479,15 @@ def _blank_rows(raw: pd.DataFrame) -> np.ndarray:
 def _parse_table(run: _Run, spec: TableSpec, raw: pd.DataFrame, *, file: str) -> pd.DataFrame:
     """Every contract column parsed by kind (absent optional columns all missing) and checked
     against the column rules (`features.contract.columns`)."""
-    columns: dict[str, pd.Series] = {}
-    unreadable: dict[str, np.ndarray] = {}
+    parsed = {}
     for column in spec.columns:
         source = raw[column.name] if column.name in raw else pd.Series(np.nan, index=raw.index,
                                                                        dtype=object)  # fmt: skip
-        parsed = parse_column(source, column)
-        columns[column.name] = parsed.values.set_axis(raw.index)
-        unreadable[column.name] = parsed.bad
+        parsed[column.name] = parse_column(source, column)
+    columns = {name: p.values.set_axis(raw.index) for name, p in parsed.items()}
     frame = pd.DataFrame(columns, index=raw.index, copy=False)  # fresh columns: no 2D copy
     frame[ROW] = raw[ROW].to_numpy()
-    frame, issues = check_columns(frame, raw, spec, unreadable=unreadable, file=file,
-                                  current=run.current)  # fmt: skip
+    frame, issues = check_columns(frame, raw, spec, parsed=parsed, file=file, current=run.current)
     run.issues += issues
     return frame
 

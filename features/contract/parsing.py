@@ -46,11 +46,19 @@ EXACT_INTEGER = 2**53
 
 @dataclass(frozen=True)
 class ParsedColumn:
-    """A parsed column: `values` (normalised dtype), `bad` and `empty` row masks (numpy bool)."""
+    """A parsed column: `values` (normalised dtype), `bad` and `empty` row masks (numpy bool).
+
+    When a column of a kind with allowed values or ranges (not `text`) was read once per distinct
+    cell, `distinct` holds the value read from each distinct cell (missing where it was empty or
+    unreadable; same dtype as `values`) and `codes` each row's position in it (-1: a missing cell),
+    so that whether a value is allowed can be judged once per distinct value too.
+    """
 
     values: pd.Series
     bad: np.ndarray
     empty: np.ndarray
+    codes: np.ndarray | None = None
+    distinct: pd.Series | None = None
 
 
 def parse_column(raw: pd.Series, spec: ColumnSpec) -> ParsedColumn:
@@ -86,7 +94,8 @@ def parse_column(raw: pd.Series, spec: ColumnSpec) -> ParsedColumn:
     parse_one, fill, storage, build = _KINDS[spec.kind]
     if spec.kind in ("category", "multicategory"):
         parse_one = _category_parser(spec, multi=spec.kind == "multicategory")
-    return _by_distinct_values(raw, parse_one, fill=fill, storage=storage, build=build)
+    return _by_distinct_values(raw, parse_one, fill=fill, storage=storage, build=build,
+                               keep_distinct=spec.kind != "text")  # fmt: skip
 
 
 def _by_distinct_values(
@@ -96,6 +105,7 @@ def _by_distinct_values(
     fill: Any,
     storage: type,
     build: Callable[[np.ndarray], pd.Series],
+    keep_distinct: bool,
 ) -> ParsedColumn:
     codes, uniques = distinct_values(raw)
     results = [parse_one(value) for value in uniques]
@@ -103,9 +113,13 @@ def _by_distinct_values(
     empty_u = np.array([r is _EMPTY for r in results] + [True], dtype=bool)
     values_u = [fill if (r is _BAD or r is _EMPTY) else r for r in results] + [fill]
     # code -1 (missing) indexes the appended last element: empty, not bad.
-    values = build(np.asarray(values_u, dtype=storage)[codes])
+    stored: np.ndarray = np.asarray(values_u, dtype=storage)
+    values = build(stored[codes])
     values.index = raw.index
-    return ParsedColumn(values=values, bad=bad_u[codes], empty=empty_u[codes])
+    if not keep_distinct:
+        return ParsedColumn(values=values, bad=bad_u[codes], empty=empty_u[codes])
+    return ParsedColumn(values=values, bad=bad_u[codes], empty=empty_u[codes], codes=codes,
+                        distinct=build(stored[:-1]))  # fmt: skip
 
 
 def distinct_values(raw: pd.Series) -> tuple[np.ndarray, np.ndarray]:
@@ -226,10 +240,15 @@ def _arrow_text(raw: pd.Series, spec: ColumnSpec) -> ParsedColumn:
     keep = np.full(len(dictionary) + 1, -1, dtype=np.int32)
     keep[shown] = np.arange(len(shown), dtype=np.int32)
     row_codes = keep[codes]
-    taken = pc.take(text_u.take(pa.array(shown)), pa.array(row_codes, mask=row_codes < 0))
+    shown_text = text_u.take(pa.array(shown))
+    taken = pc.take(shown_text, pa.array(row_codes, mask=row_codes < 0))
     empty = np.append(empty_u, True)[codes]
     bad = np.append(bad_u, False)[codes]
-    return ParsedColumn(values=_str_series(taken, raw.index), bad=bad, empty=empty)
+    values = _str_series(taken, raw.index)
+    if spec.kind == "text":
+        return ParsedColumn(values=values, bad=bad, empty=empty)
+    distinct = _str_series(shown_text, pd.RangeIndex(len(shown)))
+    return ParsedColumn(values=values, bad=bad, empty=empty, codes=row_codes, distinct=distinct)
 
 
 def _normalise_strings(
