@@ -29,7 +29,7 @@ import sqlite3
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -50,6 +50,25 @@ EXCLUSION_REASONS: tuple[str, ...] = (
     "其他",
 )
 SOURCES: tuple[str, ...] = ("excel", "web")
+#: The steps of a case, in the order they must happen (DOMAIN.md, "Process and deadlines").
+CASE_STEPS: tuple[str, ...] = ("线索", "入户核实", "村级评议", "公示", "乡镇审核", "县级审定")
+#: The step whose row carries the public notice's start and end dates.
+NOTICE_STEP = "公示"
+#: Columns of `ReviewStore.steps` / `ReviewStore.current_steps`, in order.
+STEP_COLUMNS: tuple[str, ...] = (
+    "id",
+    "run_id",
+    "month",
+    "household_id",
+    "step",
+    "step_date",
+    "notice_start",
+    "notice_end",
+    "handler",
+    "note",
+    "source",
+    "recorded_at",
+)
 #: Columns of `ReviewStore.history` / `ReviewStore.current`, in order.
 DECISION_COLUMNS: tuple[str, ...] = (
     "id",
@@ -93,10 +112,35 @@ _MIGRATIONS: tuple[str, ...] = (
     BEGIN SELECT RAISE(ABORT, 'review store is append-only: decisions cannot be deleted'); END;
     CREATE INDEX decisions_by_month ON decisions (month);
     """,
+    # 3: the steps of each case, append-only like the decisions
+    """
+    CREATE TABLE case_steps (
+        id           INTEGER PRIMARY KEY AUTOINCREMENT,
+        run_id       TEXT NOT NULL,
+        month        TEXT NOT NULL,
+        household_id TEXT NOT NULL,
+        step         TEXT NOT NULL
+                     CHECK (step IN ('线索', '入户核实', '村级评议', '公示', '乡镇审核', '县级审定')),
+        step_date    TEXT NOT NULL,
+        notice_start TEXT NOT NULL DEFAULT '',
+        notice_end   TEXT NOT NULL DEFAULT '',
+        handler      TEXT NOT NULL DEFAULT '',
+        note         TEXT NOT NULL DEFAULT '',
+        source       TEXT NOT NULL CHECK (source IN ('excel', 'web')),
+        recorded_at  TEXT NOT NULL,
+        CHECK (step <> '公示' OR (notice_start <> '' AND notice_end >= notice_start))
+    );
+    CREATE INDEX case_steps_by_household ON case_steps (run_id, household_id, id);
+    CREATE TRIGGER case_steps_no_update BEFORE UPDATE ON case_steps
+    BEGIN SELECT RAISE(ABORT, 'review store is append-only: case steps cannot be changed'); END;
+    CREATE TRIGGER case_steps_no_delete BEFORE DELETE ON case_steps
+    BEGIN SELECT RAISE(ABORT, 'review store is append-only: case steps cannot be deleted'); END;
+    """,
 )
 SCHEMA_VERSION = len(_MIGRATIONS)
 T = TypeVar("T")
 _CONTENT = ("decision", "reason", "reason_text", "reviewer", "decided_at", "note")
+_STEP_CONTENT = ("step_date", "notice_start", "notice_end", "handler", "note")
 
 
 @dataclass(frozen=True)
@@ -134,6 +178,76 @@ class Decision:
     def content(self) -> tuple[str, ...]:
         """What the reviewer entered: equal content means the same decision."""
         return tuple(getattr(self, name) for name in _CONTENT)
+
+
+@dataclass(frozen=True)
+class CaseStep:
+    """One dated step of a case (a household in a run).
+
+    Attributes
+    ----------
+    step
+        One of `CASE_STEPS`.
+    step_date
+        ``YYYY-MM-DD``: the day the step was done; for 公示 the first day of the notice.
+    notice_start, notice_end
+        For 公示 only: the first and last day of the public notice (``YYYY-MM-DD``), both required;
+        ``""`` for every other step.
+    handler, note
+        经办人 and 备注 as entered.
+    """
+
+    run_id: str
+    month: str
+    household_id: str
+    step: str
+    step_date: str
+    source: str
+    notice_start: str = ""
+    notice_end: str = ""
+    handler: str = ""
+    note: str = ""
+
+    def __post_init__(self) -> None:
+        if self.step not in CASE_STEPS:
+            raise ValueError(f"step {self.step!r}: expected one of {CASE_STEPS}")
+        if self.source not in SOURCES:
+            raise ValueError(f"source {self.source!r}: expected one of {SOURCES}")
+        for name in ("step_date", "notice_start", "notice_end"):
+            value = getattr(self, name)
+            if value or name == "step_date":
+                _check_iso_date(name, value)
+        if self.step == NOTICE_STEP:
+            if not (self.notice_start and self.notice_end):
+                raise ValueError("公示 needs notice_start and notice_end")
+            if self.notice_end < self.notice_start:
+                raise ValueError(
+                    f"公示 ends {self.notice_end} before it starts {self.notice_start}"
+                )
+        elif self.notice_start or self.notice_end:
+            raise ValueError(f"notice dates belong to 公示 only, not to {self.step}")
+
+    def content(self) -> tuple[str, ...]:
+        """What was entered about the step: equal content means the same step record."""
+        return tuple(getattr(self, name) for name in _STEP_CONTENT)
+
+
+@dataclass(frozen=True)
+class StepAddResult:
+    """How a batch of case steps was stored: `new` steps, `corrected` ones, `unchanged` ones."""
+
+    new: list[CaseStep] = field(default_factory=list)
+    corrected: list[CaseStep] = field(default_factory=list)
+    unchanged: list[CaseStep] = field(default_factory=list)
+
+    @property
+    def stored(self) -> int:
+        """Rows written: new steps and corrections."""
+        return len(self.new) + len(self.corrected)
+
+
+#: Called inside the write transaction with the run's current steps; raises to store nothing.
+StepCheck = Callable[[pd.DataFrame], None]
 
 
 @dataclass(frozen=True)
@@ -292,6 +406,51 @@ class ReviewStore:
                     getattr(result, kind).append(decision)
         return result
 
+    def add_steps(
+        self, steps: Iterable[CaseStep], *, check: StepCheck | None = None
+    ) -> StepAddResult:
+        """Store a batch of case steps in one transaction, all or nothing.
+
+        Parameters
+        ----------
+        steps
+            The steps to store. A step identical to the current record of its (run, household,
+            step) is not stored again; one with other content is stored as a correction.
+        check
+            Called inside the transaction with the current steps of the batch's runs (columns
+            `STEP_COLUMNS`) before anything is written; when it raises, nothing is stored and the
+            error propagates. Validation that depends on what is already stored belongs here.
+
+        Returns
+        -------
+        StepAddResult
+        """
+        batch = list(steps)
+        result = StepAddResult()
+        if not batch:
+            return result
+        recorded_at = datetime.now(UTC).isoformat(timespec="microseconds")
+        runs = sorted({step.run_id for step in batch})
+        with self._write() as connection:
+            stored = _current_step_rows(connection, runs)
+            if check is not None:
+                check(stored)
+            current = {
+                (row.run_id, row.household_id, row.step): tuple(
+                    getattr(row, name) for name in _STEP_CONTENT
+                )
+                for row in stored.itertuples(index=False)
+            }
+            for step in batch:
+                before = current.get((step.run_id, step.household_id, step.step))
+                if before == step.content():
+                    result.unchanged.append(step)
+                    continue
+                _insert_step(connection, step, recorded_at=recorded_at)
+                current[(step.run_id, step.household_id, step.step)] = step.content()
+                (result.new if before is None else result.corrected).append(step)
+        return result
+
     # -- reading ------------------------------------------------------------------------------
     def history(self, run_id: str | None = None, household_id: str | None = None) -> pd.DataFrame:
         """Every stored decision (optionally of one run and household), oldest first."""
@@ -311,6 +470,25 @@ class ReviewStore:
         rows = self._read(query, params)
         return pd.DataFrame(rows, columns=list(DECISION_COLUMNS))
 
+    def steps(self, run_id: str | None = None, household_id: str | None = None) -> pd.DataFrame:
+        """Every stored case step (optionally of one run and household), oldest first."""
+        where, params = _filters(run_id=run_id, household_id=household_id)
+        query = f"SELECT {', '.join(STEP_COLUMNS)} FROM case_steps {where} ORDER BY id"
+        return pd.DataFrame(self._read(query, params), columns=list(STEP_COLUMNS))
+
+    def current_steps(self, run_id: str | None = None) -> pd.DataFrame:
+        """The latest record of each (run, household, step), in household and step order."""
+        runs = None if run_id is None else [run_id]
+
+        def step() -> pd.DataFrame:
+            connection = self._open()
+            try:
+                return _current_step_rows(connection, runs)
+            finally:
+                connection.close()
+
+        return self._retrying(step)
+
     def count(self) -> int:
         """Number of stored decision rows."""
         return int(self._read("SELECT COUNT(*) FROM decisions")[0][0])
@@ -322,6 +500,43 @@ class ReviewStore:
     def schema_version(self) -> int:
         """The schema version of the file (`SCHEMA_VERSION` after opening)."""
         return int(self._read("PRAGMA user_version")[0][0])
+
+
+def _check_iso_date(name: str, value: str) -> None:
+    try:
+        parsed = date.fromisoformat(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"{name} {value!r}: expected a date YYYY-MM-DD") from None
+    if parsed.isoformat() != value:
+        raise ValueError(f"{name} {value!r}: expected a date YYYY-MM-DD")
+
+
+def _current_step_rows(connection: sqlite3.Connection, runs: Sequence[str] | None) -> pd.DataFrame:
+    """The latest row per (run, household, step) of `runs` (None: every run)."""
+    where = ""
+    params: list[str] = []
+    if runs is not None:
+        where = f"WHERE run_id IN ({', '.join('?' * len(runs))})"
+        params = list(runs)
+    query = (
+        f"SELECT {', '.join(STEP_COLUMNS)} FROM case_steps WHERE id IN ("
+        f"SELECT MAX(id) FROM case_steps {where} GROUP BY run_id, household_id, step) "
+        "ORDER BY run_id, household_id, id"
+    )
+    frame = pd.DataFrame(connection.execute(query, params).fetchall(), columns=list(STEP_COLUMNS))
+    order = {name: number for number, name in enumerate(CASE_STEPS)}
+    frame["_order"] = frame["step"].map(order)
+    frame = frame.sort_values(["run_id", "household_id", "_order"], kind="stable")
+    return frame.drop(columns="_order").reset_index(drop=True)
+
+
+def _insert_step(connection: sqlite3.Connection, step: CaseStep, *, recorded_at: str) -> None:
+    values = asdict(step) | {"recorded_at": recorded_at}
+    columns = [name for name in STEP_COLUMNS if name != "id"]
+    connection.execute(
+        f"INSERT INTO case_steps ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})",
+        [values[name] for name in columns],
+    )
 
 
 def _statements(script: str) -> list[str]:

@@ -75,7 +75,8 @@ def test_schema_is_versioned_and_migrated_from_an_old_file(tmp_path: Path) -> No
     )
     connection.close()
     store = ReviewStore(path)
-    assert store.schema_version() == SCHEMA_VERSION == 2
+    assert store.schema_version() == SCHEMA_VERSION == 3
+    assert store.current_steps().empty  # migration 3: the case steps table, empty
     assert store.current("r0")["household_id"].tolist() == ["H9"]
     with sqlite3.connect(path) as raw, pytest.raises(sqlite3.IntegrityError):
         raw.execute("DELETE FROM decisions")
