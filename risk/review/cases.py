@@ -295,8 +295,7 @@ class _Where:
     letters: dict[str, str]
 
     def problem(self, name: str, message: str) -> StepProblem:
-        column = f"{self.letters.get(name, '?')} ({STEP_HEADERS[name]})"
-        return StepProblem(self.file, self.row, column, message)
+        return StepProblem(self.file, self.row, _column(name, self.letters), message)
 
 
 def _parse_step_row(
@@ -401,7 +400,7 @@ def _duplicate_problems(
     for (household, name), entries in rows.items():
         if len({step.content() for _, step in entries}) > 1:
             numbers = ", ".join(str(number) for number, _ in entries)
-            where = f"{letters.get('step', '?')} (步骤)"
+            where = _column("step", letters)
             problems += [
                 StepProblem(
                     file,
@@ -489,7 +488,7 @@ def _chain_problems(
                 StepProblem(
                     file,
                     number,
-                    f"{letters.get('step', '?')} (步骤)",
+                    _column("step", letters),
                     f"户编号 {household}: {name} 之前缺少 {before} — {name} has no {before} before "
                     f"it; record the steps in order ({' → '.join(CASE_STEPS)})",
                 )
@@ -526,7 +525,7 @@ def _pair_problem(
     return StepProblem(
         file,
         rows[(household, blamed)][0],
-        f"{letters.get(name, '?')} ({STEP_HEADERS[name]})",
+        _column(name, letters),
         f"户编号 {household}: {later_what} {later_day} 早于 {earlier_what} {earlier_day} — "
         f"{later} is dated before {earlier}; the steps go {' → '.join(CASE_STEPS)}",
     )
@@ -594,7 +593,7 @@ def record_step(
         "handler": handler,
         "note": note,
     }
-    where = _Where("网页 web page", 1, {name: "-" for name in STEP_HEADERS})
+    where = _Where("网页 web page", 1, {})
     parsed = _parse_step_row(cells, where, run=run, known=run.household_ids(), source="web")
     if not isinstance(parsed, CaseStep):
         raise StepFileError(parsed)
@@ -849,6 +848,12 @@ def summary_lines(cases: pd.DataFrame) -> list[str]:
         for row in flagged.itertuples(index=False)
     ]
     return lines
+
+
+def _column(name: str, letters: dict[str, str]) -> str:
+    """How a message names a column: its letter and header (the header alone without a letter)."""
+    letter = letters.get(name)
+    return f"{letter} ({STEP_HEADERS[name]})" if letter else STEP_HEADERS[name]
 
 
 # -- values --------------------------------------------------------------------------------------------
