@@ -45,8 +45,8 @@ WORK_TENURE = 6
 
 # Scenario knobs: indices into `Rules.knobs`.
 K_MAJOR, K_CHRONIC, K_DISABILITY, K_STAY_COST, K_FOLLOW_UP, K_SCHOOL = range(6)
-K_DOWN_FLEX, K_DOWN_STABLE, K_DOWN_HIRE, K_PAY_CUT, K_DEPT, K_CARE = range(6, 12)
-N_K = 12
+K_DOWN_FLEX, K_DOWN_STABLE, K_DOWN_HIRE, K_PAY_CUT, K_DEPT, K_CARE, K_TUITION = range(6, 13)
+N_K = 13
 # Disaster kinds: columns of `Rules.disaster`.
 D_REACH, D_SEVERE, D_CROP_FIRST, D_CROP_SPREAD, D_RECORDED, D_HOUSE, D_HOUSE_COST = range(7)
 N_D = 7
@@ -133,6 +133,7 @@ class Rules:
         knobs[K_PAY_CUT] = scenario.downturn_pay_cut
         knobs[K_DEPT] = scenario.department_screening
         knobs[K_CARE] = scenario.disability_care
+        knobs[K_TUITION] = scenario.tuition
         kinds = scenario.disasters
         disaster = np.array(
             [
@@ -709,6 +710,8 @@ def _kernel(  # noqa: PLR0912, PLR0913, PLR0915
             if pi[p, L.DIS] == 1 or pi[p, L.DIS] == 2:
                 care += knobs[K_CARE] * scale
             sc = _school_cost(age, track, moy) * knobs[K_SCHOOL]
+            if moy == 9 and sc > 0.0 and knobs[K_TUITION] > 0.0:
+                sc += knobs[K_TUITION] * (1.0 if age >= 18.0 else 1.0 / 3.0)  # the year's fees
             if sc > 0.0:
                 students += 1
                 school += sc * scale

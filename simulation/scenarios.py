@@ -10,7 +10,8 @@ name     what differs from `baseline` (today's county)
 baseline Today's county: illness the commonest shock, some job loss, summer storms, monthly feeds.
 illness  Illness and disability dominate (DOMAIN.md: illness ~59 %, disability ~9 %, schooling ~9 %,
          lack of labour ~8 %): more chronic and serious illness, costlier stays treated out of the
-         county, more disability, dearer schooling, fewer other shocks.
+         county, more disability and the care it needs, school fees due each September, fewer
+         other shocks.
 disaster Farming is a large share of income and comes in two harvests (June, October), so income is
          lumpy; floods, droughts and hail hit whole villages in their seasons and wipe the coming
          harvest; floods damage houses.
@@ -100,6 +101,9 @@ class Scenario:
         Monthly probability of a follow-up stay while a serious illness lasts.
     school_cost
         Multiplier of schooling costs (high school, vocational school, college).
+    tuition
+        Fees paid each September by a college student (yuan, month-0 prices; a third of it for a
+        high-school or vocational student), on top of the monthly costs.
     disability_care
         Monthly care and rehabilitation cost of each member with a grade 1–2 disability (yuan,
         month-0 prices; spending no feed records — the certificate is what shows it).
@@ -154,6 +158,7 @@ class Scenario:
     follow_up_rate: float = 0.35
     school_cost: float = 1.0
     disability_care: float = 0.0
+    tuition: float = 0.0
     disasters: tuple[DisasterKind, ...] = (STORM,)
     farm_scale: float = 1.0
     farm_season: tuple[float, ...] = (
@@ -213,8 +218,9 @@ ILLNESS = Scenario(
     disability_prevalence=2.5,
     stay_cost=1.5,
     follow_up_rate=0.5,
-    school_cost=2.0,
-    disability_care=800.0,
+    school_cost=1.5,
+    tuition=9000.0,
+    disability_care=1000.0,
     disasters=(
         DisasterKind(name="storm", monthly_rate=_monthly(0.015, months=_SUMMER, otherwise=0.003)),
     ),
