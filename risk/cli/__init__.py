@@ -25,9 +25,9 @@ app = typer.Typer(
 
 
 def _register_commands() -> None:
-    from risk.cli import build, data, review, scoring, simulate, train  # noqa: PLC0415
+    from risk.cli import backtest, build, data, review, scoring, simulate, train  # noqa: PLC0415
 
-    for module in (simulate, data, build, train, scoring, review):
+    for module in (simulate, data, build, train, scoring, review, backtest):
         module.register(app)
 
 
