@@ -164,3 +164,11 @@ def test_values_judged_once_per_distinct_value_flag_the_rows_the_row_checks_flag
     )
     for key, mask in by_row.items():
         assert by_value[key].tolist() == mask.tolist(), key
+
+
+@pytest.mark.parametrize("dtype", [object, "string"])
+def test_text_of_another_dtype_than_the_parsed_str_is_a_bug(dtype):
+    raw, frame, parsed = _parsed("income", {"household_id": ["H1"], "month": ["2024-01"]})
+    frame["household_id"] = frame["household_id"].astype(dtype)
+    with pytest.raises(RuntimeError, match=r"(?s)income breaks its schema.*household_id"):
+        failing_rows(frame, CONTRACT["income"], current=NOW)
