@@ -683,7 +683,7 @@ def case_status(
     ...     "step": ["线索", "公示", "县级审定"], "step_date": ["2026-11-01", "2026-11-05", "2026-11-20"],
     ...     "notice_start": ["", "2026-11-05", ""], "notice_end": ["", "2026-11-08", ""]})
     >>> row = case_status(h, today="2026-12-01").iloc[0]
-    >>> row["days_open"], row["overdue_days"], row["notice_days"], row["flags"]
+    >>> int(row["days_open"]), int(row["overdue_days"]), float(row["notice_days"]), row["flags"]
     (19, 4, 4.0, '逾期4天；公示仅4天')
     """
     day = date.fromisoformat(today) if isinstance(today, str) else today
@@ -744,12 +744,7 @@ def _case_row(
         lead = min(_day(value) for value in latest["step_date"])
         lead_source = "earliest_step"
     deadline = lead + timedelta(days=deadline_days)
-    closed_by = FINAL_STEP if FINAL_STEP in latest.index else ("排除" if ended else "")
-    end = (
-        _day(latest.at[FINAL_STEP, "step_date"])
-        if closed_by == FINAL_STEP
-        else (ended if ended else today)
-    )
+    closed_by, end = _closing(latest, ended=ended, today=today)
     days_open = (end - lead).days
     overdue_days = max(days_open - deadline_days, 0)
     notice = _notice(latest, min_notice_days)
@@ -780,6 +775,15 @@ def _case_row(
         **notice,
         "flags": "；".join(flags),
     }
+
+
+def _closing(latest: pd.DataFrame, *, ended: date | None, today: date) -> tuple[str, date]:
+    """(what closed the case — 县级审定, 排除 or "" while open, the day its clock stops)."""
+    if FINAL_STEP in latest.index:
+        return FINAL_STEP, _day(latest.at[FINAL_STEP, "step_date"])
+    if ended is not None:
+        return "排除", ended
+    return "", today
 
 
 def _lead_source(latest: pd.DataFrame) -> str:
