@@ -16,7 +16,7 @@ import typer
 
 from features.contract.errors import ConfigError, FanpinError
 from risk.cli.engine import EngineOption, SchedulerOption, wants_dask
-from risk.config import FanpinConfig, check_operating_point, load_config
+from risk.config import FanpinConfig, check_operating_point, load_config, require_policy
 
 DataOption = Annotated[Path, typer.Option("--data", help="数据目录 the data directory")]
 MonthOption = Annotated[str, typer.Option("--month", help="评分月份 YYYY-MM")]
@@ -123,6 +123,7 @@ def score(
     from risk.score import print_summary  # noqa: PLC0415
 
     loaded = load_directory(data, pseudonym_key=settings.privacy.pseudonym_key())
+    require_policy(settings, loaded.tables, months=[period], doing="score")
     chosen = load_scoring_model(model, settings)
     result = runner(
         loaded.tables,
