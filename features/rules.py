@@ -81,10 +81,10 @@ RULE_LABELS_ZH: Mapping[str, str] = MappingProxyType(
         "income_below_line": "人均纯收入低于监测线",
         "oop_over_income_share": "年度个人医疗自付超过农村居民人均可支配收入的规定比例",
         "large_inpatient_stay": "单次住院自付超过规定额度",
-        "dibao_edge": "低保边缘：人均收入低于低保标准的规定倍数（1.5倍）",
+        "dibao_edge": "低保边缘：人均收入低于低保标准的规定倍数",
         "rigid_spending_hardship": "刚性支出困难：人均收入低于上年农村居民人均可支配收入且医疗支出超过家庭收入的规定比例",
-        "inpatient_oop_push": "医保推送：单次住院自付达到推送额度（脱贫户5000元、其他20000元）",
-        "outpatient_oop_push": "医保推送：当月门诊自付达到推送额度（500元）",
+        "inpatient_oop_push": "医保推送：单次住院自付达到推送额度",
+        "outpatient_oop_push": "医保推送：个人当月门诊自付达到推送额度",
         "disaster_on_record": "应急推送：遭受自然灾害",
         "death_on_record": "公安推送：家庭成员死亡",
     }
