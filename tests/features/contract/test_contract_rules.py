@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 
+import numpy as np
 import pandas as pd
 import pytest
 from contract_frames import HEAD_1, KEY
@@ -11,6 +12,7 @@ from contract_frames import HEAD_1, KEY
 from features.contract.errors import DataContractError
 from features.contract.io import load_directory, validate_directory
 from features.contract.schema import CONTRACT, label_of
+from features.contract.validation import MAX_EXAMPLES, ROW, flag_rows
 
 
 def _load_fails(directory, pattern: str) -> str:
@@ -240,3 +242,21 @@ def test_docs_are_generated_from_the_contract():
         assert f"### {spec.name} — {spec.label_zh}" in text
         for column in spec.columns:
             assert f"| {column.name} | {' / '.join(column.labels_zh)} |" in text
+
+
+def test_flag_rows_is_the_one_step_from_flagged_rows_to_an_issue():
+    frame = pd.DataFrame({"person_id": [HEAD_1] * 12 + ["P2"], ROW: range(2, 15)})
+    column = CONTRACT["members"].column("person_id")
+    none = flag_rows("error", "r", frame, [False] * 13, table="members", file="m.csv",
+                     column=column, zh="{count}行", en="{count} row(s)")  # fmt: skip
+    assert none == []
+    flagged = np.array([True] * 12 + [False])
+    (issue,) = flag_rows("warning", "r", frame, flagged, table="members", file="m.csv",
+                         column=column, values=frame.loc[flagged, "person_id"],
+                         zh="{count}行", en="{count} row(s)", expected="x")  # fmt: skip
+    assert (issue.severity, issue.count, issue.rows) == ("warning", 12, tuple(range(2, 12)))
+    assert len(issue.values) == MAX_EXAMPLES and HEAD_1 not in issue.message
+    assert issue.message.startswith(
+        "[m.csv] members (家庭成员) 列 column person_id (证件号码): 12行 — 12 row(s)"
+    )
+    assert issue.message.endswith("; … 另有2处 and 2 more); 应为 expected: x")
