@@ -14,6 +14,17 @@ Worked example (`until = 2026-10`, `horizon = 6`, `valid_months = 3`, data from 
     training months           = 2024-04 .. 2025-07       (first = 2023-11 + history - 1)
 
 The training label windows end at 2025-07 + 6 = 2026-01, before the first validation month.
+
+Two more sets of months come from the same arithmetic (`selection_split`, `OutOfTimeSplit.labelled_months`):
+
+    selection (inside the training months, its own gap of `horizon` months):
+      validation              = 2025-05 .. 2025-07       (the newest 3 training months)
+      gap                     = 2024-11 .. 2025-04
+      training                = 2024-04 .. 2024-10
+    refit (the model that is registered and scores) = 2024-04 .. 2026-04
+      every as-of month whose label window had closed by `until`: training + gap + validation.
+
+Candidates are chosen on the selection split, so the choice never sees the reported validation months.
 """
 
 from __future__ import annotations
@@ -43,12 +54,21 @@ class OutOfTimeSplit:
     until: pd.Period
     horizon: int
 
+    @property
+    def labelled_months(self) -> tuple[pd.Period, ...]:
+        """Every as-of month whose label window had closed by `until`: training, gap and validation.
+
+        The registered model is refitted on these (see `training.train`).
+        """
+        return (*self.train_months, *self.gap_months, *self.valid_months)
+
     def describe(self) -> dict[str, str]:
         """First and last month of each part, as text (for logs and evaluation.json)."""
         return {
             "train": _span(self.train_months),
             "gap": _span(self.gap_months),
             "valid": _span(self.valid_months),
+            "labelled": _span(self.labelled_months),
             "until": str(self.until),
             "horizon": str(self.horizon),
         }
@@ -114,6 +134,46 @@ def out_of_time_split(
         gap_months=_range(last_train + 1, first_valid - 1),
         valid_months=_range(first_valid, last_usable),
         until=until,
+        horizon=horizon,
+    )
+
+
+def selection_split(
+    split: OutOfTimeSplit, *, valid_months: int, min_train_months: int = 3
+) -> OutOfTimeSplit | None:
+    """An out-of-time split inside `split`'s training months, for choosing among candidates.
+
+    The newest `valid_months` training months validate, the `horizon` months before them are the
+    gap, and the older training months fit. Its `until` is the last month any of its label windows
+    reaches (the last training month's window end), so nothing it uses looks at the reported
+    validation months or their gap. None when fewer than `min_train_months` months would be left to
+    fit on (the caller then keeps the default candidate and says so).
+
+    Examples
+    --------
+    >>> outer = out_of_time_split(first_month=pd.Period("2023-11", "M"),
+    ...                           until=pd.Period("2026-10", "M"), horizon=6, valid_months=3)
+    >>> inner = selection_split(outer, valid_months=3)
+    >>> inner.describe()["train"], inner.describe()["gap"], inner.describe()["valid"]
+    ('2024-04..2024-10', '2024-11..2025-04', '2025-05..2025-07')
+    """
+    if int(valid_months) < 1 or int(min_train_months) < 1:
+        raise ValueError(
+            f"valid_months and min_train_months must be at least 1, got {valid_months} and "
+            f"{min_train_months}"
+        )
+    months = split.train_months
+    horizon = split.horizon
+    if len(months) < min_train_months + horizon + valid_months:
+        return None
+    valid = months[-valid_months:]
+    gap = months[-valid_months - horizon : -valid_months]
+    train = months[: -valid_months - horizon]
+    return OutOfTimeSplit(
+        train_months=train,
+        gap_months=gap,
+        valid_months=valid,
+        until=valid[-1] + horizon,
         horizon=horizon,
     )
 

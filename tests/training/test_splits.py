@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from training.splits import newest_window, out_of_time_split
+from training.splits import newest_window, out_of_time_split, selection_split
 
 
 def M(text: str) -> pd.Period:
@@ -61,3 +61,46 @@ def test_newest_window() -> None:
         "2026-03",
         "2026-04",
     ]
+
+
+def test_selection_split_sits_inside_the_training_months_with_its_own_gap() -> None:
+    outer = out_of_time_split(
+        first_month=M("2023-11"), until=M("2026-10"), horizon=6, valid_months=3
+    )
+    inner = selection_split(outer, valid_months=3)
+    assert inner is not None
+    assert months(inner.valid_months) == ["2025-05", "2025-06", "2025-07"]
+    assert months(inner.gap_months) == [
+        "2024-11",
+        "2024-12",
+        "2025-01",
+        "2025-02",
+        "2025-03",
+        "2025-04",
+    ]
+    assert inner.describe()["train"] == "2024-04..2024-10"
+    # no label window of the selection reaches the reported gap or validation months
+    assert inner.until == M("2026-01") < outer.gap_months[0] + 6
+    assert inner.valid_months[-1] == outer.train_months[-1]
+
+
+def test_selection_split_needs_enough_training_months() -> None:
+    outer = out_of_time_split(
+        first_month=M("2024-01"), until=M("2026-06"), horizon=6, valid_months=3
+    )
+    assert months(outer.train_months)[0] == "2024-06"
+    assert months(outer.train_months)[-1] == "2025-03"  # 10 months: 3 + 6 + 3 do not fit
+    assert selection_split(outer, valid_months=3) is None
+    assert selection_split(outer, valid_months=3, min_train_months=1) == out_of_time_split(
+        first_month=M("2024-01"), until=M("2025-09"), horizon=6, valid_months=3
+    )
+
+
+def test_refit_months_run_from_the_first_training_month_to_the_last_closed_window() -> None:
+    split = out_of_time_split(
+        first_month=M("2023-11"), until=M("2026-10"), horizon=6, valid_months=3
+    )
+    assert str(split.labelled_months[0]) == "2024-04"
+    assert str(split.labelled_months[-1]) == "2026-04"  # 2026-04 + 6 = 2026-10 = until
+    assert len(split.labelled_months) == 25  # every month in between, none twice
+    assert split.describe()["labelled"] == "2024-04..2026-04"
