@@ -369,15 +369,14 @@ def check_model_features(expected: Sequence[str], available: Sequence[str]) -> N
 def predict_households(model: Any, features: pd.DataFrame) -> pd.DataFrame:
     """Calibrated probability and raw log-odds per household (index kept).
 
-    Uses ``model.transform_features`` once, then the booster and the calibrator, so the matrix is
-    built a single time for both values.
+    Uses the model's own ``predict_raw`` (trees or a linear model alike), then its calibrator, so the
+    features are prepared a single time for both values.
     """
     names = [str(n) for n in model.feature_names_in_]
     ordered = features.loc[:, names]
     if len(ordered) == 0:
         return pd.DataFrame({"probability": [], "raw_score": []}, index=features.index)
-    matrix = model.transform_features(ordered)
-    raw = np.asarray(model.booster_.predict(matrix, raw_score=True), dtype=float)
+    raw = np.asarray(model.predict_raw(ordered), dtype=float)
     probability = np.clip(np.asarray(model.calibrator_.predict(raw), dtype=float), 0.0, 1.0)
     return pd.DataFrame({"probability": probability, "raw_score": raw}, index=features.index)
 

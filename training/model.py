@@ -15,7 +15,7 @@ through the calibrator chosen on held-out rows.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import lightgbm as lgb
@@ -53,6 +53,11 @@ class RiskModel(ClassifierMixin, BaseEstimator):
     monotone
         Feature name → +1 (risk never falls as the value rises), −1, or 0. Names not among the
         fitted features are ignored (see `monotone_constraints_`).
+    features
+        The features the trees may split on (None: all). The others are still accepted and named in
+        `feature_names_in_` — scoring and explanations see one frame whatever the model — but they are
+        masked as missing while the trees grow, so no tree splits on them and their contributions
+        are exactly zero. Names not among the fitted features are ignored (see `features_used_`).
     calibration
         ``"auto"`` (isotonic or Platt, whichever has the lower cross-validated log-loss on the held-out
         rows), ``"isotonic"`` or ``"platt"``.
@@ -77,6 +82,8 @@ class RiskModel(ClassifierMixin, BaseEstimator):
         Categorical feature → the categories seen at fit (unseen values become missing).
     monotone_constraints_ : dict
         The constraints actually used, by feature name.
+    features_used_ : list
+        The features the trees could split on.
     best_iteration_ : int
     """
 
@@ -92,6 +99,7 @@ class RiskModel(ClassifierMixin, BaseEstimator):
         colsample_bytree: float = 0.8,
         subsample: float = 0.8,
         monotone: Mapping[str, int] | None = None,
+        features: Sequence[str] | None = None,
         calibration: str = "auto",
         validation_fraction: float = 0.2,
         early_stopping_rounds: int = 50,
@@ -107,6 +115,7 @@ class RiskModel(ClassifierMixin, BaseEstimator):
         self.colsample_bytree = colsample_bytree
         self.subsample = subsample
         self.monotone = monotone
+        self.features = features
         self.calibration = calibration
         self.validation_fraction = validation_fraction
         self.early_stopping_rounds = early_stopping_rounds
@@ -148,9 +157,10 @@ class RiskModel(ClassifierMixin, BaseEstimator):
         """
         self._check_params()
         matrix, y_codes, weight = self._learn_inputs(X, y, sample_weight)
+        matrix = self._mask_unused(matrix)
         if eval_set is not None:
             fit_rows = np.arange(len(y_codes))
-            held_matrix = self._matrix(eval_set[0])
+            held_matrix = self._mask_unused(self._matrix(eval_set[0]))
             held_y = self._encode(eval_set[1])
         else:
             fit_rows, held_rows = self._hold_out(y_codes, groups)
@@ -221,6 +231,12 @@ class RiskModel(ClassifierMixin, BaseEstimator):
                 valid = False
             if not valid:
                 raise ValueError(f"RiskModel: {name} must be {expected}, got {value!r}")
+        if self.features is not None and (
+            isinstance(self.features, str) or not all(isinstance(n, str) for n in self.features)
+        ):
+            raise ValueError(
+                f"RiskModel: features must be a list of feature names or None, got {self.features!r}"
+            )
         for name, sign in (self.monotone or {}).items():
             if sign not in (-1, 0, 1):
                 raise ValueError(f"RiskModel: monotone[{name!r}] must be -1, 0 or 1, got {sign!r}")
@@ -262,6 +278,31 @@ class RiskModel(ClassifierMixin, BaseEstimator):
             )
         weight = None if sample_weight is None else _check_sample_weight(sample_weight, matrix)
         return matrix, self._encode(y_array), weight
+
+    def _mask_unused(self, matrix: Any) -> Any:
+        """The fit matrix with every feature outside `features` set to missing (a copy if changed)."""
+        names = self._names()
+        if self.features is None:
+            self.features_used_ = names
+            return matrix
+        wanted = {str(n) for n in self.features}
+        self.features_used_ = [n for n in names if n in wanted]
+        unused = [i for i, n in enumerate(names) if n not in wanted]
+        if not unused:
+            return matrix
+        if isinstance(matrix, pd.DataFrame):
+            masked = matrix.copy()
+            for i in unused:
+                column = masked.columns[i]
+                masked[column] = (
+                    pd.Categorical([None] * len(masked), categories=masked[column].cat.categories)
+                    if isinstance(masked[column].dtype, pd.CategoricalDtype)
+                    else np.nan
+                )
+            return masked
+        masked = np.array(matrix, dtype=np.float64, copy=True)
+        masked[:, unused] = np.nan
+        return masked
 
     def _encode(self, y: Any) -> np.ndarray:
         y_array = np.asarray(y).ravel()

@@ -4,7 +4,9 @@ Default tracking: an embedded SQLite store under the working directory (`FanpinC
 resolved_tracking_uri()`), with artifacts in `./mlartifacts`; `--tracking-uri` or `MLFLOW_TRACKING_URI`
 points elsewhere, e.g. a shared `mlflow server`. Models are stored with skops (no arbitrary code runs on
 load; the three fanpin/LightGBM types are declared trusted) and carry a fingerprint of their trees and
-calibrator in the MLmodel metadata, checked on every load.
+calibrator in the MLmodel metadata, checked on every load, and the configuration they were fitted with
+(`training.candidates.Configuration`: candidate name, estimator, parameters) so that a later run can
+refit the champion's configuration on the months it compares on.
 
 Nothing personal is logged: parameters, metrics, sha256 fingerprints of input files, the evaluation
 files (aggregates only) and the model. The model's input example is never logged; its signature holds
@@ -14,6 +16,7 @@ column names and types only.
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 import os
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -26,6 +29,7 @@ import numpy as np
 import pandas as pd
 
 from features.contract.errors import FanpinError
+from training.linear import LogisticRiskModel
 from training.model import RiskModel
 
 CHAMPION = "champion"
@@ -33,6 +37,7 @@ CHALLENGER = "challenger"
 EXPERIMENT = "fanpin"
 TRUSTED_TYPES: tuple[str, ...] = (
     "training.model.RiskModel",
+    "training.linear.LogisticRiskModel",
     "training.calibration.Calibrator",
     "lightgbm.basic.Booster",
 )
@@ -45,12 +50,17 @@ class ModelLoadError(FanpinError):
 
 @dataclass(frozen=True)
 class LoadedModel:
-    """A model with where it came from (for manifests and reports)."""
+    """A model with where it came from (for manifests and reports).
 
-    model: RiskModel
+    `configuration` is what it was fitted with (`Configuration.to_dict()`), None for a model
+    registered before configurations were stored.
+    """
+
+    model: RiskModel | LogisticRiskModel
     name: str | None
     version: str | None
     uri: str
+    configuration: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True)
@@ -182,7 +192,7 @@ class Registry:
     @_mlflow_silenced()  # a fresh context per call (contextmanager objects are ContextDecorators)
     def log_and_register(
         self,
-        model: RiskModel,
+        model: RiskModel | LogisticRiskModel,
         *,
         params: Mapping[str, Any],
         metrics: Mapping[str, float],
@@ -191,11 +201,13 @@ class Registry:
         signature_frame: pd.DataFrame,
         write_outputs: Callable[[str, str], Sequence[Path]],
         decide: Callable[[], GateDecision],
+        configuration: Mapping[str, Any] | None = None,
     ) -> RegisteredRun:
         """Log a run (params, metrics, fingerprints, model), register it, write and log the outputs.
 
         `write_outputs(version, run_id)` writes the evaluation files (which name the version) and
         returns their paths; `decide()` gives the gate decision, applied after everything is logged.
+        `configuration` is stored in the model's metadata (and logged as `configuration.json`).
         MLflow's event stream is muted meanwhile.
         """
         mlflow = self._mlflow
@@ -207,7 +219,9 @@ class Registry:
             mlflow.log_metrics({k: float(v) for k, v in metrics.items() if _finite(v)})
             mlflow.log_dict(dict(fingerprints), "data_fingerprints.json")
             mlflow.set_tags({**tags, **{f"data.sha256.{k}": v for k, v in fingerprints.items()}})
-            info = self._log_model(model, signature_frame)
+            if configuration is not None:
+                mlflow.log_dict(dict(configuration), "configuration.json")
+            info = self._log_model(model, signature_frame, configuration)
             with _mlflow_silenced():  # log_model re-enables MLflow's event stream on its way out
                 version = mlflow.register_model(info.model_uri, self.name, tags=dict(tags))
             decision = decide()
@@ -232,9 +246,14 @@ class Registry:
             location = Path(root).resolve().as_uri()
         return str(self.client.create_experiment(EXPERIMENT, artifact_location=location))
 
-    def _log_model(self, model: RiskModel, signature_frame: pd.DataFrame) -> Any:
+    def _log_model(
+        self,
+        model: RiskModel | LogisticRiskModel,
+        signature_frame: pd.DataFrame,
+        configuration: Mapping[str, Any] | None,
+    ) -> Any:
         return self._mlflow.sklearn.log_model(
-            model, name="model", **_model_files(model, signature_frame)
+            model, name="model", **_model_files(model, signature_frame, configuration)
         )
 
     def _apply(self, decision: GateDecision, version: str) -> None:
@@ -248,16 +267,28 @@ class Registry:
             self.client.set_registered_model_alias(self.name, CHALLENGER, version)
 
 
-def save_local(model: RiskModel, path: Path, *, signature_frame: pd.DataFrame) -> Path:
+def save_local(
+    model: RiskModel | LogisticRiskModel,
+    path: Path,
+    *,
+    signature_frame: pd.DataFrame,
+    configuration: Mapping[str, Any] | None = None,
+) -> Path:
     """Write a model folder (MLmodel + skops file) that `load_model(path)` reads back."""
     quiet_mlflow()
     import mlflow  # noqa: PLC0415
 
-    mlflow.sklearn.save_model(model, str(path), **_model_files(model, signature_frame))
+    mlflow.sklearn.save_model(
+        model, str(path), **_model_files(model, signature_frame, configuration)
+    )
     return Path(path)
 
 
-def _model_files(model: RiskModel, signature_frame: pd.DataFrame) -> dict[str, Any]:
+def _model_files(
+    model: RiskModel | LogisticRiskModel,
+    signature_frame: pd.DataFrame,
+    configuration: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
     """Signature (column names and types only), pinned requirements, fingerprint, trusted types."""
     import lightgbm  # noqa: PLC0415
     import sklearn  # noqa: PLC0415
@@ -277,7 +308,15 @@ def _model_files(model: RiskModel, signature_frame: pd.DataFrame) -> dict[str, A
             f"scikit-learn=={sklearn.__version__}",
             "fanpin",
         ],
-        "metadata": {"fanpin_fingerprint": model.fingerprint()},
+        "metadata": {
+            "fanpin_fingerprint": model.fingerprint(),
+            # JSON text: a YAML mapping would reorder and retype the parameters
+            **(
+                {"fanpin_configuration": json.dumps(dict(configuration), sort_keys=True)}
+                if configuration is not None
+                else {}
+            ),
+        },
         "skops_trusted_types": list(TRUSTED_TYPES),
     }
 
@@ -326,7 +365,31 @@ def load_model(
             "another version"
         ) from error
     _verify(model, metadata, uri)
-    return LoadedModel(model=model, name=name, version=version, uri=uri)
+    return LoadedModel(
+        model=model,
+        name=name,
+        version=version,
+        uri=uri,
+        configuration=_configuration(metadata, uri),
+    )
+
+
+def _configuration(metadata: Mapping[str, Any], uri: str) -> dict[str, Any] | None:
+    """The stored configuration, or None for a model registered before configurations were stored."""
+    text = metadata.get("fanpin_configuration")
+    if text is None:
+        return None
+    try:
+        stored = json.loads(text)
+    except (TypeError, ValueError) as error:
+        raise ModelLoadError(
+            f"model {uri}: its stored configuration is not JSON ({error})"
+        ) from error
+    if not isinstance(stored, dict) or not {"name", "estimator", "params"} <= set(stored):
+        raise ModelLoadError(
+            f"model {uri}: its stored configuration lacks name, estimator or params: {text[:200]}"
+        )
+    return stored
 
 
 def _require_skops(flavors: Mapping[str, Any], uri: str) -> None:
@@ -340,8 +403,10 @@ def _require_skops(flavors: Mapping[str, Any], uri: str) -> None:
 
 
 def _verify(model: Any, metadata: Mapping[str, Any], uri: str) -> None:
-    if not isinstance(model, RiskModel):
-        raise ModelLoadError(f"{uri} holds a {type(model).__name__}, not a fanpin RiskModel")
+    if not isinstance(model, RiskModel | LogisticRiskModel):
+        raise ModelLoadError(
+            f"{uri} holds a {type(model).__name__}, not a fanpin RiskModel or LogisticRiskModel"
+        )
     expected = metadata.get("fanpin_fingerprint")
     if expected is None:
         raise ModelLoadError(f"{uri} has no fanpin fingerprint: it was not written by `risk train`")
