@@ -245,8 +245,14 @@ img{max-width:100%;border:1px solid #eee;margin:0.5em 0}
 <p>模型版本 model version: <b>{{ e.model_version }}</b> · 验证月份 validation months: {{ e.split.valid if e.split else e.validation }}
 · 训练行 n_train {{ e.n_train }} · 验证行 n_valid {{ e.n_valid }} · 正例率 positive rate {{ '%.4f'|format(e.positive_rate) }}</p>
 {% if e.promotion %}<p>冠军 champion: <b class="{{ 'ok' if e.promotion.promoted else 'bad' }}">{{ '已晋升 promoted' if e.promotion.promoted else '未晋升 kept as challenger' }}</b> — {{ e.promotion.reason }}</p>{% endif %}
+{% if e.registered_model %}<p>登记模型 registered model: <b>{{ e.registered_model.candidate }}</b> refitted on {{ e.registered_model.fitted_on }}
+({{ e.registered_model.n_rows }} rows{% if e.registered_model.trees %}, {{ e.registered_model.trees }} trees{% endif %}, {{ e.registered_model.calibration.method }} calibration tuned on {{ e.registered_model.tuned_on }}).</p>{% endif %}
+{% if e.metrics_of %}<p>下列指标 The figures below are those of {{ e.metrics_of }}</p>{% endif %}
 <h2>对比 Comparison on the same rows</h2>
 {{ table }}
+{% if candidates %}<h2>候选模型 Candidates</h2>
+<p>选择规则 criterion: {{ e.candidates.criterion }}{% if e.candidates.selected_on %} · 选择用月份 chosen on: train {{ e.candidates.selected_on.train }}, gap {{ e.candidates.selected_on.gap }}, validation {{ e.candidates.selected_on.valid }}{% endif %}{% if e.candidates.note %} · {{ e.candidates.note }}{% endif %}</p>
+{{ candidates }}{% endif %}
 {% for name, img in images %}<h2>{{ name }}</h2><img alt="{{ name }}" src="data:image/png;base64,{{ img }}">{% endfor %}
 {% if e.monotone %}<h2>单调约束 Monotone constraints</h2>
 <p>约束特征 constrained: {{ e.monotone.constrained_features|length }} ·
@@ -291,7 +297,37 @@ def render_html(
         title=title,
         table=jinja2_markup(table),
         groups=jinja2_markup(_groups_table(evaluation.get("groups") or {})),
+        candidates=jinja2_markup(
+            _candidates_table(
+                evaluation.get("candidates") or {},
+                share=(evaluation.get("operating_point") or {}).get("key"),
+            )
+        ),
     )
+
+
+def _candidates_table(candidates: Mapping[str, Any], *, share: str | None) -> str:
+    """One row per candidate judged: AUC, recall at the operating share and at 10 %, trees; the chosen in bold."""
+    import html  # noqa: PLC0415
+
+    judged = {n: m for n, m in candidates.items() if isinstance(m, Mapping)}
+    if not judged:
+        return ""
+    keys = [k for k in dict.fromkeys([share or share_key(0.05), share_key(0.10)]) if k]
+    head = "".join(f"<th>recall@{html.escape(k)}</th>" for k in keys)
+    rows = [
+        f"<table><tr><th class='l'>candidate</th><th>AUC</th>{head}<th>trees</th><th class='l'>note</th></tr>"
+    ]
+    for name, m in judged.items():
+        chosen = name == candidates.get("chosen")
+        label = f"<b>{html.escape(name)} ✓</b>" if chosen else html.escape(name)
+        recalls = "".join(f"<td>{_fmt((m.get('recall_at') or {}).get(k))}</td>" for k in keys)
+        rows.append(
+            f"<tr><td class='l'>{label}</td><td>{_fmt(m.get('auc'))}</td>{recalls}"
+            f"<td>{m.get('trees') if m.get('trees') is not None else '—'}</td>"
+            f"<td class='l'>{html.escape(str(m.get('error', '')))}</td></tr>"
+        )
+    return "".join(rows) + "</table>"
 
 
 class _Attr(dict):

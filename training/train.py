@@ -1,8 +1,28 @@
-"""Training orchestration: tables → panel → labels → out-of-time split → model, baselines, evaluation.
+"""Training orchestration: tables → panel → labels → out-of-time split → candidates → model → registry.
 
-`train_from_tables` does the modelling on contract tables and returns everything the report needs;
-`train_and_register` adds the champion comparison, MLflow logging and the evaluation files;
-`train_from_table` is the same machinery on any household-level table a user brings.
+`train_from_tables` does the modelling on contract tables and returns everything the report needs:
+
+1. **choose** a configuration among the declared candidates (`training.candidates`) on an inner
+   out-of-time split of the training months, with its own label gap (`training.splits.selection_split`):
+   the choice never sees the reported validation months;
+2. **evaluate** it out of time: fit on the training months, score the validation months beside the
+   baselines, the oracle and by group — these are the reported metrics;
+3. **refit** the same configuration on every labelled as-of month up to the last whose label window has
+   closed (training + gap + validation months) — *that* model is registered and scores. A county's
+   newest year is what it needs most.
+
+How the tree count and calibration carry over to the refit: they are **re-derived, the same way as in
+the evaluation fit, one step later in time**. A random `tune_fraction` of households is set aside; their
+rows in the last `tune_months` labelled months (the validation months and the end of the gap) stop the
+trees early and fit the calibrator; every row of the other households is fitted. So the registered model
+is made by exactly the procedure whose out-of-time performance is reported, and the calibrator is fitted
+on the freshest rows no tree has seen — the base rate of the months about to be scored. Scaling the
+evaluation fit's tree count by the row count was the alternative; it assumes the best count grows with
+rows in a known way, and it would still leave the calibrator without unseen recent rows.
+
+`train_and_register` adds the champion comparison (configurations refitted on the same months, not a
+refitted champion re-scored in-sample), MLflow logging and the evaluation files; `train_from_table` is
+the same machinery on any household-level table a user brings, choosing by cross-validation.
 Configuration arrives as plain values (the CLI reads `risk.toml`).
 """
 
@@ -21,16 +41,26 @@ import pandas as pd
 from sklearn.model_selection import StratifiedKFold
 
 from features.build import build_panel
-from features.catalogue import CATALOGUE
 from features.contract.errors import DataContractError
 from features.contract.lines import MonitoringLines
 from features.contract.tables import Tables
 from features.rules import RuleParams, department_rules
 from training import baselines
+from training.candidates import (
+    CRITERION,
+    DEFAULT_CANDIDATE,
+    Configuration,
+    candidates_named,
+    choose,
+    configure,
+    describe_model,
+    fit_configuration,
+    monotone_constraints,
+)
 from training.evaluate import SHARES, group_metrics, score_metrics, share_key, top_share
 from training.labels import build_labels
 from training.model import RiskModel
-from training.splits import OutOfTimeSplit, out_of_time_split
+from training.splits import OutOfTimeSplit, out_of_time_split, selection_split
 
 KEYS = ["household_id", "month"]
 #: Stage name → context manager factory (the CLI passes rich progress; tests pass nothing).
@@ -44,21 +74,28 @@ class TrainOptions:
     Attributes
     ----------
     horizon, valid_months
-        Label horizon and how many of the newest usable as-of months validate.
+        Label horizon and how many of the newest usable as-of months validate (the candidate
+        selection inside the training months validates on as many).
     until
         The last known month (None: the export month).
     operating_share
-        Share of households warned (the capacity), e.g. 0.05 for the top 5%; the gate and the group
-        metrics use it.
+        Share of households warned (the capacity), e.g. 0.05 for the top 5%; the gate, the
+        candidate criterion and the group metrics use it.
     history
         Months of records required before an as-of month is used.
     tune_fraction, tune_months
-        Households (share) whose rows in the last `tune_months` training months are held out for
-        early stopping and calibration; their other rows are not used for fitting either.
+        Households (share) whose rows in the last `tune_months` months of a fit's months are held out
+        for early stopping and calibration; their other rows are not used for fitting either.
     compare_monotone
-        Also fit the model without monotone constraints and report both.
+        Also fit the chosen configuration without monotone constraints and report both.
     model_params
-        RiskModel parameters overriding the defaults.
+        Parameters applied over every tree candidate's own (tests use it for small, fast trees).
+    candidates
+        Names of the candidates to try (None: the whole table of `training.candidates`). With one
+        name, nothing is chosen.
+    selection_min_months
+        Fewest training months the selection split must leave to fit on; with fewer, the default
+        candidate is kept and evaluation.json says why.
     tree_trainer
         Where the trees grow (`RiskModel.fit`'s `tree_trainer`): None for this machine, or
         `risk.engine_dask.dask_tree_trainer(...)` for a Dask cluster (``--engine dask``).
@@ -75,25 +112,30 @@ class TrainOptions:
     random_state: int = 0
     n_jobs: int = 2
     model_params: Mapping[str, Any] = field(default_factory=dict)
+    candidates: tuple[str, ...] | None = None
+    selection_min_months: int = 3
     tree_trainer: Callable[..., Any] | None = None
 
 
 @dataclass
 class TrainingResult:
-    """What a run produced: the model, the evaluation and the validation rows' scores."""
+    """What a run produced.
 
-    model: RiskModel
+    `model` is the registered model (the chosen configuration refitted on every labelled month);
+    `evaluated_model` is the same configuration fitted on the training months only, whose scores of
+    the validation months are in `validation["model"]` and whose metrics the evaluation reports.
+    """
+
+    model: Any
     evaluation: dict[str, Any]
     validation: pd.DataFrame  # household_id, month, label, score per scorer, group columns
     valid_features: pd.DataFrame
     split: OutOfTimeSplit | None
     timings: dict[str, float]
     shap_importance: pd.Series
-
-
-def monotone_constraints() -> dict[str, int]:
-    """Feature → sign from the catalogue (`FeatureSpec.monotone`), zeros left out."""
-    return {spec.name: int(spec.monotone) for spec in CATALOGUE if int(spec.monotone) != 0}
+    configuration: Configuration | None = None
+    evaluated_model: Any = None
+    prepared: PreparedData | None = None
 
 
 # --------------------------------------------------------------------------- panel mode
@@ -107,7 +149,7 @@ def train_from_tables(
     extra_labels: pd.DataFrame | None = None,
     progress: Progress | None = None,
 ) -> TrainingResult:
-    """Fit the model on the training months and evaluate it and every baseline on the validation months.
+    """Choose a candidate, evaluate it out of time beside the baselines, refit it on every labelled month.
 
     Parameters
     ----------
@@ -123,6 +165,13 @@ def train_from_tables(
         Further identifications (`household_id, identified_month`), e.g. reviewer confirmations.
     progress
         Optional stage → context manager (progress display).
+
+    Returns
+    -------
+    TrainingResult
+        The reported metrics are those of the evaluation fit (training months only), scored on the
+        validation months; `evaluation["registered_model"]` says what the registered model was
+        fitted on.
     """
     stage = progress or (lambda name: nullcontext())
     timings: dict[str, float] = {}
@@ -136,14 +185,28 @@ def train_from_tables(
     )
     tables, split, feature_columns = prepared.tables, prepared.split, prepared.feature_columns
     train, valid = prepared.train, prepared.valid
-    fit_rows, tune_rows = prepared.fit_rows, prepared.tune_rows
-    with stage("model"), _timed(timings, "model"):
-        model = fit_model(train, fit_rows, tune_rows, feature_columns, options, monotone=True)
-    result_scores = {"model": model.predict_proba(valid[feature_columns])[:, 1]}
+    with stage("candidates"), _timed(timings, "candidates"):
+        configuration, candidates = select_configuration(prepared, options=options)
+    with stage(f"model ({configuration.name})"), _timed(timings, "model"):
+        model = fit_configuration(
+            configuration,
+            train[feature_columns],
+            train["label"].to_numpy(),
+            prepared.fit_rows,
+            prepared.tune_rows,
+            tree_trainer=options.tree_trainer,
+        )
     extra: dict[str, Any] = {}
-    if options.compare_monotone:
+    if options.compare_monotone and configuration.params.get("monotone"):
         with stage("model without monotone constraints"), _timed(timings, "model_unconstrained"):
-            free = fit_model(train, fit_rows, tune_rows, feature_columns, options, monotone=False)
+            free = fit_configuration(
+                replace(configuration, params={**configuration.params, "monotone": None}),
+                train[feature_columns],
+                train["label"].to_numpy(),
+                prepared.fit_rows,
+                prepared.tune_rows,
+                tree_trainer=options.tree_trainer,
+            )
         extra["monotone"] = _monotone_comparison(model, free, valid, feature_columns, options)
     with stage("baselines"), _timed(timings, "baselines"):
         scores = _baseline_scores(
@@ -157,7 +220,7 @@ def train_from_tables(
         )
     with stage("evaluation"), _timed(timings, "evaluation"):
         validation = valid[[*KEYS, "label"]].copy()
-        validation["model"] = result_scores["model"]
+        validation["model"] = model.predict_proba(valid[feature_columns])[:, 1]
         for name, values in scores.items():
             validation[name] = values
         if truth is not None:
@@ -166,40 +229,84 @@ def train_from_tables(
         for column in groups.columns:
             validation[f"group:{column}"] = groups[column].to_numpy()
         evaluation = evaluate_validation(validation, options=options, groups=groups)
-        evaluation.update(extra)
-        evaluation["n_train"] = int(len(fit_rows))
-        evaluation["n_tune"] = int(len(tune_rows))
-        evaluation["split"] = split.describe()
-        evaluation["model_params"] = model.get_params() | {
-            "monotone": sorted(model.monotone_constraints_)
-        }
-        evaluation["model_shape"] = {
-            "trees": model.best_iteration_,
-            "num_leaves": model.num_leaves,
-            "max_depth": model.max_depth,
-        }
-        evaluation["calibration"] = {
-            "method": model.calibrator_.method,
-            "cv_log_loss": model.calibration_losses_,
-        }
-        importance = shap_importance(
-            model, valid[feature_columns], random_state=options.random_state
+    with (
+        stage(f"refit on every labelled month ({split.describe()['labelled']})"),
+        _timed(timings, "refit"),
+    ):
+        registered, registered_info = refit_on_labelled_months(
+            prepared, configuration, options=options
         )
+    evaluation.update(extra)
+    evaluation |= _model_report(
+        model,
+        configuration,
+        candidates,
+        prepared=prepared,
+        registered_info=registered_info,
+    )
+    importance = shap_importance(
+        registered, valid[feature_columns], random_state=options.random_state
+    )
     evaluation["timings_seconds"] = {k: round(v, 2) for k, v in timings.items()}
     return TrainingResult(
-        model=model,
+        model=registered,
         evaluation=evaluation,
         validation=validation,
         valid_features=valid[[*KEYS, *feature_columns]],
         split=split,
         timings=timings,
         shap_importance=importance,
+        configuration=configuration,
+        evaluated_model=model,
+        prepared=prepared,
     )
+
+
+def _model_report(
+    model: Any,
+    configuration: Configuration,
+    candidates: dict[str, Any],
+    *,
+    prepared: PreparedData,
+    registered_info: dict[str, Any],
+) -> dict[str, Any]:
+    """evaluation.json's description of the chosen configuration, its evaluation fit and the refit."""
+    split = prepared.split.describe()
+    shape = describe_model(model)
+    params = dict(configuration.params)
+    if params.get("monotone"):
+        params["monotone"] = sorted(params["monotone"])
+    return {
+        "n_train": int(len(prepared.fit_rows)),
+        "n_tune": int(len(prepared.tune_rows)),
+        "split": split,
+        "metrics_of": (
+            f"the evaluation fit: candidate {configuration.name!r} fitted on the training months "
+            f"{split['train']} only, scored out of time on {split['valid']}. The registered model "
+            "is the same configuration refitted on every labelled month (registered_model)."
+        ),
+        "candidates": candidates,
+        "configuration": configuration.to_dict(),
+        "model_params": params,
+        "model_shape": {k: v for k, v in shape.items() if k != "calibration"},
+        "calibration": shape["calibration"],
+        "evaluated_model": {
+            "fitted_on": split["train"],
+            "n_rows": int(len(prepared.fit_rows)),
+            "n_tune": int(len(prepared.tune_rows)),
+            **shape,
+        },
+        "registered_model": registered_info,
+    }
 
 
 @dataclass
 class PreparedData:
-    """Labelled feature rows split out of time, plus the fit/tune rows inside the training months."""
+    """Labelled feature rows split out of time, plus the fit/tune rows inside the training months.
+
+    `train`, `gap` and `valid` hold the rows of the training, gap and validation months; `fit_rows`
+    and `tune_rows` index `train`.
+    """
 
     tables: Tables  # as known at `until`
     split: OutOfTimeSplit
@@ -208,6 +315,7 @@ class PreparedData:
     feature_columns: list[str]
     fit_rows: np.ndarray
     tune_rows: np.ndarray
+    gap: pd.DataFrame | None = None
 
 
 def prepare_training_data(
@@ -219,7 +327,7 @@ def prepare_training_data(
     stage: Progress | None = None,
     timings: dict[str, float] | None = None,
 ) -> PreparedData:
-    """Build the panel once for every training and validation month, label it and split it."""
+    """Build the panel once for every labelled month (training, gap, validation), label it and split it."""
     stage = stage or (lambda name: nullcontext())
     timings = {} if timings is None else timings
     if tables.outcomes is None:
@@ -235,7 +343,7 @@ def prepare_training_data(
         valid_months=options.valid_months,
         history=options.history,
     )
-    months = list(split.train_months) + list(split.valid_months)
+    months = list(split.labelled_months)
     with stage("features"), _timed(timings, "features"):
         panel = build_panel(tables, months=months, lines=lines)
     with stage("labels"), _timed(timings, "labels"):
@@ -250,12 +358,14 @@ def prepare_training_data(
         data = labels.merge(panel, on=KEYS, how="inner", validate="one_to_one")
         del panel
     feature_columns = [c for c in data.columns if c not in (*KEYS, "label")]
-    is_valid = data["month"].isin(split.valid_months).to_numpy()
-    train = data.loc[~is_valid].reset_index(drop=True)
-    valid = data.loc[is_valid].reset_index(drop=True)
+    month = data["month"]
+    train = data.loc[month.isin(split.train_months).to_numpy()].reset_index(drop=True)
+    gap = data.loc[month.isin(split.gap_months).to_numpy()].reset_index(drop=True)
+    valid = data.loc[month.isin(split.valid_months).to_numpy()].reset_index(drop=True)
+    del data
     _check_rows(train, valid)
     fit_rows, tune_rows = inner_split(train, options=options, train_months=split.train_months)
-    return PreparedData(tables, split, train, valid, feature_columns, fit_rows, tune_rows)
+    return PreparedData(tables, split, train, valid, feature_columns, fit_rows, tune_rows, gap=gap)
 
 
 def inner_split(
@@ -264,7 +374,7 @@ def inner_split(
     """Rows to fit on and rows to tune on (early stopping, calibration), with no household on both sides.
 
     A random `tune_fraction` of households is set aside: their rows in the last `tune_months`
-    training months tune the model; none of their rows are fitted. Everything else is fitted.
+    of `train_months` tune the model; none of their rows are fitted. Everything else is fitted.
     """
     households = np.sort(train["household_id"].unique())
     rng = np.random.default_rng(options.random_state)
@@ -276,6 +386,142 @@ def inner_split(
     return np.flatnonzero(~in_tune_group), np.flatnonzero(in_tune_group & recent)
 
 
+def select_configuration(
+    prepared: PreparedData, *, options: TrainOptions
+) -> tuple[Configuration, dict[str, Any]]:
+    """Fit every candidate on the selection split's training months, judge it on its validation months.
+
+    Returns the chosen configuration and evaluation.json's `candidates` entry: one entry per
+    candidate (its inner metrics, or why it was not judged), `chosen`, `criterion`, `selected_on`.
+    """
+    columns = prepared.feature_columns
+    configurations = [
+        configure(
+            candidate,
+            columns=columns,
+            random_state=options.random_state,
+            n_jobs=options.n_jobs,
+            tree_params=options.model_params,
+        )
+        for candidate in candidates_named(options.candidates)
+    ]
+    by_name = {c.name: c for c in configurations}
+    report: dict[str, Any] = {"criterion": CRITERION}
+    inner = selection_split(
+        prepared.split,
+        valid_months=options.valid_months,
+        min_train_months=options.selection_min_months,
+    )
+    default = DEFAULT_CANDIDATE if DEFAULT_CANDIDATE in by_name else configurations[0].name
+    if len(configurations) == 1:
+        report |= {"chosen": default, "note": "one candidate given: nothing to choose"}
+        return by_name[default], report
+    if inner is None:
+        note = (
+            f"the training months ({prepared.split.describe()['train']}) are too few for a "
+            f"selection split (at least {options.selection_min_months} + gap {options.horizon} + "
+            f"{options.valid_months} months): the default candidate is kept"
+        )
+        report |= {"chosen": default, "note": note}
+        return by_name[default], report
+    report["selected_on"] = {k: v for k, v in inner.describe().items() if k != "labelled"}
+    rows = prepared.train
+    in_train = rows["month"].isin(inner.train_months).to_numpy()
+    fit_frame = rows.loc[in_train].reset_index(drop=True)
+    judge = rows.loc[rows["month"].isin(inner.valid_months).to_numpy()].reset_index(drop=True)
+    fit_rows, tune_rows = inner_split(fit_frame, options=options, train_months=inner.train_months)
+    results = {
+        c.name: _judge_candidate(c, fit_frame, judge, fit_rows, tune_rows, columns, options)
+        for c in configurations
+    }
+    judged = {name: m for name, m in results.items() if "error" not in m}
+    chosen = choose(judged, share=options.operating_share) if judged else default
+    report |= results | {"chosen": chosen}
+    return by_name[chosen], report
+
+
+def _judge_candidate(
+    configuration: Configuration,
+    fit_frame: pd.DataFrame,
+    judge: pd.DataFrame,
+    fit_rows: np.ndarray,
+    tune_rows: np.ndarray,
+    columns: list[str],
+    options: TrainOptions,
+) -> dict[str, Any]:
+    """One candidate's metrics on the selection split (or the reason it could not be fitted)."""
+    start = time.perf_counter()
+    y = judge["label"].to_numpy()
+    try:
+        model = fit_configuration(
+            configuration,
+            fit_frame[columns],
+            fit_frame["label"].to_numpy(),
+            fit_rows,
+            tune_rows,
+            tree_trainer=options.tree_trainer,
+        )
+    except ValueError as error:  # e.g. the tune rows hold one class only
+        return {"error": str(error)}
+    shares = sorted({*SHARES, options.operating_share})
+    metrics = score_metrics(
+        y,
+        model.predict_proba(judge[columns])[:, 1],
+        calibrated=True,
+        shares=shares,
+        seed=options.random_state,
+    )
+    shape = describe_model(model)
+    return {
+        "auc": metrics["auc"],
+        "recall_at": metrics["recall_at"],
+        "precision_at": metrics["precision_at"],
+        "ece": metrics["ece"],
+        "trees": shape["trees"],
+        "n_fit": int(len(fit_rows)),
+        "n_valid": int(len(y)),
+        "seconds": round(time.perf_counter() - start, 2),
+    }
+
+
+def refit_on_labelled_months(
+    prepared: PreparedData, configuration: Configuration, *, options: TrainOptions
+) -> tuple[Any, dict[str, Any]]:
+    """The registered model: `configuration` refitted on every labelled month (see the module docstring).
+
+    Returns the model and evaluation.json's `registered_model` entry.
+    """
+    parts = [prepared.train, prepared.gap, prepared.valid]
+    rows = pd.concat([p for p in parts if p is not None], ignore_index=True)
+    months = prepared.split.labelled_months
+    fit_rows, tune_rows = inner_split(rows, options=options, train_months=months)
+    columns = prepared.feature_columns
+    model = fit_configuration(
+        configuration,
+        rows[columns],
+        rows["label"].to_numpy(),
+        fit_rows,
+        tune_rows,
+        tree_trainer=options.tree_trainer,
+    )
+    tune_months = list(months)[-options.tune_months :]
+    info = {
+        "refit": True,
+        "candidate": configuration.name,
+        "fitted_on": prepared.split.describe()["labelled"],
+        "n_rows": int(len(fit_rows)),
+        "n_tune": int(len(tune_rows)),
+        "tuned_on": f"{tune_months[0]}..{tune_months[-1]}",
+        **describe_model(model),
+        "trees_and_calibration": (
+            "re-derived as in the evaluation fit, one step later: early stopping and the calibrator "
+            f"on the rows of a held-out {options.tune_fraction:.0%} of households in the last "
+            f"{options.tune_months} labelled months; every row of the other households fitted"
+        ),
+    }
+    return model, info
+
+
 def fit_model(
     train: pd.DataFrame,
     fit_rows: np.ndarray,
@@ -285,6 +531,7 @@ def fit_model(
     *,
     monotone: bool,
 ) -> RiskModel:
+    """Today's `RiskModel` shape with `options.model_params` on these rows (benchmarks use it)."""
     params = {
         "random_state": options.random_state,
         "n_jobs": options.n_jobs,
@@ -302,8 +549,8 @@ def fit_model(
 
 
 def _monotone_comparison(
-    model: RiskModel,
-    free: RiskModel,
+    model: Any,
+    free: Any,
     valid: pd.DataFrame,
     columns: list[str],
     options: TrainOptions,
@@ -477,9 +724,9 @@ def _flag_by_month(validation: pd.DataFrame, share: float, *, seed: int) -> np.n
 
 
 def shap_importance(
-    model: RiskModel, X: pd.DataFrame, *, rows: int = 3000, random_state: int = 0
+    model: Any, X: pd.DataFrame, *, rows: int = 3000, random_state: int = 0
 ) -> pd.Series:
-    """Mean |TreeSHAP contribution| per feature (log-odds) on a sample of validation rows."""
+    """Mean |contribution| per feature (log-odds; TreeSHAP or linear) on a sample of validation rows."""
     sample = X.sample(min(rows, len(X)), random_state=random_state) if len(X) else X
     if not len(sample):
         return pd.Series(dtype=float)
@@ -491,14 +738,77 @@ def shap_importance(
 
 # --------------------------------------------------------------------------- champion + registry
 def champion_metrics(
-    champion_model: RiskModel, result: TrainingResult, *, options: TrainOptions
+    champion: Any, result: TrainingResult, *, options: TrainOptions
 ) -> dict[str, Any]:
-    """Re-score the champion on exactly the new validation rows (same metrics as the new model)."""
-    features = result.valid_features.drop(columns=KEYS)
-    probability = champion_model.predict_proba(features)[:, 1]
+    """The champion's metrics on exactly the new validation rows, judged as fairly as the challenger.
+
+    The challenger's metrics come from its configuration fitted on the training months only. The
+    champion's registered model may have been refitted on these very validation months, so scoring
+    it would be in-sample. Instead its stored configuration is fitted on the same training rows
+    (fit and tune rows alike) and scored on the same validation rows; when that configuration equals
+    the challenger's, the fit would be identical and the challenger's metrics are reused. A champion
+    registered before configurations were stored is scored as registered, and the entry says so
+    (`method`).
+
+    Parameters
+    ----------
+    champion
+        `training.registry.LoadedModel` (its `configuration` may be None).
+    result
+        This run's `TrainingResult` (its `prepared` rows are refitted on).
+    options
+        As for the run.
+    """
     shares = sorted({*SHARES, options.operating_share})
     y = result.validation["label"].to_numpy()
-    return score_metrics(y, probability, calibrated=True, shares=shares, seed=options.random_state)
+    valid_span = result.evaluation.get("split", {}).get("valid")
+    train_span = result.evaluation.get("split", {}).get("train")
+    stored = getattr(champion, "configuration", None)
+    if stored is None or result.prepared is None or result.configuration is None:
+        features = result.valid_features.drop(columns=KEYS)
+        probability = champion.model.predict_proba(features)[:, 1]
+        metrics = score_metrics(
+            y, probability, calibrated=True, shares=shares, seed=options.random_state
+        )
+        metrics["method"] = (
+            "scored as registered: the champion was registered without a stored configuration, so "
+            f"it could not be refitted on {train_span}; it may have been fitted on {valid_span} "
+            "itself (in-sample)"
+        )
+        return metrics
+    configuration = Configuration.from_dict(stored)
+    if configuration.key() == result.configuration.key():
+        metrics = {
+            k: result.evaluation[k]
+            for k in ("auc", "pr_auc", "brier", "ece", "precision_at", "recall_at")
+        }
+        metrics["method"] = (
+            f"same configuration as the challenger ({configuration.name!r}): fitted on {train_span} "
+            "it is the challenger's evaluation fit"
+        )
+        metrics["configuration"] = configuration.name
+        return metrics
+    prepared = result.prepared
+    columns = prepared.feature_columns
+    model = fit_configuration(
+        configuration,
+        prepared.train[columns],
+        prepared.train["label"].to_numpy(),
+        prepared.fit_rows,
+        prepared.tune_rows,
+        n_jobs=options.n_jobs,
+        tree_trainer=options.tree_trainer,
+    )
+    probability = model.predict_proba(prepared.valid[columns])[:, 1]
+    metrics = score_metrics(
+        y, probability, calibrated=True, shares=shares, seed=options.random_state
+    )
+    metrics["method"] = (
+        f"the champion's configuration ({configuration.name!r}) refitted on {train_span}, the "
+        "challenger's training rows, and scored on the same validation rows"
+    )
+    metrics["configuration"] = configuration.name
+    return metrics
 
 
 def train_and_register(
@@ -510,9 +820,12 @@ def train_and_register(
     fingerprints: Mapping[str, str],
     write_files: Callable[[dict[str, Any], Path], Sequence[Path]],
 ) -> dict[str, Any]:
-    """Compare with the champion on the same rows, log and register, apply the gate, write the files.
+    """Compare configurations with the champion's on the same months, register the refit, gate, write files.
 
-    Returns the final evaluation (with `model_version`, `champion`, `promotion`).
+    The registered model is `result.model` (refitted on every labelled month) with its configuration;
+    it becomes champion when its configuration is at least as good as the champion's on the newest
+    validation months (`champion_metrics`). Returns the final evaluation (with `model_version`,
+    `champion`, `promotion`).
     """
     from training.model import ModelMismatchError  # noqa: PLC0415
     from training.registry import promotion_gate  # noqa: PLC0415
@@ -523,24 +836,29 @@ def train_and_register(
     champion_info: dict[str, Any] | None = None
     if champion is not None:
         try:
-            champion_info = champion_metrics(champion.model, result, options=options)
+            champion_info = champion_metrics(champion, result, options=options)
             champion_info["version"] = champion.version
-        except ModelMismatchError as error:
+        except (ModelMismatchError, ValueError) as error:
             champion_info = {"version": champion.version, "error": str(error)}
     if champion_info is None or "error" in champion_info:
         decision = promotion_gate(evaluation, None, share=share)
         if champion_info is not None:
             decision = replace(
                 decision,
-                reason=f"the champion (version {champion_info['version']}) cannot score the current features: {champion_info['error']}",
+                reason=f"the champion (version {champion_info['version']}) cannot be compared on the current data: {champion_info['error']}",
             )
     else:
         decision = promotion_gate(evaluation, champion_info, share=share)
+        decision = replace(
+            decision, reason=f"{decision.reason}; champion {champion_info['method']}"
+        )
     evaluation["champion"] = champion_info
     evaluation["promotion"] = {
         "promoted": decision.promote,
         "reason": decision.reason,
         "compared_on": evaluation.get("split", {}).get("valid"),
+        "registered": "the challenger's configuration refitted on every labelled month "
+        f"({evaluation.get('registered_model', {}).get('fitted_on')})",
     }
 
     def write_outputs(version: str, run_id: str) -> Sequence[Path]:
@@ -549,17 +867,23 @@ def train_and_register(
         return write_files(evaluation, out_dir)
 
     metrics = flat_metrics(evaluation)
+    configuration = result.configuration
+    model_params = configuration.params if configuration else result.model.get_params()
     params = {
-        **{f"model.{k}": v for k, v in result.model.get_params().items() if k != "monotone"},
+        **{f"model.{k}": v for k, v in model_params.items() if k != "monotone"},
+        "candidate": configuration.name if configuration else None,
         "horizon": options.horizon,
         "valid_months": options.valid_months,
         "until": evaluation.get("split", {}).get("until"),
         "operating_share": options.operating_share,
-        "monotone_features": ",".join(sorted(result.model.monotone_constraints_)),
+        "monotone_features": ",".join(sorted(getattr(result.model, "monotone_constraints_", {}))),
+        "fitted_on": evaluation.get("registered_model", {}).get("fitted_on"),
     }
     tags = {
         "fanpin.until": str(evaluation.get("split", {}).get("until")),
         "fanpin.valid": str(evaluation.get("split", {}).get("valid")),
+        "fanpin.candidate": str(configuration.name if configuration else None),
+        "fanpin.fitted_on": str(evaluation.get("registered_model", {}).get("fitted_on")),
     }
     registered = registry.log_and_register(
         result.model,
@@ -570,6 +894,7 @@ def train_and_register(
         signature_frame=result.valid_features.drop(columns=KEYS),
         write_outputs=write_outputs,
         decide=lambda: decision,
+        configuration=configuration.to_dict() if configuration else None,
     )
     evaluation["model_uri"] = registered.model_uri
     return evaluation
@@ -602,10 +927,11 @@ def flat_metrics(evaluation: Mapping[str, Any]) -> dict[str, float]:
 # --------------------------------------------------------------------------- table mode
 @dataclass
 class TableResult:
-    model: RiskModel
+    model: Any
     evaluation: dict[str, Any]
     predictions: pd.DataFrame  # id, label, probability (out of fold / out of time)
     features: pd.DataFrame  # the feature columns as the model sees them (for the signature)
+    configuration: Configuration | None = None
 
 
 def train_from_table(
@@ -620,13 +946,18 @@ def train_from_table(
     random_state: int = 0,
     n_jobs: int = 2,
     model_params: Mapping[str, Any] | None = None,
+    candidates: Sequence[str] | None = None,
     progress: Progress | None = None,
 ) -> TableResult:
-    """The same estimator, calibration and metrics on a user's household-level table.
+    """The same candidates, criterion, calibration and metrics on a user's household-level table.
 
     Without `time_column`: stratified `folds`-fold cross-validation; every row gets an out-of-fold
-    probability. With it: the newest `valid_share` of time values validate, older rows fit.
-    The logistic baseline is judged on the same rows. The returned model is refitted on all rows.
+    probability from every candidate. With it: the newest `valid_share` of time values validate,
+    older rows fit. The candidate the criterion picks (`training.candidates.choose`) is reported as
+    the model, on the rows it was chosen on — so its figures are slightly optimistic, which
+    evaluation.json says; every candidate's figures are listed beside it. The logistic baseline is
+    judged on the same rows. The returned model is the chosen configuration refitted on all rows.
+    No monotone constraints are used (the columns are the user's, not the catalogue's).
     """
     stage = progress or (lambda name: nullcontext())
     table = _check_table(
@@ -636,24 +967,44 @@ def train_from_table(
     ids = table.pop(id_column)
     times = table.pop(time_column) if time_column else None
     features = table
-    params = {"random_state": random_state, "n_jobs": n_jobs, **(model_params or {})}
-    probability = np.full(len(y), np.nan)
+    configurations = [
+        configure(
+            candidate,
+            columns=list(features.columns),
+            random_state=random_state,
+            n_jobs=n_jobs,
+            tree_params=model_params,
+            monotone=False,
+        )
+        for candidate in candidates_named(candidates)
+    ]
+    splits = list(
+        _table_splits(y, times, folds=folds, valid_share=valid_share, random_state=random_state)
+    )
+    probability = {c.name: np.full(len(y), np.nan) for c in configurations}
     logistic = np.full(len(y), np.nan)
     with stage("cross-validation" if times is None else "out-of-time validation"):
-        for fit_rows, test_rows in _table_splits(
-            y, times, folds=folds, valid_share=valid_share, random_state=random_state
-        ):
-            model = RiskModel(**params).fit(features.iloc[fit_rows], y[fit_rows])
-            probability[test_rows] = model.predict_proba(features.iloc[test_rows])[:, 1]
+        for fit_rows, test_rows in splits:
+            for configuration in configurations:
+                model = configuration.build().fit(features.iloc[fit_rows], y[fit_rows])
+                probability[configuration.name][test_rows] = model.predict_proba(
+                    features.iloc[test_rows]
+                )[:, 1]
             pipeline = baselines.fit_logistic(
                 features.iloc[fit_rows], y[fit_rows], random_state=random_state
             )
             logistic[test_rows] = baselines.predict_logistic(pipeline, features.iloc[test_rows])
-    scored = ~np.isnan(probability)
+    scored = ~np.isnan(logistic)
     shares = sorted({*SHARES, operating_share})
-    evaluation = score_metrics(
-        y[scored], probability[scored], calibrated=True, shares=shares, seed=random_state
-    )
+    judged = {
+        name: score_metrics(
+            y[scored], values[scored], calibrated=True, shares=shares, seed=random_state
+        )
+        for name, values in probability.items()
+    }
+    chosen = choose(judged, share=operating_share)
+    validation = "out-of-time" if times is not None else f"stratified {folds}-fold cross-validation"
+    evaluation = dict(judged[chosen])
     evaluation["baselines"] = {
         "logistic": score_metrics(
             y[scored], logistic[scored], calibrated=True, shares=shares, seed=random_state
@@ -664,20 +1015,33 @@ def train_from_table(
         int(len(y) - scored.sum()) if times is not None else int(len(y) * (folds - 1) / folds)
     )
     evaluation["positive_rate"] = float(y[scored].mean())
-    evaluation["validation"] = (
-        "out-of-time" if times is not None else f"stratified {folds}-fold cross-validation"
-    )
+    evaluation["validation"] = validation
+    evaluation["candidates"] = {
+        name: {k: m[k] for k in ("auc", "recall_at", "precision_at", "ece")}
+        for name, m in judged.items()
+    } | {
+        "chosen": chosen,
+        "criterion": CRITERION,
+        "selected_on": f"the same {validation} as the reported figures (slightly optimistic)",
+    }
     evaluation["groups"] = {}
-    with stage("final model"):
-        final = RiskModel(**params).fit(features, y)
+    by_name = {c.name: c for c in configurations}
+    with stage(f"final model ({chosen})"):
+        final = by_name[chosen].build().fit(features, y)
+    evaluation["configuration"] = by_name[chosen].to_dict()
+    evaluation["model_shape"] = {k: v for k, v in describe_model(final).items()}
     evaluation["model_version"] = None
     predictions = (
-        pd.DataFrame({"id": ids.to_numpy(), "label": y, "probability": probability})
+        pd.DataFrame({"id": ids.to_numpy(), "label": y, "probability": probability[chosen]})
         .loc[scored]
         .reset_index(drop=True)
     )
     return TableResult(
-        model=final, evaluation=evaluation, predictions=predictions, features=features
+        model=final,
+        evaluation=evaluation,
+        predictions=predictions,
+        features=features,
+        configuration=by_name[chosen],
     )
 
 

@@ -1,8 +1,10 @@
 """CLI command: `risk train` (INTERFACE.md) in its two modes.
 
 - `risk train --data DIR [--until YYYY-MM] [--horizon 6] [--out DIR] [--tracking-uri URI]
-  [--model-name NAME] [--config risk.toml]`: contract tables → out-of-time model, baselines, MLflow,
-  champion gate; writes `OUT/evaluation.json` and `OUT/evaluation.html`.
+  [--model-name NAME] [--config risk.toml] [--oracle FILE]`: contract tables → a candidate chosen on the
+  training months, evaluated out of time beside the baselines, refitted on every labelled month and
+  registered in MLflow through the champion gate; writes `OUT/evaluation.json` and
+  `OUT/evaluation.html`.
 - `risk train --table FILE --id-column COL --label-column COL [--time-column COL] [--out DIR]`: any
   household-level table; writes `OUT/evaluation.json` and `OUT/predictions.parquet`.
 
@@ -270,7 +272,12 @@ def _train_table(
     with atomic_output_dir(out) as folder:
         write_json(result.evaluation, folder / "evaluation.json")
         result.predictions.to_parquet(folder / "predictions.parquet", index=False)
-        save_local(result.model, folder / "model", signature_frame=result.features)
+        save_local(
+            result.model,
+            folder / "model",
+            signature_frame=result.features,
+            configuration=result.configuration.to_dict() if result.configuration else None,
+        )
     _summary(result.evaluation, out=out, tracking_uri=None)
 
 
@@ -340,6 +347,15 @@ def _summary(evaluation: Mapping[str, Any], *, out: Path, tracking_uri: str | No
         )
     console = Console()
     console.print(table)
+    candidates = evaluation.get("candidates") or {}
+    if candidates.get("chosen"):
+        console.print(f"candidate chosen: {candidates['chosen']} — {candidates.get('criterion')}")
+    registered = evaluation.get("registered_model")
+    if registered:
+        console.print(
+            f"registered model: {registered['candidate']} refitted on {registered['fitted_on']} "
+            f"({registered['n_rows']} rows); the figures above are the evaluation fit's, out of time"
+        )
     promotion = evaluation.get("promotion")
     if promotion:
         console.print(

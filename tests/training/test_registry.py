@@ -149,9 +149,13 @@ def test_train_against_a_real_mlflow_server(mlflow_server: str, tmp_path: Path) 
     loaded = load_model("models:/server-model@champion", tracking_uri=mlflow_server)
     assert loaded.version == "1"
     features = result.valid_features.drop(columns=["household_id", "month"])
+    # the registered model is the refit on every labelled month, with its configuration
     assert np.array_equal(
-        loaded.model.predict_proba(features)[:, 1], result.validation["model"].to_numpy()
+        loaded.model.predict_proba(features)[:, 1], result.model.predict_proba(features)[:, 1]
     )
+    assert loaded.configuration == result.configuration.to_dict()
+    run_artifacts = [a.path for a in registry.client.list_artifacts(evaluation["run_id"])]
+    assert "configuration.json" in run_artifacts
     run = registry.client.get_run(evaluation["run_id"])
     assert run.data.tags["data.sha256.income"] == "ab" * 32
     assert "auc" in run.data.metrics and "rules.auc" in run.data.metrics

@@ -35,6 +35,7 @@ def test_cross_validation_scores_every_row_once(table: pd.DataFrame) -> None:
         id_column="户编号",
         label_column="label",
         model_params=FAST,
+        candidates=["risk_model"],
     )
     assert len(result.predictions) == len(table)
     assert result.predictions["id"].is_unique
@@ -45,10 +46,39 @@ def test_cross_validation_scores_every_row_once(table: pd.DataFrame) -> None:
     assert "county" in result.model.categories_
 
 
+def test_candidates_are_chosen_by_cross_validation(table: pd.DataFrame) -> None:
+    from training.candidates import CANDIDATES, choose
+
+    result = train_from_table(
+        table.drop(columns=["year_month"]),
+        id_column="户编号",
+        label_column="label",
+        model_params=FAST,
+    )
+    candidates = result.evaluation["candidates"]
+    names = [c.name for c in CANDIDATES]
+    judged = {n: candidates[n] for n in names}
+    assert candidates["chosen"] == choose(judged, share=0.05)
+    chosen = judged[candidates["chosen"]]
+    assert result.evaluation["auc"] == chosen["auc"]  # the reported figures are the chosen one's
+    assert result.evaluation["recall_at"] == chosen["recall_at"]
+    assert result.configuration.name == candidates["chosen"]
+    assert result.evaluation["configuration"]["name"] == candidates["chosen"]
+    assert "cross-validation" in candidates["selected_on"]
+    # a user's columns carry no catalogue meaning: no monotone constraints in table mode
+    assert result.configuration.params.get("monotone") is None
+
+
 def test_time_column_validates_on_the_newest_rows(table: pd.DataFrame) -> None:
     result = train_from_table(
-        table, id_column="户编号", label_column="label", time_column="year_month", model_params=FAST
+        table,
+        id_column="户编号",
+        label_column="label",
+        time_column="year_month",
+        model_params=FAST,
+        candidates=["risk_model", "logistic"],
     )
+    assert set(result.evaluation["candidates"]) >= {"risk_model", "logistic"}
     newest = set(table.loc[table["year_month"] >= "2025-01", "户编号"])
     assert set(result.predictions["id"]) == newest
     assert "year_month" not in result.model.feature_names_in_
@@ -97,10 +127,13 @@ def test_cli_table_mode(table: pd.DataFrame, tmp_path: Path) -> None:
         "groups",
         "model_version",
     } <= set(evaluation)
+    assert evaluation["candidates"]["chosen"] in evaluation["candidates"]
     predictions = pd.read_parquet(out / "predictions.parquet")
     assert list(predictions.columns) == ["id", "label", "probability"]
     assert len(predictions) == len(table)
-    assert load_model(out / "model").model.n_features_in_ == table.shape[1] - 3
+    loaded = load_model(out / "model")
+    assert loaded.model.n_features_in_ == table.shape[1] - 3
+    assert loaded.configuration["name"] == evaluation["candidates"]["chosen"]
 
 
 def test_cli_refuses_a_missing_column(table: pd.DataFrame, tmp_path: Path, capsys) -> None:

@@ -11,11 +11,14 @@ from training_county import synthetic_tables
 
 from features.contract.lines import MonitoringLines
 from features.rules import RuleParams
-from training.evaluate import render_html
+from training.candidates import CANDIDATES, choose, fit_configuration
+from training.evaluate import render_html, score_metrics
 from training.registry import Registry, load_model
 from training.train import TrainOptions, train_and_register, train_from_tables, write_json
 
 FAST = {"n_estimators": 40, "learning_rate": 0.1, "min_child_samples": 20}
+#: one candidate (today's shape) where a test is not about choosing: quick, and the choice is fixed
+ONE = ("risk_model",)
 #: a model that cannot split: constant scores, so it ranks no better than chance
 USELESS = {"n_estimators": 2, "num_leaves": 2, "min_child_samples": 100_000}
 INTERFACE_KEYS = {
@@ -41,6 +44,7 @@ def county():
 
 def train(county, params, **options):
     tables, truth = county
+    options.setdefault("candidates", ONE)
     settings = TrainOptions(model_params=params, compare_monotone=False, **options)
     result = train_from_tables(
         tables, lines=MonitoringLines(), rule_params=RuleParams(), options=settings, truth=truth
@@ -100,6 +104,56 @@ def test_evaluation_has_interface_keys_and_honest_rows(county, tmp_path: Path) -
     assert final["promotion"]["promoted"] is True
     html = (tmp_path / "out" / "evaluation.html").read_text(encoding="utf-8")
     assert html.count("data:image/png;base64,") == 5
+    assert "refitted on 2024-06..2025-12" in html
+
+
+def test_registered_model_learns_from_every_labelled_month(county) -> None:
+    result, settings = train(county, FAST)
+    evaluation, split = result.evaluation, result.split
+    registered = evaluation["registered_model"]
+    assert registered["refit"] is True
+    # fitted on training, gap and validation months: up to the last closed label window
+    assert (
+        registered["fitted_on"]
+        == "2024-06..2025-12"
+        == f"{split.train_months[0]}..{split.valid_months[-1]}"
+    )
+    assert split.valid_months[-1] + settings.horizon == split.until
+    assert evaluation["evaluated_model"]["fitted_on"] == evaluation["split"]["train"]
+    assert registered["n_rows"] > evaluation["n_train"]
+    assert registered["tuned_on"] == "2025-07..2025-12"  # the freshest months tune and calibrate
+    # the reported figures stay those of the evaluation fit, out of time
+    assert "fitted on the training months 2024-06..2025-03 only" in evaluation["metrics_of"]
+    assert (
+        result.evaluated_model.predict_proba(
+            result.valid_features.drop(columns=["household_id", "month"])
+        )[:, 1]
+        == result.validation["model"]
+    ).all()
+    assert result.model is not result.evaluated_model
+    assert result.model.fingerprint() != result.evaluated_model.fingerprint()
+
+
+def test_candidates_are_reported_and_the_criterion_picks(county) -> None:
+    # horizon 3 leaves enough training months for a selection split with its own gap
+    result, settings = train(county, FAST, horizon=3, candidates=None)
+    candidates = result.evaluation["candidates"]
+    names = [c.name for c in CANDIDATES]
+    assert set(names) <= set(candidates)
+    assert candidates["selected_on"] == {
+        "train": "2024-06..2025-03",
+        "gap": "2025-04..2025-06",
+        "valid": "2025-07..2025-09",
+        "until": "2025-12",
+        "horizon": "3",
+    }
+    assert result.evaluation["split"]["train"] == "2024-06..2025-09"  # selection stays inside it
+    judged = {n: candidates[n] for n in names}
+    assert all("recall_at" in m and m["auc"] is not None for m in judged.values())
+    assert candidates["chosen"] == choose(judged, share=settings.operating_share)
+    assert result.configuration.name == candidates["chosen"]
+    assert result.evaluation["registered_model"]["candidate"] == candidates["chosen"]
+    assert "recall at the operating share" in candidates["criterion"]
 
 
 def test_promotion_gate_end_to_end(county, tmp_path: Path) -> None:
@@ -120,9 +174,76 @@ def test_promotion_gate_end_to_end(county, tmp_path: Path) -> None:
     assert champion.version == "2"
     challenger = load_model("models:/gate@challenger", tracking_uri=registry.tracking_uri)
     assert challenger.version == "3"
-    # the champion was re-scored on the very rows of the new validation window
-    features = good.valid_features.drop(columns=["household_id", "month"])
-    assert (champion.model.predict_proba(features)[:, 1] == good.validation["model"]).all()
+    # what was promoted is the refit (every labelled month), not the evaluation fit
+    assert champion.model.fingerprint() == good.model.fingerprint()
+    assert champion.configuration == good.configuration.to_dict()
+
+
+def test_gate_refits_the_champion_configuration_instead_of_rescoring_it(
+    county, tmp_path: Path
+) -> None:
+    registry = Registry(
+        f"sqlite:///{tmp_path / 'mlflow.db'}", "fair", artifact_root=tmp_path / "art"
+    )
+    useless, settings = train(county, USELESS)
+    register(useless, settings, registry, tmp_path / "1")
+    good, _ = train(county, FAST)
+    final = register(good, settings, registry, tmp_path / "2")
+    champion = final["champion"]
+    assert "refitted on 2024-06..2025-03" in champion["method"]
+    # the same numbers as the champion's configuration fitted on the challenger's training rows
+    prepared = good.prepared
+    columns = prepared.feature_columns
+    refit = fit_configuration(
+        useless.configuration,
+        prepared.train[columns],
+        prepared.train["label"].to_numpy(),
+        prepared.fit_rows,
+        prepared.tune_rows,
+    )
+    expected = score_metrics(
+        prepared.valid["label"].to_numpy(),
+        refit.predict_proba(prepared.valid[columns])[:, 1],
+        calibrated=True,
+        shares=[0.05, 0.1, 0.2],
+    )
+    assert champion["auc"] == expected["auc"]
+    assert champion["recall_at"] == expected["recall_at"]
+    assert (
+        "champion the champion's configuration ('risk_model') refitted"
+        in final["promotion"]["reason"]
+    )
+    # the same configuration again: its evaluation fit is the challenger's, so it ties and passes
+    again = register(good, settings, registry, tmp_path / "3")
+    assert again["champion"]["auc"] == good.evaluation["auc"]
+    assert "same configuration as the challenger" in again["champion"]["method"]
+    assert again["promotion"]["promoted"]
+
+
+def test_a_champion_without_stored_configuration_is_scored_as_before(
+    county, tmp_path: Path
+) -> None:
+    registry = Registry(
+        f"sqlite:///{tmp_path / 'mlflow.db'}", "old", artifact_root=tmp_path / "art"
+    )
+    old, settings = train(county, FAST)
+    old.configuration = None  # as registered before configurations were stored
+    register(old, settings, registry, tmp_path / "1")
+    assert (
+        load_model("models:/old@champion", tracking_uri=registry.tracking_uri).configuration is None
+    )
+    new, _ = train(county, FAST)
+    final = register(new, settings, registry, tmp_path / "2")
+    assert "without a stored configuration" in final["champion"]["method"]
+    assert "in-sample" in final["promotion"]["reason"]
+    features = new.valid_features.drop(columns=["household_id", "month"])
+    expected = score_metrics(
+        new.validation["label"].to_numpy(),
+        old.model.predict_proba(features)[:, 1],
+        calibrated=True,
+        shares=[0.05, 0.1, 0.2],
+    )
+    assert final["champion"]["auc"] == expected["auc"]
 
 
 def test_retraining_with_more_outcomes_compares_on_the_newest_window(
