@@ -19,6 +19,9 @@ level, all events, all assistance) lists its `parts`: an explanation splits its 
 parts' causes in proportion to what each part amounts to for the household, so the reason names the
 part that moved. Rigid spending splits into medical cost, disaster, death, business and other losses;
 the contract carries no schooling spending, so schooling shows through school-age members and 教育资助.
+A level (income, wages now, members working now) describes the household's standing and speaks for
+`low_income`; a change or an event (a spell ended, wages fell, a claim, a disaster) speaks for the
+shock behind it.
 """
 
 from __future__ import annotations
@@ -706,7 +709,7 @@ _INCOME = (
         "Wage income / net income over the last 12 months; NaN when net income ≤ 0.",
         "工资性收入占纯收入的{value:.0%}",
         group="income_mix",
-        cause="work",
+        cause="low_income",
         reason_zero_zh="近12个月没有工资性收入",
     ),
     _spec(
@@ -795,7 +798,7 @@ _INCOME = (
         "当月工资性收入{value:,.0f}元",
         "因务工就业不稳",
         group="wage_loss",
-        cause="work",
+        cause="low_income",
         reason_zero_zh="当月没有工资性收入",
     ),
     _spec(
@@ -1140,7 +1143,7 @@ _DISABILITY = (
         "个月",
         "disability",
         "Months since the latest certificate dated ≤ as-of; NaN if none.",
-        "{value:.0f}个月前新办残疾证",
+        "{value:.0f}个月前办理残疾人证",
         "因残",
         group="disability",
         cause="disability",
@@ -1174,7 +1177,7 @@ _EMPLOYMENT = (
         "因务工就业不稳",
         monotone=-1,
         group="work",
-        cause="work",
+        cause="low_income",
         reason_zero_zh="当月无人务工",
     ),
     _spec(
@@ -1185,7 +1188,7 @@ _EMPLOYMENT = (
         "Members working now with a 县内 spell.",
         "县内务工{value:.0f}人",
         group="work",
-        cause="work",
+        cause="low_income",
         reason_zero_zh="当月无人在县内务工",
     ),
     _spec(
@@ -1196,7 +1199,7 @@ _EMPLOYMENT = (
         "Members working now with a 省内县外 spell.",
         "省内县外务工{value:.0f}人",
         group="work",
-        cause="work",
+        cause="low_income",
         reason_zero_zh="当月无人在省内县外务工",
     ),
     _spec(
@@ -1207,7 +1210,7 @@ _EMPLOYMENT = (
         "Members working now with a 省外 spell.",
         "省外务工{value:.0f}人",
         group="work",
-        cause="work",
+        cause="low_income",
         reason_zero_zh="当月无人在省外务工",
     ),
     _spec(
@@ -1219,7 +1222,7 @@ _EMPLOYMENT = (
         "当月务工月收入{value:,.0f}元",
         "因务工就业不稳",
         group="work",
-        cause="work",
+        cause="low_income",
         reason_zero_zh="当月没有务工收入",
     ),
     _spec(
@@ -1232,7 +1235,7 @@ _EMPLOYMENT = (
         "近12个月人社登记务工工资{value:,.0f}元",
         "因务工就业不稳",
         group="work",
-        cause="work",
+        cause="low_income",
         reason_zero_zh="近12个月没有人社登记的务工工资",
     ),
     _spec(

@@ -770,10 +770,19 @@ def evidence(
         return out
     said = reasons["_part"].where(reasons["_part"] != "", reasons["feature"]).astype(str)
     keys = said.map(lambda f: _record_key(catalogue.get(f), f, tables))
+    households = set(reasons["household_id"].astype(str))
+    owned: dict[str, pd.DataFrame | None] = {}
     for key in sorted({k for k in keys if k is not None}):
         picked = reasons.loc[keys == key]
+        if key[0] not in owned:
+            owned[key[0]] = _household_rows(key[0], tables, households=households)
         named = _named_records(
-            key, picked["household_id"], said.loc[picked.index], tables=tables, as_of=as_of
+            key,
+            picked["household_id"],
+            said.loc[picked.index],
+            owned=owned[key[0]],
+            as_of=as_of,
+            file_name=tables.files.get(key[0], key[0]),
         )
         out.loc[named.index, ["source_records", "evidence"]] = named.to_numpy()
     return out
@@ -820,15 +829,19 @@ def _named_records(
     households: pd.Series,
     features: pd.Series,
     *,
-    tables: Tables,
+    owned: pd.DataFrame | None,
     as_of: pd.Period,
+    file_name: str,
 ) -> pd.DataFrame:
-    """``source_records`` and ``evidence`` texts for reasons (index) reading one kind of record."""
+    """``source_records`` and ``evidence`` texts for reasons (index) reading one kind of record.
+
+    `owned` holds the table's records of the explained households (`_household_rows`).
+    """
     table, column, values, part = key
-    records = _dated_records(table, tables, households=set(households), column=column, part=part)
     texts = pd.DataFrame({"source_records": "", "evidence": ""}, index=households.index)
-    if records is None or records.empty:
+    if owned is None or owned.empty:
         return texts
+    records = _dated_records(table, owned, column=column, part=part)
     if column:
         records = records.loc[records["filter"].isin(values)]
     windows = features.map(_window_months)
@@ -850,7 +863,6 @@ def _named_records(
         if table == "employment"
         else joined["start"]
     )
-    file_name = tables.files.get(table, table)
     rows = joined.sort_values(["reason", "source_row"], kind="mergesort")
     listed = rows.groupby("reason", sort=False)["source_row"].agg(list)
     texts.loc[listed.index, "source_records"] = [
@@ -926,10 +938,8 @@ def _month_text(ordinal: int) -> str:
     return f"{period.year}年{period.month}月"
 
 
-def _dated_records(
-    table: str, tables: Tables, *, households: set[str], column: str = "", part: str = ""
-) -> pd.DataFrame | None:
-    """``household_id, start, end, source_row, kind, amount, detail, filter`` of some households."""
+def _household_rows(table: str, tables: Tables, *, households: set[str]) -> pd.DataFrame | None:
+    """The table's rows of some households, with ``household_id`` (person tables joined to members)."""
     frame = getattr(tables, table)
     if frame is None or "source_row" not in frame.columns:
         return None
@@ -941,7 +951,13 @@ def _dated_records(
         people = pa.array(owners["person_id"].astype(str), type=pa.large_string())
         frame = frame.loc[_is_in(frame["person_id"], people)]
         frame = frame.merge(owners, on="person_id", how="inner")
-    frame = frame.loc[_is_in(frame["household_id"], wanted)]
+    return frame.loc[_is_in(frame["household_id"], wanted)]
+
+
+def _dated_records(
+    table: str, frame: pd.DataFrame, *, column: str = "", part: str = ""
+) -> pd.DataFrame:
+    """``household_id, start, end, source_row, kind, amount, detail, filter`` of each record."""
     start, end = _record_months(table, frame)
     kind, amount, detail = _record_details(table, frame, part=part)
     records = pd.DataFrame(
