@@ -154,6 +154,12 @@ def test_candidates_are_reported_and_the_criterion_picks(county) -> None:
     assert result.configuration.name == candidates["chosen"]
     assert result.evaluation["registered_model"]["candidate"] == candidates["chosen"]
     assert "recall at the operating share" in candidates["criterion"]
+    html = render_html(
+        result.evaluation, validation=result.validation, shap_importance=result.shap_importance
+    )
+    assert "候选模型 Candidates" in html
+    assert f"<b>{candidates['chosen']} ✓</b>" in html
+    assert html.count("<td class='l'>") >= len(names)
 
 
 def test_promotion_gate_end_to_end(county, tmp_path: Path) -> None:
