@@ -67,6 +67,7 @@ class State:
     downturn: np.ndarray  # (county keys,) bool
     n_villages: int  # village keys (villages × draws)
     effect: np.ndarray  # (households, N_EFFECT) decayed money effect of recent shocks, by cause
+    # (a single scratch row in a Monte Carlo continuation, which books no effects)
 
     def copy(self) -> State:
         """A deep copy (arrays copied)."""
@@ -196,8 +197,9 @@ def step(
     rules
         The scenario's parameters.
     record
-        Keep the per-person records (claims, spells, certificates, events). A continuation only
-        needs the household outcomes and skips them (`op`, `opi` are then a single scratch row).
+        Keep the per-person records (claims, spells, certificates, events) and book the shocks'
+        effects. A continuation only needs the household outcomes and skips them (`op`, `opi` and
+        `state.effect` are then a single scratch row).
     """
     n_h, n_p = len(state.hi), len(state.pi)
     u_person = rng.random((n_p, 2))
@@ -451,8 +453,6 @@ def _kernel(  # noqa: PLR0912, PLR0913, PLR0915
     slot = t % 12
     n_h = hi.shape[0]
     for h in numba.prange(n_h):
-        for c in range(L.N_EFFECT):
-            effect[h, c] *= EFFECT_DECAY
         if hi[h, L.SIZE] == 0:
             inc_ring[h, slot] = 0.0
             rig_ring[h, slot] = 0.0
@@ -481,14 +481,21 @@ def _kernel(  # noqa: PLR0912, PLR0913, PLR0915
         caring = False
         med_assist = 0.0
         working = 0
+        # this month's money effect of shocks, by cause (booked in `effect` on the main path)
+        e_ill = 0.0
+        e_dis = 0.0
+        e_work = 0.0
+        e_disaster = 0.0
+        e_biz = 0.0
+        e_death = 0.0
         if hi[h, L.LAST_DEATH] >= 0 and t - hi[h, L.LAST_DEATH] < EFFECT_MONTHS:
-            effect[h, L.E_DEATH] += hf[h, L.DEATH_WAGE] * scale
+            e_death += hf[h, L.DEATH_WAGE] * scale
         if (
             hi[h, L.HAS_BIZ] == 0
             and hi[h, L.LAST_BIZ] >= 0
             and t - hi[h, L.LAST_BIZ] < EFFECT_MONTHS
         ):
-            effect[h, L.E_BUSINESS] += hf[h, L.BIZ_GROSS] * scale * 0.45
+            e_biz += hf[h, L.BIZ_GROSS] * scale * 0.45
         for p in range(pstart[h], pstart[h + 1]):
             if pi[p, L.ALIVE] == 0:
                 if pi[p, L.BIRTH_T] != t:
@@ -696,11 +703,17 @@ def _kernel(  # noqa: PLR0912, PLR0913, PLR0915
                 if down and (pi[p, L.JOB] == 2 or pi[p, L.JOB] == 4) and knobs[K_PAY_CUT] > 0.0:
                     cut = paid * 0.5 * knobs[K_PAY_CUT]
                     paid -= cut
-                    effect[h, L.E_WORK] += cut
+                    e_work += cut
                 wage += paid
                 working += 1
             elif pi[p, L.LOST_CAUSE] > 0 and t - pi[p, L.LOST_T] < EFFECT_MONTHS:
-                effect[h, pi[p, L.LOST_CAUSE] - 1] += pf[p, L.LOST_WAGE] * scale
+                lost_wage = pf[p, L.LOST_WAGE] * scale
+                if pi[p, L.LOST_CAUSE] - 1 == L.E_WORK:
+                    e_work += lost_wage
+                elif pi[p, L.LOST_CAUSE] - 1 == L.E_ILLNESS:
+                    e_ill += lost_wage
+                else:
+                    e_dis += lost_wage
             if pi[p, L.MAJOR] > 0:
                 caring = True
             if able:
@@ -716,7 +729,7 @@ def _kernel(  # noqa: PLR0912, PLR0913, PLR0915
                 students += 1
                 school += sc * scale
         if caring:
-            effect[h, L.E_ILLNESS] += wage * 0.25
+            e_ill += wage * 0.25
             wage *= 0.75  # someone looks after the patient
         if new_head >= 0:
             for p in range(pstart[h], pstart[h + 1]):
@@ -739,7 +752,7 @@ def _kernel(  # noqa: PLR0912, PLR0913, PLR0915
         farm_year = hf[h, L.LAND] * hf[h, L.FARM_RATE] * scale
         farm_g = farm_year * farm_season[moy - 1] if crop_ok else 0.0
         if not crop_ok:
-            effect[h, L.E_DISASTER] += farm_year * farm_season[moy - 1]
+            e_disaster += farm_year * farm_season[moy - 1]
         farm_e = farm_year * 0.38 * farm_cost[moy - 1]
         biz_g = 0.0
         biz_e = 0.0
@@ -771,7 +784,7 @@ def _kernel(  # noqa: PLR0912, PLR0913, PLR0915
                     hi[h, L.HOUSE_BAD] = 12
                     ohi[h, L.O_DISASTER] = 2
                     rule = True
-                    effect[h, L.E_DISASTER] += house
+                    e_disaster += house
             elif v < d[D_REACH]:
                 ohi[h, L.O_DISASTER] = 1
                 disaster_loss = _lognorm(300.0, 0.5, _frac(v * 97.0), z)
@@ -787,11 +800,16 @@ def _kernel(  # noqa: PLR0912, PLR0913, PLR0915
         transfer = pension + dibao_amt + tekun_amt + support + assist + subsidy + edu_aid
         net = wage + farm_g + biz_g - farm_e - biz_e + hf[h, L.PROPERTY] * scale + transfer
         rigid = oop + house + biz_loss + school + funeral + care
-        effect[h, L.E_DISABILITY] += care
-        effect[h, L.E_ILLNESS] += oop
-        effect[h, L.E_SCHOOLING] += school
-        effect[h, L.E_BUSINESS] += biz_loss
-        effect[h, L.E_DEATH] += funeral
+        if record:
+            for c in range(L.N_EFFECT):
+                effect[h, c] *= EFFECT_DECAY
+            effect[h, L.E_ILLNESS] += e_ill + oop
+            effect[h, L.E_DISABILITY] += e_dis + care
+            effect[h, L.E_SCHOOLING] += school
+            effect[h, L.E_WORK] += e_work
+            effect[h, L.E_DISASTER] += e_disaster
+            effect[h, L.E_BUSINESS] += e_biz + biz_loss
+            effect[h, L.E_DEATH] += e_death + funeral
         old_oop = 0.0
         for k in range(12):
             old_oop += oop_ring[h, k]

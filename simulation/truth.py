@@ -52,7 +52,7 @@ def replicate(state: State, households: np.ndarray, draws: int) -> State:
         oop_ring=np.tile(state.oop_ring[households], (draws, 1)),
         downturn=np.tile(state.downturn, draws),
         n_villages=n_vil * draws,
-        effect=np.zeros((n * draws, L.N_EFFECT)),  # the causes are read on the main path only
+        effect=np.zeros((1, L.N_EFFECT)),  # a scratch row: causes are read on the main path only
     )
 
 
