@@ -284,3 +284,15 @@ def test_cli_writes_a_directory(tmp_path):
     assert (out / "members.csv").exists() and not (out / "_truth").exists()
     bad = CliRunner().invoke(app, [*args, "--format", "json"])
     assert bad.exit_code != 0
+
+
+def test_some_households_relapse_after_leaving_monitoring(small_simulation):
+    """Issue 15 needs re-identifications after an elimination (返贫) in the outcomes table."""
+    o = small_simulation.tables["outcomes"].sort_values(["household_id", "identified_month"])
+    previous_exit = o.groupby("household_id")["eliminated_month"].shift()
+    relapses = o[previous_exit.notna()]
+    assert len(relapses) > 0
+    assert (
+        pd.PeriodIndex(relapses["identified_month"], freq="M")
+        > pd.PeriodIndex(previous_exit[relapses.index], freq="M")
+    ).all()
