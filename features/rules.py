@@ -54,6 +54,7 @@ from features.contract.tables import Tables
 from features.panel import NO_MONTH, _text, equals, lookup, month_codes
 
 __all__ = [
+    "ALWAYS_LISTED_RULES",
     "DEFAULT_RURAL_INCOME_BY_YEAR",
     "REGIONAL_THRESHOLDS",
     "RULE_LABELS_ZH",
@@ -72,6 +73,20 @@ RULE_NAMES: tuple[str, ...] = (
     "rigid_spending_hardship",
     "inpatient_oop_push",
     "outpatient_oop_push",
+    "disaster_on_record",
+    "death_on_record",
+)
+
+#: Rules whose firing on a record of the scoring month lists the household whatever its rank (the
+#: default of ``[warning] always_list``): the departments' case pushes that policy says must be
+#: checked — a costly stay, a disaster, a death. The broad income screens (低保边缘, 刚性支出困难,
+#: monthly outpatient spending) fire for a fifth of households in a month and would bury the
+#: ranked list; they still show in 规则触发 and rank in the rule baseline.
+ALWAYS_LISTED_RULES: tuple[str, ...] = (
+    "income_below_line",
+    "oop_over_income_share",
+    "large_inpatient_stay",
+    "inpatient_oop_push",
     "disaster_on_record",
     "death_on_record",
 )

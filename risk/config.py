@@ -36,6 +36,9 @@ tracking_uri = ""             # default: sqlite:///mlflow.db in the working dire
 top_percent = 5.0             # warn the top P % (or capacity = N, or threshold = 0.3)
 tier_high = 0.30              # probability at or above: 高
 tier_medium = 0.10            # at or above: 中, else 低
+always_list = ["large_inpatient_stay", "inpatient_oop_push", "disaster_on_record"]
+                              # rules that list a household whatever its rank, when they fire on a
+                              # record of the month (default: features.rules.ALWAYS_LISTED_RULES)
 
 [privacy]
 key_env = "FANPIN_PSEUDONYM_KEY"
@@ -103,7 +106,13 @@ from features.contract.lines import (
     check_amount,
 )
 from features.contract.tables import Tables
-from features.rules import REGIONAL_THRESHOLDS, RuleParams, check_thresholds
+from features.rules import (
+    ALWAYS_LISTED_RULES,
+    REGIONAL_THRESHOLDS,
+    RULE_NAMES,
+    RuleParams,
+    check_thresholds,
+)
 
 
 @dataclass(frozen=True)
@@ -127,6 +136,7 @@ class WarningConfig:
     threshold: float | None = None
     tier_high: float = 0.30
     tier_medium: float = 0.10
+    always_list: tuple[str, ...] = ALWAYS_LISTED_RULES
 
 
 @dataclass(frozen=True)
@@ -236,9 +246,23 @@ def _warning(values: dict[str, Any]) -> WarningConfig:
         raise ConfigError(f"[warning] give one of capacity, top_percent, threshold; got {chosen}")
     if chosen and chosen[0] != "top_percent":
         values = {"top_percent": None, **values}
+    if "always_list" in values:
+        values = {**values, "always_list": _rule_names(values["always_list"])}
     section: WarningConfig = _section("warning", WarningConfig, values)
     check_operating_point(section)
     return section
+
+
+def _rule_names(value: Any) -> tuple[str, ...]:
+    """`[warning] always_list`: a list of department rule names (features.rules.RULE_NAMES)."""
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise ConfigError(f"[warning] always_list = {value!r}: expected a list of rule names")
+    unknown = sorted(set(value) - set(RULE_NAMES))
+    if unknown:
+        raise ConfigError(
+            f"[warning] always_list: unknown rule(s) {unknown}; known: {', '.join(RULE_NAMES)}"
+        )
+    return tuple(value)
 
 
 def check_operating_point(section: WarningConfig) -> None:

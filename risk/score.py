@@ -426,7 +426,7 @@ def policy_rule_triggers(tables: Tables, *, month: pd.Period, config: FanpinConf
 def select_warned(
     ranked: pd.DataFrame, rule_triggers: pd.Series, *, warning: WarningConfig
 ) -> pd.Series:
-    """Warned households: the operating point's pick plus every rule-triggered household.
+    """Warned households: the operating point's pick plus every household a listing rule fired for.
 
     Parameters
     ----------
@@ -436,13 +436,14 @@ def select_warned(
         Household → list of rules fired this month (any household; others are ignored).
     warning
         ``capacity`` N (the top N), ``top_percent`` P (the top ⌈P % · n⌉) or ``threshold`` p
-        (probability ≥ p); the first one set wins in that order.
+        (probability ≥ p); the first one set wins in that order. A household one of whose
+        triggered rules is in ``always_list`` is listed whatever its rank.
 
     Examples
     --------
     >>> ranked = pd.DataFrame({"probability": [.9, .5, .1, .05], "rank": [1, 2, 3, 4]},
     ...                       index=list("ABCD"))
-    >>> triggers = pd.Series([[], [], [], ["large_inpatient_stay"]], index=list("ABCD"))
+    >>> triggers = pd.Series([[], [], ["dibao_edge"], ["large_inpatient_stay"]], index=list("ABCD"))
     >>> select_warned(ranked, triggers, warning=WarningConfig(capacity=1, top_percent=None)).tolist()
     [True, False, False, True]
     """
@@ -455,13 +456,17 @@ def select_warned(
         picked = ranked["probability"].to_numpy() >= warning.threshold
     else:
         picked = np.zeros(n, dtype=bool)
+    listing = frozenset(warning.always_list)
     fired = (
         np.fromiter(
-            (isinstance(v, list) and len(v) > 0 for v in rule_triggers.reindex(ranked.index)),
+            (
+                isinstance(v, list) and not listing.isdisjoint(v)
+                for v in rule_triggers.reindex(ranked.index)
+            ),
             dtype=bool,
             count=n,
         )
-        if len(rule_triggers)
+        if len(rule_triggers) and listing
         else np.zeros(n, dtype=bool)
     )
     return pd.Series(picked | fired, index=ranked.index)

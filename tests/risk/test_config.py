@@ -267,3 +267,15 @@ def test_risk_score_stops_before_any_work_on_a_missing_province_year(
     assert '[policy.provinces."某省".2024] monitoring_line (防止返贫监测线) is missing' in err
     assert "needed to score 2024-04 (county 甲县)" in err and "Traceback" not in err
     assert not out.exists() and not (tmp_path / "runs").exists()
+
+
+def test_always_list_names_rules_that_list_whatever_the_rank() -> None:
+    config = config_from_dict({"warning": {"always_list": ["disaster_on_record", "dibao_edge"]}})
+    assert config.warning.always_list == ("disaster_on_record", "dibao_edge")
+    assert "dibao_edge" not in FanpinConfig().warning.always_list  # a broad screen by default
+    with pytest.raises(
+        ConfigError, match=r"\[warning\] always_list: unknown rule\(s\) \['flood'\]"
+    ):
+        config_from_dict({"warning": {"always_list": ["flood"]}})
+    with pytest.raises(ConfigError, match="expected a list of rule names"):
+        config_from_dict({"warning": {"always_list": "disaster_on_record"}})
