@@ -88,7 +88,8 @@ COLUMN_RULES: Mapping[str, _Wording] = MappingProxyType({
         quote="none",
     ),
     "negative": _Wording(
-        "error", "{count}行为负数", "{count} negative value(s)", lambda c, m: "≥ 0 (元 yuan)"
+        "error", "{count}行为负数", "{count} negative value(s)",
+        lambda c, m: "≥ 0 (元 yuan)" if c.kind == "money" else "≥ 0",
     ),
     "implausible_amount": _Wording(
         "error", "{count}行金额大得不合理 (≥1亿元)",
