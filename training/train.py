@@ -336,13 +336,16 @@ def prepare_training_data(
         )
     until = options.until or tables.export_month
     tables = tables_until(tables, until)
-    split = out_of_time_split(
-        first_month=first_record_month(tables),
-        until=until,
-        horizon=options.horizon,
-        valid_months=options.valid_months,
-        history=options.history,
-    )
+    try:
+        split = out_of_time_split(
+            first_month=first_record_month(tables),
+            until=until,
+            horizon=options.horizon,
+            valid_months=options.valid_months,
+            history=options.history,
+        )
+    except ValueError as error:  # too few months: the user's data, not a bug
+        raise DataContractError(f"train: {error}") from error
     months = list(split.labelled_months)
     with stage("features"), _timed(timings, "features"):
         panel = build_panel(tables, months=months, lines=lines)

@@ -166,6 +166,7 @@ def _train_directory(
         raise ConfigError(
             f"train: --until {options.until} is after the data's last month {tables.export_month}"
         )
+    _require_policy(settings, tables, options=options)
     truth = _read_oracle(oracle)
     result = train_from_tables(
         tables,
@@ -191,6 +192,16 @@ def _train_directory(
             write_files=_writer(result),
         )
     _summary(evaluation, out=out, tracking_uri=uri)
+
+
+def _require_policy(settings: Any, tables: Any, *, options: Any) -> None:
+    """Every policy figure the as-of months of training need, checked before any model is fitted."""
+    from risk.config import require_policy  # noqa: PLC0415
+    from training.train import first_record_month  # noqa: PLC0415
+
+    until = options.until or tables.export_month
+    months = list(pd.period_range(first_record_month(tables), until, freq="M"))
+    require_policy(settings, tables, months=months, doing="train")
 
 
 def _read_oracle(path: Path | None) -> pd.DataFrame | None:

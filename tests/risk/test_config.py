@@ -267,6 +267,21 @@ def test_risk_score_stops_before_any_work_on_a_missing_province_year(
     assert '[policy.provinces."某省".2024] monitoring_line (防止返贫监测线) is missing' in err
     assert "needed to score 2024-04 (county 甲县)" in err and "Traceback" not in err
     assert not out.exists() and not (tmp_path / "runs").exists()
+    # risk train checks every as-of month it would use before fitting anything
+    train = ["train", "--data", str(data), "--out", str(tmp_path / "model")]
+    with pytest.raises(SystemExit) as done:
+        main([*train, "--config", str(config), "--tracking-uri", f"sqlite:///{tmp_path}/m.db"])
+    assert done.value.code == 2
+    err = capsys.readouterr().err
+    assert '[policy.provinces."某省".2024] monitoring_line (防止返贫监测线) is missing' in err
+    assert "needed to train" in err and "Traceback" not in err
+    assert not (tmp_path / "model").exists() and not (tmp_path / "m.db").exists()
+    # with the figures there, four months are too few to train: a clear message, exit 2
+    config.write_text(config.read_text(encoding="utf-8").replace("2023]", "2024]"), "utf-8")
+    with pytest.raises(SystemExit) as done:
+        main([*train, "--config", str(config), "--tracking-uri", f"sqlite:///{tmp_path}/m.db"])
+    assert done.value.code == 2
+    assert "not enough months for an out-of-time split" in capsys.readouterr().err
 
 
 def test_always_list_names_rules_that_list_whatever_the_rank() -> None:
