@@ -10,6 +10,12 @@ safety rules, enforced here and tested:
   is rendered (the environment's ``finalize``), so neither a ``<script>`` in a note nor an ID number
   typed into one ever reaches the browser as such;
 - forms carry a per-app token against cross-site posts; decisions go to the store with source ``web``.
+
+Cases and their deadlines (issue 16): the list shows each case's progress (last step → next step),
+its deadline and flags (逾期 / 公示不足5天 / 临近期限) and filters on them; a household's page shows
+the case's steps as a timeline and takes the next step through `record_step`, which checks it like a
+step file row. A refused step stores nothing and comes back in the form as typed, with the reasons.
+The deadlines are counted to the day given by the app's clock.
 """
 
 from __future__ import annotations
@@ -19,7 +25,7 @@ import ipaddress
 import logging
 import secrets
 from collections.abc import Callable
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote, urlencode
@@ -32,10 +38,25 @@ from markupsafe import Markup
 
 from features.contract.errors import ConfigError, FanpinError
 from features.contract.tables import Tables
+from risk.review.cases import (
+    DEADLINE_DAYS,
+    MIN_NOTICE_DAYS,
+    StepFileError,
+    case_history,
+    case_status,
+    record_step,
+)
 from risk.review.charts import bar_chart_svg, mask_id_numbers, waterfall_svg
 from risk.review.history import household_history
 from risk.review.run import WARNINGS_SHEET, ReviewRun
-from risk.review.store import DECISIONS, EXCLUSION_REASONS, Decision, ReviewStore
+from risk.review.store import (
+    CASE_STEPS,
+    DECISIONS,
+    EXCLUSION_REASONS,
+    NOTICE_STEP,
+    Decision,
+    ReviewStore,
+)
 
 log = logging.getLogger(__name__)
 
@@ -50,6 +71,7 @@ SORTS: dict[str, tuple[str, str]] = {
     "township": ("township", "乡镇"),
     "household": ("household_id", "户编号"),
     "status": ("status", "审核状态"),
+    "deadline": ("deadline", "期限"),
 }
 FILTERS: dict[str, str] = {
     "county": "县",
@@ -58,7 +80,43 @@ FILTERS: dict[str, str] = {
     "tier": "风险等级",
     "reason": "原因类别",
     "status": "审核状态",
+    "case": "办理期限",
 }
+#: The case filter of the list: option → the `case_status` column that flags it.
+CASE_FILTERS: dict[str, str] = {
+    "逾期": "overdue",
+    f"公示不足{MIN_NOTICE_DAYS}天": "notice_too_short",
+    "临近期限": "due_soon",
+}
+#: `case_status` columns the list shows, and their value for a household without a case.
+CASE_LIST_COLUMNS: dict[str, Any] = {
+    "last_step": "",
+    "next_step": "",
+    "deadline": "",
+    "days_left": None,
+    "closed": False,
+    "closed_by": "",
+    "overdue": False,
+    "notice_too_short": False,
+    "due_soon": False,
+    "flags": "",
+}
+#: What the household page says after a redirect (``?saved=…``).
+SAVED_MESSAGES: dict[str, str] = {
+    "1": "审核结论已保存。",
+    "step": "办理步骤已保存。",
+    "same-step": "该步骤与已有记录相同，未重复保存。",
+}
+#: The form fields of a case step, as `record_step` takes them.
+STEP_FIELDS: tuple[str, ...] = (
+    "step",
+    "step_date",
+    "notice_start",
+    "notice_end",
+    "handler",
+    "note",
+)
+SOURCE_LABELS: dict[str, str] = {"web": "网页", "excel": "Excel", "list": "预警名单"}
 TablesSource = Callable[[], Tables | None]
 
 
@@ -122,6 +180,7 @@ def create_app(
     app.get("/", response_class=HTMLResponse)(state.list_page)
     app.get("/household/{household_id}", response_class=HTMLResponse)(state.household_page)
     app.post("/household/{household_id}/decision")(state.decide)
+    app.post("/household/{household_id}/step")(state.record_case_step)
     return app
 
 
@@ -186,7 +245,9 @@ class _State:
         chosen = {name: request.query_params.get(name, "") for name in FILTERS}
         sort = request.query_params.get("sort", "rank")
         descending = request.query_params.get("order", "asc") == "desc"
-        listed = _with_status(self.listed, self.store.current(self.run.run_id))
+        listed = _with_cases(
+            _with_status(self.listed, self.store.current(self.run.run_id)), self._cases()[1]
+        )
         options = {name: _options(listed, name) for name in FILTERS}
         shown = _sorted(_filtered(listed, chosen), sort=sort, descending=descending)
         pages = max((len(shown) + PAGE_SIZE - 1) // PAGE_SIZE, 1)
@@ -208,24 +269,47 @@ class _State:
             decided=int((listed["status"] != UNDECIDED).sum()),
         )
 
-    def household_page(self, household_id: str, saved: int = 0) -> Response:
+    def household_page(self, household_id: str, saved: str = "") -> Response:
         row = self._household(household_id)
         if row is None:
             return self._render("missing.html", household_id=household_id, status=404)
-        history = self.store.history(self.run.run_id, household_id)
         return self._render(
             "household.html",
-            row=row,
-            reasons=_reasons(self.run.explanations, household_id).to_dict("records"),
-            waterfall=self._waterfall(household_id, row),
-            charts=self._history(household_id),
-            history=history.iloc[::-1].to_dict("records"),
-            decisions=DECISIONS,
-            exclusion_reasons=EXCLUSION_REASONS,
-            form_token=self._form_token(household_id),
-            saved=bool(saved),
-            error="",
+            **self._household_context(household_id, row),
+            saved=SAVED_MESSAGES.get(saved, ""),
         )
+
+    def _household_context(
+        self,
+        household_id: str,
+        row: dict[str, Any],
+        *,
+        step_form: dict[str, str] | None = None,
+        step_errors: list[str] | None = None,
+    ) -> dict[str, Any]:
+        history = self.store.history(self.run.run_id, household_id)
+        steps, cases = self._cases()
+        case = _case_view(cases, household_id)
+        typed = step_form or {"step": case["next_step"] if case else CASE_STEPS[1]}
+        return {
+            "row": row,
+            "reasons": _reasons(self.run.explanations, household_id).to_dict("records"),
+            "waterfall": self._waterfall(household_id, row),
+            "charts": self._history(household_id),
+            "history": history.iloc[::-1].to_dict("records"),
+            "decisions": DECISIONS,
+            "exclusion_reasons": EXCLUSION_REASONS,
+            "form_token": self._form_token(household_id),
+            "case": case,
+            "timeline": self._timeline(steps, household_id),
+            "steps": CASE_STEPS,
+            "notice_step": NOTICE_STEP,
+            "min_notice_days": MIN_NOTICE_DAYS,
+            "deadline_days": DEADLINE_DAYS,
+            "step_form": {name: typed.get(name, "") for name in STEP_FIELDS},
+            "step_errors": step_errors or [],
+            "error": "",
+        }
 
     def decide(
         self,
@@ -258,6 +342,48 @@ class _State:
         )
         self.store.add([entry])
         return RedirectResponse(f"/household/{quote(household_id)}?saved=1", status_code=303)
+
+    def record_case_step(
+        self,
+        household_id: str,
+        step: str = Form(""),
+        step_date: str = Form(""),
+        notice_start: str = Form(""),
+        notice_end: str = Form(""),
+        handler: str = Form(""),
+        note: str = Form(""),
+        form_token: str = Form(""),
+    ) -> Response:
+        row = self._household(household_id)
+        if row is None:
+            return self._render("missing.html", household_id=household_id, status=404)
+        if not hmac.compare_digest(form_token, self._form_token(household_id)):
+            return HTMLResponse("表单已过期，请刷新页面后重试 (form expired)", status_code=400)
+        typed = {
+            "step": step,
+            "step_date": step_date,
+            "notice_start": notice_start,
+            "notice_end": notice_end,
+            "handler": handler,
+            "note": note,
+        }
+        problems = _step_form_problems(typed)
+        if not problems:
+            try:
+                result = record_step(
+                    run=self.run, store=self.store, household_id=household_id, **typed
+                )
+            except StepFileError as error:
+                problems = [f"{problem.column}：{problem.message}" for problem in error.problems]
+        if problems:  # nothing was stored: the page comes back with what was typed
+            context = self._household_context(
+                household_id, row, step_form=typed, step_errors=problems
+            )
+            return self._render("household.html", status=400, **context, saved="")
+        saved = "step" if result.stored else "same-step"
+        return RedirectResponse(
+            f"/household/{quote(household_id)}?saved={saved}#steps", status_code=303
+        )
 
     # -- pieces ----------------------------------------------------------------------------
     def _household(self, household_id: str) -> dict[str, Any] | None:
@@ -294,6 +420,36 @@ class _State:
             "events": history.events,
         }
 
+    def _today(self) -> date:
+        return self.clock().date()
+
+    def _cases(self) -> tuple[pd.DataFrame, pd.DataFrame]:
+        """(the run's case steps with the listing's leads, one `case_status` row per case)."""
+        history, decisions = case_history(self.run, self.store)
+        return history, case_status(history, today=self._today(), decisions=decisions)
+
+    def _timeline(self, history: pd.DataFrame, household_id: str) -> list[dict[str, Any]]:
+        """Every step of the case in order: its current record (or none) and what it replaced.
+
+        `history` is `case_history`'s step frame (the current record of each step, and the
+        listing's lead where no 线索 was recorded); the replaced records come from the store.
+        """
+        current = history[history["household_id"] == household_id]
+        every = self.store.steps(self.run.run_id, household_id)
+        timeline = []
+        for name in CASE_STEPS:
+            records = current[current["step"] == name]
+            record = records.iloc[-1].to_dict() if len(records) else None
+            earlier = every[every["step"] == name].iloc[:-1]
+            timeline.append(
+                {
+                    "step": name,
+                    "record": _step_view(record) if record else None,
+                    "replaced": [_step_view(r) for r in earlier.iloc[::-1].to_dict("records")],
+                }
+            )
+        return timeline
+
     def _form_token(self, household_id: str) -> str:
         message = f"{self.run.run_id}\x00{household_id}".encode()
         return hmac.new(self.form_secret.encode(), message, "sha256").hexdigest()
@@ -311,6 +467,7 @@ def _environment() -> Environment:
     )
     env.filters["percent"] = lambda p: f"{float(p) * 100:.1f}%"
     env.filters["urlid"] = lambda value: Markup(quote(str(value), safe=""))  # noqa: S704 - quoted
+    env.filters["date_input"] = _date_input_type
     env.globals["query"] = _query
     return env
 
@@ -322,6 +479,14 @@ def _finalize(value: Any) -> Any:
     if isinstance(value, Markup):
         return value
     return mask_id_numbers(str(value))
+
+
+def _date_input_type(value: str) -> str:
+    """``date`` for an empty or ``YYYY-MM-DD`` value; ``text`` keeps any other typed date visible."""
+    try:
+        return "date" if not value or date.fromisoformat(value).isoformat() == value else "text"
+    except ValueError:
+        return "text"
 
 
 def _query(chosen: dict[str, str], **changes: str) -> str:
@@ -470,7 +635,59 @@ def _with_status(listed: pd.DataFrame, current: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
+def _with_cases(listed: pd.DataFrame, cases: pd.DataFrame) -> pd.DataFrame:
+    """The list with each household's case columns (`CASE_LIST_COLUMNS`)."""
+    out = listed.copy()
+    by_household = cases.set_index("household_id")
+    for column, empty in CASE_LIST_COLUMNS.items():
+        values = out["household_id"].map(by_household[column]) if len(cases) else None
+        if values is None:
+            out[column] = [empty] * len(out)
+        else:
+            out[column] = values.astype(object).where(values.notna(), empty)
+    out["flag_list"] = out["flags"].map(lambda text: [f for f in str(text).split("；") if f])
+    return out
+
+
+def _case_view(cases: pd.DataFrame, household_id: str) -> dict[str, Any] | None:
+    """The household's `case_status` row with its flags as a list, or None without a case."""
+    match = cases[cases["household_id"] == household_id]
+    if match.empty:
+        return None
+    case = match.iloc[0].to_dict()
+    case["flag_list"] = [flag for flag in str(case["flags"]).split("；") if flag]
+    case["days_left"] = None if pd.isna(case["days_left"]) else int(case["days_left"])
+    return case
+
+
+def _step_view(record: dict[str, Any]) -> dict[str, Any]:
+    """A stored step as the timeline shows it: dates, notice length, who, note and channel."""
+    view = {name: record.get(name) or "" for name in ("step_date", "handler", "note")}
+    start, end = record.get("notice_start") or "", record.get("notice_end") or ""
+    view["notice"] = ""
+    if start and end:
+        days = (date.fromisoformat(end) - date.fromisoformat(start)).days + 1
+        view["notice"] = f"{start} 至 {end}（共{days}天）"
+        view["notice_short"] = days < MIN_NOTICE_DAYS
+    source = str(record.get("source") or "")
+    view["source"] = SOURCE_LABELS.get(source, source)
+    view["recorded_at"] = str(record.get("recorded_at") or "")[:16].replace("T", " ")
+    return view
+
+
+def _step_form_problems(typed: dict[str, str]) -> list[str]:
+    """What the page asks beyond `record_step`'s checks: a step from the list and who did it."""
+    problems = []
+    if typed["step"] not in CASE_STEPS:
+        problems.append("请选择步骤 (choose a step: " + " → ".join(CASE_STEPS) + ")")
+    if not typed["handler"].strip():
+        problems.append("请填写经办人 (enter who handled the step)")
+    return problems
+
+
 def _options(listed: pd.DataFrame, name: str) -> list[str]:
+    if name == "case":
+        return list(CASE_FILTERS)
     if name == "reason":
         return sorted({label for labels in listed["reason_types"] for label in labels})
     if name == "status":
@@ -487,6 +704,9 @@ def _filtered(listed: pd.DataFrame, chosen: dict[str, str]) -> pd.DataFrame:
             continue
         if name == "reason":
             keep &= listed["reason_types"].apply(lambda labels, v=value: v in labels)
+        elif name == "case":
+            flagged = CASE_FILTERS.get(value)
+            keep &= listed[flagged].astype(bool) if flagged else False
         else:
             keep &= listed[name].astype(str) == value
     return listed[keep]

@@ -1,18 +1,20 @@
-"""The review web app: filters, household page, decisions, login, escaping and masking."""
+"""The review web app: filters, household page, decisions, case steps, login, escaping, masking."""
 
 from __future__ import annotations
 
 import re
-from datetime import datetime
+from datetime import date, datetime, timedelta
 from pathlib import Path
 
 import openpyxl
 import pandas as pd
 import pytest
+from case_steps import plan_steps, write_step_file
 from fastapi.testclient import TestClient
 
 from features.contract.errors import ConfigError
 from features.contract.tables import Tables
+from risk.review.cases import import_step_file, list_date
 from risk.review.run import load_run
 from risk.review.store import Decision, ReviewStore
 from risk.review.web import check_binding, create_app
@@ -246,3 +248,175 @@ def test_page_and_list_show_cause_evidence_and_measure(run_dir: Path, tmp_path: 
     assert "原因类别" in front and "因病、自然灾害" in front and "【因病】" in front
     disaster = listed(web.get("/", params={"reason": "自然灾害"}).text)
     assert disaster and "H001" in disaster
+
+
+# -- cases and their deadlines -------------------------------------------------------------------
+def timeline_item(page: str, step: str) -> str:
+    """The text of one step's entry in the household page's timeline."""
+    found = re.search(rf'<li class="(\w+)" data-step="{step}">(.*?)</li>', page, flags=re.S)
+    assert found, f"no timeline entry for {step}"
+    return " ".join([found.group(1), *re.sub(r"<[^>]+>", " ", found.group(2)).split()])
+
+
+def step_post(web: TestClient, household: str, **fields: str) -> object:
+    token = form_token(web.get(f"/household/{household}").text)
+    return web.post(
+        f"/household/{household}/step",
+        data={"handler": "王干部", **fields, "form_token": token},
+        follow_redirects=False,
+    )
+
+
+def test_the_timeline_shows_the_cases_steps_deadline_and_flags(
+    run_dir: Path, tmp_path: Path
+) -> None:
+    web, store = client(run_dir, tmp_path)
+    rows = pd.DataFrame(
+        [["H002", "入户核实", "2026-11-03", "", "", "王干部", "已入户"],
+         ["H002", "村级评议", "2026-11-05", "", "", "李主任", ""],
+         ["H002", "公示", "", "2026-11-06", "2026-11-08", "李主任", "村务公开栏"]],
+        columns=["户编号", "步骤", "日期", "公示开始日期", "公示结束日期", "经办人", "备注"],
+    )  # fmt: skip
+    import_step_file(write_step_file(rows, tmp_path / "steps.xlsx"), run=load_run(run_dir),
+                     store=store)  # fmt: skip
+    page = web.get("/household/H002").text
+    assert "办理步骤" in page
+    assert timeline_item(page, "线索").startswith("done 线索 2026-11-01 · 预警名单")
+    assert "2026-11-03 · 经办人 王干部 · Excel 已入户" in timeline_item(page, "入户核实")
+    notice = timeline_item(page, "公示")
+    assert "2026-11-06 至 2026-11-08（共3天） 公示不足5天 · 经办人 李主任" in notice
+    assert timeline_item(page, "乡镇审核").startswith("next 乡镇审核 下一步，尚未办理")
+    assert timeline_item(page, "县级审定") == "pending 县级审定 未办理"
+    status = re.sub(r"<[^>]+>|\s+", "", page.split('id="case-status"')[1].split("</div>")[0])
+    # the lead is the list (2026-11-01); on 2026-11-20 the case is 4 days past its 15 days
+    assert "办结期限2026-11-16" in status and "已超过期限4天" in status
+    assert (
+        '<span class="flag">逾期4天</span>' in page
+        and '<span class="flag">公示仅3天</span>' in page
+    )
+    assert re.search(r'<option value="乡镇审核" selected>', page)  # the next step is offered
+
+
+def test_a_step_entered_on_the_page_is_stored_and_shown_after_reload(
+    run_dir: Path, tmp_path: Path
+) -> None:
+    web, store = client(run_dir, tmp_path)
+    note = f"户主身份证{ID_NUMBER}已核对"
+    response = step_post(web, "H001", step="入户核实", step_date="2026-11-03", note=note)
+    assert response.status_code == 303  # type: ignore[attr-defined]
+    location = response.headers["location"]  # type: ignore[attr-defined]
+    assert location.startswith("/household/H001?saved=step")
+    page = web.get(location).text
+    assert "办理步骤已保存" in page
+    assert "2026-11-03 · 经办人 王干部 · 网页" in timeline_item(page, "入户核实")
+    assert ID_NUMBER not in page and "4523**********1234" in page
+    steps = store.steps()
+    assert steps[["household_id", "step", "step_date", "handler", "note", "source"]].values.tolist(
+    ) == [["H001", "入户核实", "2026-11-03", "王干部", note, "web"]]  # fmt: skip
+    # the same entry again stores nothing; a changed date is a correction, the first one kept
+    again = step_post(web, "H001", step="入户核实", step_date="2026-11-03", note=note)
+    assert "saved=same-step" in again.headers["location"]  # type: ignore[attr-defined]
+    step_post(web, "H001", step="入户核实", step_date="2026-11-04")
+    assert store.steps()["step_date"].tolist() == ["2026-11-03", "2026-11-04"]
+    corrected = timeline_item(web.get("/household/H001").text, "入户核实")
+    assert corrected.startswith("done 入户核实 2026-11-04") and "更正前：2026-11-03" in corrected
+    step_post(web, "H001", step="村级评议", step_date="2026-11-05")
+    step_post(web, "H001", step="公示", notice_start="2026-11-06", notice_end="2026-11-12")
+    page = web.get("/household/H001").text
+    assert "2026-11-06 至 2026-11-12（共7天） · 经办人 王干部" in timeline_item(page, "公示")
+    assert "公示仅" not in page
+
+
+def test_a_refused_step_shows_why_keeps_what_was_typed_and_stores_nothing(
+    run_dir: Path, tmp_path: Path
+) -> None:
+    web, store = client(run_dir, tmp_path)
+    out_of_order = step_post(
+        web, "H001", step="公示", notice_start="2026-11-06", notice_end="2026-11-12", note="张榜"
+    )
+    assert out_of_order.status_code == 400  # type: ignore[attr-defined]
+    page = out_of_order.text  # type: ignore[attr-defined]
+    error = page.split('id="step-error"')[1].split("</div>")[0]
+    assert "未保存" in error and "公示 之前缺少 村级评议" in error
+    assert re.search(r'<option value="公示" selected>', page)
+    assert 'name="notice_start" value="2026-11-06"' in page and ">张榜</textarea>" in page
+    assert 'name="notice_end" value="2026-11-12"' in page and 'value="王干部"' in page
+    assert store.steps().empty
+
+    step_post(web, "H001", step="入户核实", step_date="2026-11-03")
+    step_post(web, "H001", step="村级评议", step_date="2026-11-05")
+    reversed_notice = step_post(
+        web, "H001", step="公示", notice_start="2026-11-12", notice_end="2026-11-06"
+    )
+    assert reversed_notice.status_code == 400  # type: ignore[attr-defined]
+    assert "公示结束日期 2026-11-06 早于开始日期 2026-11-12" in reversed_notice.text  # type: ignore[attr-defined]
+    before = step_post(web, "H001", step="乡镇审核", step_date="2026-11-02")
+    assert "乡镇审核 之前缺少 公示" in before.text  # type: ignore[attr-defined]
+    early = step_post(web, "H001", step="村级评议", step_date="2026-11-01")
+    assert "村级评议 2026-11-01 早于 入户核实 2026-11-03" in early.text  # type: ignore[attr-defined]
+    typo = step_post(web, "H001", step="村级评议", step_date="2026年11月32日")
+    assert typo.status_code == 400  # type: ignore[attr-defined]
+    assert 'type="text" name="step_date" value="2026年11月32日"' in typo.text  # type: ignore[attr-defined]
+    nobody = step_post(web, "H001", step="村级评议", step_date="2026-11-05", handler=" ")
+    assert "请填写经办人" in nobody.text  # type: ignore[attr-defined]
+    no_step = step_post(web, "H001", step="结案", step_date="2026-11-05")
+    assert "请选择步骤" in no_step.text  # type: ignore[attr-defined]
+    assert store.steps()["step"].tolist() == ["入户核实", "村级评议"]
+
+    token = form_token(web.get("/household/H001").text)
+    good = {"step": "公示", "notice_start": "2026-11-06", "notice_end": "2026-11-12",
+            "handler": "王干部"}  # fmt: skip
+    assert web.post("/household/H001/step", data={**good, "form_token": "x"}).status_code == 400
+    assert web.post("/household/H002/step", data={**good, "form_token": token}).status_code == 400
+    assert web.post("/household/H999/step", data={**good, "form_token": token}).status_code == 404
+    assert len(store.steps()) == 2
+
+
+def test_the_list_shows_progress_deadlines_and_filters_the_flagged_cases(tmp_path: Path) -> None:
+    from review_runs import write_run
+
+    run_dir = write_run(tmp_path / "big", n=120, warned=60)
+    run = load_run(run_dir)
+    today = date(2026, 11, 13)
+    households = sorted(run.review_list()["household_id"])
+    plan = plan_steps(households, list_day=date.fromisoformat(list_date(run)), today=today, seed=5)
+    store = ReviewStore(tmp_path / "review.sqlite")
+    import_step_file(write_step_file(plan.rows, tmp_path / "steps.xlsx"), run=run, store=store)
+    app = create_app(run, store=store, clock=lambda: datetime(2026, 11, 13, 8, 0))
+    web = TestClient(app)
+    due_soon = _due_soon(plan.rows, plan.open, households, today=today, list_day=list_date(run))
+    assert plan.overdue and plan.short_notice and due_soon  # every filter has something to find
+    for option, truth in (("逾期", plan.overdue), ("公示不足5天", plan.short_notice),
+                          ("临近期限", due_soon)):  # fmt: skip
+        assert sorted(listed(web.get("/", params={"case": option}).text)) == sorted(truth)
+    front = web.get("/").text
+    assert "办理进度" in front and "期限" in front and '<option value="逾期"' in front
+    row = _list_row(front, sorted(plan.overdue)[0])
+    assert f"逾期{plan.overdue[sorted(plan.overdue)[0]]}天" in row
+    closed = sorted(set(households) - plan.open)[0]
+    assert "县级审定（已办结）" in _list_row(front, closed)
+    both = listed(web.get("/", params={"case": "逾期", "township": "东镇"}).text)
+    assert both and set(both) <= set(plan.overdue)
+    by_deadline = listed(web.get("/", params={"sort": "deadline"}).text)
+    leads = plan.rows.loc[plan.rows["步骤"] == "线索"].set_index("户编号")["日期"]
+    first_leads = [leads.get(h, list_date(run)) for h in by_deadline]
+    assert first_leads == sorted(first_leads)
+    assert listed(web.get("/", params={"case": "不存在"}).text) == []
+
+
+def _due_soon(
+    rows: pd.DataFrame, open_cases: set[str], households: list[str], *, today: date, list_day: str
+) -> set[str]:
+    """Open cases whose 15 days end within the next 3 days, counted from the planted rows."""
+    leads = rows.loc[rows["步骤"] == "线索"].set_index("户编号")["日期"]
+    soon = set()
+    for household in households:
+        lead = date.fromisoformat(leads.get(household, list_day))
+        if household in open_cases and 0 <= (lead + timedelta(days=15) - today).days <= 3:
+            soon.add(household)
+    return soon
+
+
+def _list_row(page: str, household: str) -> str:
+    row = page.split(f'<tr data-household="{household}">')[1].split("</tr>")[0]
+    return re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", row))
