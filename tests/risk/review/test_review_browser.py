@@ -114,3 +114,41 @@ def test_a_decision_made_in_the_browser_reaches_store_and_excel(
     assert row[header.index("审核结论")] == "排除"
     assert row[header.index("排除原因")] == "家庭成员已外出务工：儿子去广东打工"
     assert row[header.index("审核人")] == "陈七"
+
+
+def test_a_step_recorded_in_the_browser_is_shown_after_reload(
+    served: tuple[str, ReviewStore],
+) -> None:
+    from playwright.sync_api import sync_playwright
+
+    url, store = served
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=FLAGS)
+        try:
+            page = browser.new_page()
+            page.goto(url + "/household/H003")
+            assert page.locator("#timeline li.next").get_attribute("data-step") == "入户核实"
+            page.select_option("select[name=step]", "村级评议")  # before 入户核实: refused
+            page.fill("input[name=step_date]", "2026-11-04")
+            page.fill("input[name=handler]", "赵干部")
+            page.click("#save-step")
+            page.wait_for_selector("#step-error")
+            assert "村级评议 之前缺少 入户核实" in page.locator("#step-error").inner_text()
+            assert page.input_value("input[name=handler]") == "赵干部"  # kept as typed
+            page.select_option("select[name=step]", "入户核实")
+            page.fill("form.step-form textarea[name=note]", "户主在家，已核实")
+            page.click("#save-step")
+            page.wait_for_selector("#saved")
+            page.reload()
+            visit = page.locator("#timeline li[data-step=入户核实]")
+            assert "done" in (visit.get_attribute("class") or "")
+            text = visit.inner_text()
+            assert "2026-11-04" in text and "赵干部" in text and "户主在家，已核实" in text
+            assert page.locator("#timeline li.next").get_attribute("data-step") == "村级评议"
+        finally:
+            browser.close()
+
+    steps = store.steps()
+    assert steps[["household_id", "step", "step_date", "handler", "source"]].values.tolist() == [
+        ["H003", "入户核实", "2026-11-04", "赵干部", "web"]
+    ]
