@@ -671,8 +671,18 @@ def _step_view(record: dict[str, Any]) -> dict[str, Any]:
         view["notice_short"] = days < MIN_NOTICE_DAYS
     source = str(record.get("source") or "")
     view["source"] = SOURCE_LABELS.get(source, source)
-    view["recorded_at"] = str(record.get("recorded_at") or "")[:16].replace("T", " ")
+    view["recorded_at"] = _local_time(str(record.get("recorded_at") or ""))
     return view
+
+
+def _local_time(stamp: str) -> str:
+    """A stored UTC time as this computer's local ``YYYY-MM-DD HH:MM`` (``""`` when none)."""
+    try:
+        moment = datetime.fromisoformat(stamp)
+    except ValueError:
+        return stamp[:16]
+    local = moment.astimezone() if moment.tzinfo else moment
+    return local.strftime("%Y-%m-%d %H:%M")
 
 
 def _step_form_problems(typed: dict[str, str]) -> list[str]:
