@@ -191,6 +191,11 @@ class FeatureSpec:
         For a composite feature: the part features whose amounts split its contribution by cause.
     records
         The records behind the feature, when not every record of its first source table.
+    explained_by
+        (event feature, cause) pairs: where the household's event feature is above zero, the value
+        speaks for that cause instead of `cause` (the first pair that applies wins). An income fall
+        in the year a working-age member died is the death's, a farm income fall in a disaster year
+        the disaster's, a chronic gap with a severely disabled member the disability's.
     """
 
     name: str
@@ -209,6 +214,7 @@ class FeatureSpec:
     reason_negative_zh: str = ""
     parts: tuple[str, ...] = ()
     records: Records | None = None
+    explained_by: tuple[tuple[str, str], ...] = ()
 
     def reason(self, value: object) -> str:
         """The reason sentence for one household's value.
@@ -284,6 +290,7 @@ def _spec(
     reason_negative_zh: str = "",
     parts: tuple[str, ...] = (),
     records: Records | None = None,
+    explained_by: tuple[tuple[str, str], ...] = (),
 ) -> FeatureSpec:
     return FeatureSpec(
         name,
@@ -302,6 +309,7 @@ def _spec(
         reason_negative_zh,
         parts,
         records,
+        explained_by,
     )
 
 
@@ -313,6 +321,26 @@ INCOME_CHANGE_PARTS: tuple[str, ...] = (
     "transfer_income_change_12m",
 )
 INCOME_PARTS: tuple[str, ...] = ("income_gap_before_12m", *INCOME_CHANGE_PARTS)
+#: What an income fall is the effect of when the household's own records show a shock that year
+#: (the first that applies): wages fall when a working-age member dies, is newly certified disabled
+#: or falls seriously ill; farm and business income falls when a business fails or a disaster
+#: destroys the crop or the house. Without such a record the fall speaks for itself (work, business).
+WAGE_FALL_EXPLAINED_BY: tuple[tuple[str, str], ...] = (
+    ("working_age_deaths_12m", "death"),
+    ("disability_certified_12m", "disability"),
+    ("severe_disabled_members", "disability"),
+    ("seriously_ill_members_12m", "illness"),
+)
+BUSINESS_FALL_EXPLAINED_BY: tuple[tuple[str, str], ...] = (
+    ("business_failures_12m", "business"),
+    ("disasters_12m", "disaster"),
+    ("house_damage_12m", "disaster"),
+)
+#: Transfer income (pensions, subsidies) falls when the member who drew it dies.
+TRANSFER_FALL_EXPLAINED_BY: tuple[tuple[str, str], ...] = (("member_deaths_12m", "death"),)
+#: A gap to the line that was already there last year is the disability's when a member is severely
+#: disabled (因残: the household cannot earn), else chronic low income.
+GAP_EXPLAINED_BY: tuple[tuple[str, str], ...] = (("severe_disabled_members", "disability"),)
 #: Parts of the rigid spending (刚性支出) of the last 12 months.
 RIGID_PARTS: tuple[str, ...] = (
     "oop_medical_12m",
@@ -322,6 +350,11 @@ RIGID_PARTS: tuple[str, ...] = (
     "other_event_loss_12m",
 )
 EVENT_LOSS_PARTS: tuple[str, ...] = RIGID_PARTS[1:]
+#: The household's shortfall in yuan a year, by what caused it: last year's gap to the line, this
+#: year's income falls by source and the rigid spending of the last 12 months (the parts of
+#: ``income_after_rigid_to_line_12m``). Explanations put the causes whose share of it is material
+#: first, largest first: the shock with the largest money effect is what a reviewer names.
+SHORTFALL_PARTS: tuple[str, ...] = (*INCOME_PARTS, *RIGID_PARTS)
 EVENT_COUNT_PARTS: tuple[str, ...] = (
     "disasters_12m",
     "house_damage_12m",
@@ -815,6 +848,7 @@ _INCOME = (
         risky_when="negative",
         reason_zero_zh="工资性收入与上年持平",
         reason_negative_zh="工资性收入同比减少{value:,.0f}元",
+        explained_by=WAGE_FALL_EXPLAINED_BY,
     ),
     _spec(
         "business_income_change_12m",
@@ -829,6 +863,7 @@ _INCOME = (
         risky_when="negative",
         reason_zero_zh="经营净收入与上年持平",
         reason_negative_zh="经营净收入同比减少{value:,.0f}元",
+        explained_by=BUSINESS_FALL_EXPLAINED_BY,
     ),
     _spec(
         "property_income_change_12m",
@@ -857,6 +892,7 @@ _INCOME = (
         risky_when="negative",
         reason_zero_zh="转移性收入与上年持平",
         reason_negative_zh="转移性收入同比减少{value:,.0f}元",
+        explained_by=TRANSFER_FALL_EXPLAINED_BY,
     ),
     _spec(
         "income_gap_before_12m",
@@ -874,6 +910,7 @@ _INCOME = (
         risky_when="positive",
         reason_zero_zh="上一年度家庭纯收入恰好达到监测线标准",
         reason_negative_zh="上一年度家庭纯收入高于监测线标准{value:,.0f}元",
+        explained_by=GAP_EXPLAINED_BY,
     ),
 )
 
@@ -1943,6 +1980,8 @@ def catalogue_markdown() -> str:
         cause = spec.cause or ""
         if spec.parts:
             cause += " (split by parts: " + ", ".join(f"`{p}`" for p in spec.parts) + ")"
+        if spec.explained_by:
+            cause += " (or " + ", ".join(f"{c} when `{e}` > 0" for e, c in spec.explained_by) + ")"
         cells = (
             f"`{spec.name}`",
             spec.label_zh,

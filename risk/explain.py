@@ -8,7 +8,12 @@ cover, through the model's own ``predict_contributions`` (a linear model's exact
 Reasons follow the cause vocabulary of ``features.catalogue.CAUSES``. For each household the
 risk-raising contributions are summed by cause — a composite feature (rigid spending, income level,
 all events) split over its parts' causes in proportion to what each part amounts to for the
-household — and the causes with the largest sums become reasons 1, 2, 3. A reason is phrased from the
+household, and an income fall that the household's records explain (a death, a new disability, a
+serious illness, a disaster in the same year: ``explained_by``) counted for that shock. The causes
+with a risk-raising sum are then ordered as a reviewer would: first those whose money effect — their
+share of the household's shortfall in yuan a year (``SHORTFALL_PARTS``: last year's gap to the line,
+this year's income falls, rigid spending) — reaches `MATERIAL_SHARE` of the household's year,
+largest first; then the others by their summed contribution. They become reasons 1, 2, 3. A reason is phrased from the
 feature that carries most of its cause (the part that moved, for a composite), with the evidence behind
 it (amount, month, file and row of the source record) and the measure that fits the cause. A
 contribution that lowers the risk, a missing value, or a value on the harmless side (no claim, an
@@ -31,7 +36,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from features.catalogue import CAUSES
+from features.catalogue import CAUSES, SHORTFALL_PARTS
 from features.contract.tables import Tables
 from risk.explain_speed import fast_contributions, tables_for
 from training.model import ModelMismatchError
@@ -39,6 +44,11 @@ from training.model import ModelMismatchError
 #: How many reasons the warning list shows per household.
 N_REASONS = 3
 
+#: Share of the household's year (net income, or the line's amount when more) a cause's money must
+#: reach to be named before the causes ranked by the model alone: a sudden large expense or income
+#: fall (DOMAIN.md), a quarter of what the household lives on. Judged on every simulated scenario,
+#: 0.15–0.25 name causes alike; smaller shares let everyday costs outrank a chronic gap.
+MATERIAL_SHARE = 0.25
 #: Suggested assistance measure by cause (``features.catalogue.CAUSES``; DOMAIN.md).
 MEASURES: Mapping[str, str] = {cause.name: cause.measure_zh for cause in CAUSES}
 #: Chinese name of each cause.
@@ -488,6 +498,11 @@ class _CauseSplit:
         Households × features: the part feature that phrases a composite's reason ("" = itself).
     points
         Households × features: the value is on the side that points to the cause.
+    money
+        Households × causes: the household's shortfall in yuan a year that each cause accounts for
+        (``SHORTFALL_PARTS``: last year's gap, this year's income falls, rigid spending).
+    material
+        Households × causes: that money is at least `MATERIAL_SHARE` of the household's year.
     """
 
     names: tuple[str, ...]
@@ -496,6 +511,8 @@ class _CauseSplit:
     share: np.ndarray
     part: np.ndarray
     points: np.ndarray
+    money: np.ndarray
+    material: np.ndarray
 
 
 def _cause_names(catalogue: Mapping[str, ReasonSpec]) -> tuple[str, ...]:
@@ -508,6 +525,24 @@ def _cause_names(catalogue: Mapping[str, ReasonSpec]) -> tuple[str, ...]:
 def _cause_of(spec: ReasonSpec | None) -> str | None:
     cause = getattr(spec, "cause", None)
     return str(cause) if cause else None
+
+
+def _row_causes(
+    spec: ReasonSpec | None, frame: pd.DataFrame, code: Mapping[str, int]
+) -> np.ndarray:
+    """Cause code of a feature in each household (-1 none): its ``cause``, or the cause of the
+    first ``explained_by`` event the household's records show (event feature above zero)."""
+    static = _cause_of(spec)
+    causes = np.full(len(frame), -1 if static is None else code[static], dtype=np.int64)
+    if static is None:
+        return causes
+    settled = np.zeros(len(frame), dtype=bool)
+    for event, cause in tuple(getattr(spec, "explained_by", ()) or ()):
+        with np.errstate(invalid="ignore"):
+            shown = (_column(frame, event) > 0) & ~settled
+        causes[shown] = code[cause]
+        settled |= shown
+    return causes
 
 
 def _column(frame: pd.DataFrame, name: str) -> np.ndarray:
@@ -550,23 +585,66 @@ def _cause_attribution(
         share=np.zeros((n, f)),
         part=np.full((n, f), "", dtype=object),
         points=np.zeros((n, f), dtype=bool),
+        money=np.zeros((n, len(names))),
+        material=np.zeros((n, len(names)), dtype=bool),
     )
+    _shortfall_by_cause(split, frame, catalogue, code)
     for j, feature in enumerate(values.columns):
         spec = catalogue.get(str(feature))
         points = _pointing(spec, _column(frame, str(feature)))
         split.points[:, j] = points
         raising = np.where(points, positive[:, j], 0.0)
-        static = _cause_of(spec)
         split_rows = np.zeros(n, dtype=bool)
         parts = tuple(getattr(spec, "parts", ()) or ())
         if parts:
             split_rows = _split_by_parts(split, j, raising, parts, frame, catalogue, code)
-        if static is not None:
-            rest = ~split_rows
-            split.totals[rest, code[static]] += raising[rest]
-            split.cause[rest, j] = code[static]
-            split.share[rest, j] = 1.0
+        own = _row_causes(spec, frame, code)
+        rest = np.flatnonzero(~split_rows & (own >= 0))
+        split.totals[rest, own[rest]] += raising[rest]
+        split.cause[rest, j] = own[rest]
+        split.share[rest, j] = 1.0
     return split
+
+
+def _shortfall_by_cause(
+    split: _CauseSplit,
+    frame: pd.DataFrame,
+    catalogue: Mapping[str, ReasonSpec],
+    code: Mapping[str, int],
+) -> None:
+    """Fill ``money`` and ``material``: the household's shortfall by cause, and which of it counts.
+
+    Each part of `SHORTFALL_PARTS` the household has on its risky side (a gap, a fall, a cost) adds
+    its size to the cause it speaks for in that household (``explained_by`` applied). A cause's
+    money is material when it reaches `MATERIAL_SHARE` of the household's year: its yearly net
+    income, or what the household needs at the monitoring line when that is more.
+    """
+    n = len(frame)
+    everyone = np.arange(n)
+    for part in SHORTFALL_PARTS:
+        spec = catalogue.get(part)
+        if spec is None or part not in frame.columns:
+            continue
+        k = _row_causes(spec, frame, code)
+        values = _column(frame, part)
+        amount = np.where(_pointing(spec, values) & (k >= 0), np.abs(np.nan_to_num(values)), 0.0)
+        split.money[everyone, np.maximum(k, 0)] += amount
+    year = _household_year(frame)
+    with np.errstate(invalid="ignore"):
+        split.material[:] = (split.money >= MATERIAL_SHARE * year[:, None]) & (split.money > 0)
+
+
+def _household_year(frame: pd.DataFrame) -> np.ndarray:
+    """Yuan a year the household lives on: its net income of the last 12 months, or the line's
+    amount for its members when that is more (NaN when the income features are missing)."""
+    per_capita = _column(frame, "income_per_capita_12m")
+    ratio = _column(frame, "income_to_line_ratio_12m")
+    size = np.maximum(np.nan_to_num(_column(frame, "household_size"), nan=1.0), 1.0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        line = np.where(ratio > 0, per_capita / ratio, np.nan)
+    known = line[np.isfinite(line)]
+    line = np.where(np.isfinite(line), line, np.median(known) if len(known) else np.nan)
+    return np.fmax(per_capita, line) * size
 
 
 def _split_by_parts(
@@ -583,18 +661,19 @@ def _split_by_parts(
     weights = np.zeros((n, len(split.names)))
     best = np.zeros((n, len(split.names)))
     best_part = np.full((n, len(split.names)), "", dtype=object)
+    everyone = np.arange(n)
     for part in parts:
         spec = catalogue.get(part)
-        cause = _cause_of(spec)
-        if cause is None:
+        k = _row_causes(spec, frame, code)
+        if (k < 0).all():
             continue
         amount = np.abs(np.nan_to_num(_column(frame, part)))
-        amount = np.where(_pointing(spec, _column(frame, part)), amount, 0.0)
-        k = code[cause]
-        weights[:, k] += amount
-        larger = amount > best[:, k]
-        best[larger, k] = amount[larger]
-        best_part[larger, k] = part
+        amount = np.where(_pointing(spec, _column(frame, part)) & (k >= 0), amount, 0.0)
+        k = np.maximum(k, 0)
+        weights[everyone, k] += amount
+        larger = amount > best[everyone, k]
+        best[everyone[larger], k[larger]] = amount[larger]
+        best_part[everyone[larger], k[larger]] = part
     total = weights.sum(axis=1)
     rows = total > 0
     shares = weights[rows] / total[rows, None]
@@ -609,9 +688,10 @@ def _split_by_parts(
 def _choose_reasons(long: pd.DataFrame, split: _CauseSplit, *, n_reasons: int) -> None:
     """Set ``cause``, ``cause_zh``, ``measure``, ``cause_contribution`` and ``reason_order``.
 
-    The causes of a household are ranked by their summed risk-raising contribution; each is
-    phrased by its lead row: the risk-raising contribution with the largest share for that cause
-    whose value points to it. Causes without such a row are skipped.
+    The causes of a household with a material money effect come first, largest money first; the
+    others follow by their summed risk-raising contribution. Each is phrased by its lead row: the
+    risk-raising contribution with the largest share for that cause whose value points to it.
+    Causes without such a row are skipped (a cause that only lowers the risk is never a reason).
     """
     rows = long["_row"].to_numpy()
     cols = long["_code"].to_numpy()
@@ -631,6 +711,7 @@ def _choose_reasons(long: pd.DataFrame, split: _CauseSplit, *, n_reasons: int) -
     contribution = long["contribution"].to_numpy(dtype=float)
     eligible = (cause >= 0) & (contribution > 0) & split.points[rows, cols] & (total > 0)
     chosen = np.flatnonzero(eligible)
+    material = split.material[rows[chosen], cause[chosen]]
     leads = pd.DataFrame(
         {
             "at": chosen,
@@ -638,11 +719,15 @@ def _choose_reasons(long: pd.DataFrame, split: _CauseSplit, *, n_reasons: int) -
             "cause": cause[chosen],
             "score": contribution[chosen] * split.share[rows[chosen], cols[chosen]],
             "total": total[chosen],
+            "material": material,
+            "money": np.where(material, split.money[rows[chosen], cause[chosen]], 0.0),
         }
     )
     leads = leads.sort_values(["row", "cause", "score"], ascending=[True, True, False])
     leads = leads.drop_duplicates(["row", "cause"]).sort_values(
-        ["row", "total", "cause"], ascending=[True, False, True], kind="mergesort"
+        ["row", "material", "money", "total", "cause"],
+        ascending=[True, False, False, False, True],
+        kind="mergesort",
     )
     order = leads.groupby("row", sort=False).cumcount().to_numpy() + 1
     keep = order <= n_reasons

@@ -306,7 +306,7 @@ def _explain_values(values: dict, features: dict, **options):
     return explain_households(contributions, frame, ranks, catalogue=_real_catalogue(), **options)
 
 
-def test_the_first_reason_is_the_cause_with_the_largest_summed_contribution():
+def test_without_a_material_shock_the_first_reason_has_the_largest_summed_contribution():
     table = _explain_values(
         {
             "oop_medical_12m": [0.9],
@@ -316,7 +316,7 @@ def test_the_first_reason_is_the_cause_with_the_largest_summed_contribution():
             "county": [2.0],  # no cause: never a reason, whatever its size
         },
         {
-            "oop_medical_12m": [23400.0],
+            "oop_medical_12m": [600.0],  # under a quarter of the household's 4,200 yuan a year
             "income_per_capita_12m": [4200.0],
             "head_age": [71.0],
             "elderly_members": [2.0],
@@ -482,3 +482,54 @@ def test_trees_use_the_tables_and_fall_back_where_they_do_not_apply(model_and_da
     explain_speed._cache.clear()
     assert exact.method == "treeshap"
     np.testing.assert_allclose(exact.values.to_numpy(), fast.values.to_numpy(), atol=1e-6)
+
+
+def test_a_material_shock_comes_first_whatever_its_contribution():
+    table = _explain_values(
+        {"oop_medical_12m": [0.2], "income_per_capita_12m": [0.6], "head_age": [0.5]},
+        {"oop_medical_12m": [23400.0], "income_per_capita_12m": [4200.0], "head_age": [71.0]},
+    )
+    reasons = main_reasons(table)
+    # 23,400 yuan of medical cost for a household living on 4,200 a year: the shock is named first
+    assert list(reasons["cause"]) == ["illness", "low_income"]
+    assert reasons.iloc[0]["reason_zh"] == "近12个月医疗自付23,400元"
+
+
+def test_a_shock_that_lowers_the_risk_is_never_a_reason_however_large():
+    table = _explain_values(
+        {"oop_medical_12m": [-0.4], "income_per_capita_12m": [0.6]},
+        {"oop_medical_12m": [50000.0], "income_per_capita_12m": [4200.0]},
+    )
+    assert list(main_reasons(table)["cause"]) == ["low_income"]
+
+
+def test_an_income_fall_the_records_explain_speaks_for_the_shock_behind_it():
+    values = {"wage_income_change_12m": [0.8, 0.8], "working_age_deaths_12m": [0.1, 0.0]}
+    features = {
+        "wage_income_change_12m": [-20000.0, -20000.0],
+        "working_age_deaths_12m": [1.0, 0.0],
+        "income_per_capita_12m": [6000.0, 6000.0],
+        "household_size": [3.0, 3.0],
+        "income_to_line_ratio_12m": [0.8, 0.8],
+    }
+    reasons = main_reasons(_explain_values(values, features)).set_index("household_id")
+    # the wages fell in the year a working-age member died: the death's, not a job loss
+    assert reasons.loc["H0", "cause"] == "death"
+    assert reasons.loc["H0", "cause_contribution"] == pytest.approx(0.9)
+    assert reasons.loc["H0", "reason_zh"] == "工资性收入同比减少20,000元"
+    assert reasons.loc["H1", "cause"] == "work"
+
+
+def test_a_business_fall_in_a_disaster_year_and_a_gap_with_severe_disability():
+    values = {"business_income_change_12m": [0.7], "income_gap_before_12m": [0.5]}
+    features = {
+        "business_income_change_12m": [-9000.0],
+        "disasters_12m": [1.0],
+        "income_gap_before_12m": [3000.0],
+        "severe_disabled_members": [1.0],
+        "income_per_capita_12m": [5000.0],
+        "household_size": [2.0],
+        "income_to_line_ratio_12m": [0.7],
+    }
+    reasons = main_reasons(_explain_values(values, features))
+    assert list(reasons["cause"]) == ["disaster", "disability"]
