@@ -68,14 +68,14 @@ def run(results: dict[str, Any], data_dir: Path | None = None) -> None:
 
 
 def measure(
-    scenarios: tuple[str, ...], *, seeds: tuple[int, ...], households: int
+    scenarios: tuple[str, ...], *, seeds: tuple[int, ...], households: int, runs: Path = RUNS
 ) -> dict[str, Any]:
     """One row of figures per scenario and seed, plus the table as Markdown."""
     rows = []
     for scenario in scenarios:
         for seed in seeds:
             started = time.perf_counter()
-            row = one_county(scenario, seed=seed, households=households)
+            row = one_county(scenario, seed=seed, households=households, runs=runs)
             row["seconds"] = round(time.perf_counter() - started, 1)
             print(json.dumps(row, ensure_ascii=False), flush=True)
             rows.append(row)
@@ -101,7 +101,7 @@ def county_dir(scenario: str, *, seed: int, households: int) -> Path:
     return folder
 
 
-def one_county(scenario: str, *, seed: int, households: int) -> dict[str, Any]:
+def one_county(scenario: str, *, seed: int, households: int, runs: Path = RUNS) -> dict[str, Any]:
     """Train on the 2025-12 export, score 2026-01..03 from their exports, judge against the truth."""
     from features.contract.io import load_directory  # noqa: PLC0415
 
@@ -114,7 +114,7 @@ def one_county(scenario: str, *, seed: int, households: int) -> dict[str, Any]:
     full = load_directory(folder, pseudonym_key=KEY).tables
     train_tables = load_directory(folder / f"export_{TRAIN_EXPORT}", pseudonym_key=KEY).tables
     model, references, evaluation = _train(train_tables)
-    scored = [_score(folder, month, model, references) for month in SCORED]
+    scored = [_score(folder, month, model, references, runs=runs) for month in SCORED]
     rows = pd.concat([s for s, _ in scored], ignore_index=True)
     explanations = pd.concat([e for _, e in scored], ignore_index=True)
     rows = _label(rows, full)
@@ -169,7 +169,7 @@ def _train(tables: Any) -> tuple[Any, dict[str, Any], dict[str, Any]]:
 
 
 def _score(
-    folder: Path, month: str, model: Any, references: dict[str, Any]
+    folder: Path, month: str, model: Any, references: dict[str, Any], *, runs: Path
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Score one month from its own export as `risk score` does; add the references and the rules."""
     from features.build import build_features  # noqa: PLC0415
@@ -182,7 +182,7 @@ def _score(
 
     period = pd.Period(month, freq="M")
     tables = load_directory(folder / f"export_{month}", pseudonym_key=KEY).tables
-    out = RUNS / f"{folder.name}-{month}"
+    out = runs / f"{folder.name}-{month}"
     result = score_month(
         tables,
         month=period,
@@ -365,9 +365,9 @@ def main(argv: list[str] | None = None) -> int:
         "--runs", type=Path, default=RUNS, help="where the scoring runs are written"
     )
     args = parser.parse_args(argv)
-    global RUNS
-    RUNS = args.runs
-    figures = measure(tuple(args.scenarios), seeds=tuple(args.seeds), households=args.households)
+    figures = measure(
+        tuple(args.scenarios), seeds=tuple(args.seeds), households=args.households, runs=args.runs
+    )
     print(figures["table"])
     if args.out:
         args.out.write_text(json.dumps(figures, indent=2, ensure_ascii=False), encoding="utf-8")
