@@ -20,7 +20,8 @@ from typing import Any
 
 from risk.atomic import OutputError
 from risk.config import FanpinConfig
-from risk.score import ScoreResult, score_month
+from risk.run_context import ScoreResult
+from risk.score import score_month
 
 DEMO_MONTHS = 30
 DEMO_END = "2026-10"

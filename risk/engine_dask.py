@@ -1,16 +1,12 @@
 """The Dask engine: ``risk score --engine dask`` and ``risk train --engine dask``.
 
-Scoring runs the SAME stage functions as the local engine (`risk.score`), only on partitions:
-
-1. the client checks the feeds on the whole directory (volumes are county-wide facts);
-2. households are partitioned **by county** (whole counties packed into balanced partitions), each
-   with its members and every record of its households and people; per partition a worker builds the
-   month's features, drops the monitored households, predicts, and runs the department rules;
-3. the client gathers the predictions and rule triggers, ranks, tiers and selects the warned
-   households globally (the list is one list: top 5 % is of everyone), draws the audit sample;
-4. each worker explains the listed households of its partition (reasons cite the partition's own
-   source records);
-5. the client writes the same five outputs, atomically, with `risk.score.write_outputs`.
+Scoring runs the SAME stage sequence as the local engine (`risk.pipeline.run_month`); this module only
+says where its steps run (`DaskExecutor`): households are partitioned **by county** (whole counties
+packed into balanced partitions, each with its members and every record of its households and
+people), the partitions are scattered to the workers, and every partition step (feed tallies,
+features, prediction, department rules, explanations) runs on the worker that holds its partition. The
+client runs the province-wide steps on what the partitions send back: the feed warnings, the ranks and
+the capacity cut over all probabilities, the list, and writing.
 
 Why counties and not townships: the feed-coverage features (``medical_feed_months_12m``,
 ``assistance_feed_months_12m``, the employment coverage) count the months in which the household's
@@ -26,7 +22,6 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -35,34 +30,11 @@ import pandas as pd
 
 from features.contract.errors import ConfigError
 from features.contract.tables import Tables
-from features.sources.monitoring import monitored_at
 from risk.config import FanpinConfig
-from risk.explain import ReasonSpec, default_catalogue, previous_main_reasons
-from risk.score import (
-    OUTPUT_FILES,
-    LoadedModelLike,
-    RunContext,
-    ScoreResult,
-    _check_month,
-    _input_hashes,
-    _isin,
-    _Stages,
-    assemble_scores,
-    build_month_features,
-    check_feeds,
-    check_model_features,
-    draw_audit,
-    explain_listed,
-    find_previous_run,
-    make_run_id,
-    policy_rule_triggers,
-    predict_households,
-    rank_and_tier,
-    rewrite_manifest,
-    run_settings,
-    select_warned,
-    write_outputs,
-)
+from risk.explain import ReasonSpec
+from risk.ids import isin_ids
+from risk.pipeline import run_month
+from risk.run_context import LoadedModelLike, ScoreResult
 
 #: Partitions per worker: a few, so a slow county does not leave the other workers idle.
 PARTITIONS_PER_WORKER = 2
@@ -100,16 +72,18 @@ def partition_tables(tables: Tables, counties: Sequence[str]) -> Tables:
     Records of people not listed in ``members`` are dropped: no feature can attach them to a
     household either.
     """
-    chosen = _isin(tables.households["county"].astype(str), set(counties))
+    chosen = isin_ids(tables.households["county"].astype(str), set(counties))
     ids = set(tables.households.loc[chosen, "household_id"].astype(str))
-    people = tables.members.loc[_isin(tables.members["household_id"].astype(str), ids), "person_id"]
+    people = tables.members.loc[
+        isin_ids(tables.members["household_id"].astype(str), ids), "person_id"
+    ]
     person_ids = set(people.astype(str))
     changes: dict[str, object] = {}
     for name, frame in tables.present():
         key, keep = ("household_id", ids) if name in _BY_HOUSEHOLD else ("person_id", person_ids)
         if name not in _BY_HOUSEHOLD and name not in _BY_PERSON:
             continue
-        changes[name] = frame.loc[_isin(frame[key].astype(str), keep)].reset_index(drop=True)
+        changes[name] = frame.loc[isin_ids(frame[key].astype(str), keep)].reset_index(drop=True)
     return tables.replace(**changes)
 
 
@@ -161,85 +135,6 @@ def _lookup(keys: pd.Index, groups: np.ndarray, column: pd.Series) -> np.ndarray
     return np.where(positions >= 0, groups[positions], -1)
 
 
-# --------------------------------------------------------------------------- per-partition stages
-@dataclass(frozen=True)
-class PartitionScores:
-    """What one partition sends back after features, prediction and rules."""
-
-    features: pd.DataFrame  # every household of the partition, indexed by household_id
-    predictions: pd.DataFrame  # households not monitored: probability, raw_score
-    triggers: pd.Series  # household → rules fired this month
-    n_monitored: int
-
-
-def score_partition(
-    tables: Tables, *, month: pd.Period, model: Any, config: FanpinConfig
-) -> PartitionScores:
-    """Features → model check → prediction → department rules, for one partition (runs on a worker)."""
-    features = build_month_features(tables, month=month, lines=config.lines)
-    check_model_features([str(n) for n in model.feature_names_in_], list(features.columns))
-    monitored = monitored_at(tables.outcomes, month=month)
-    is_monitored = _isin(features.index, monitored)
-    candidates = features.loc[~is_monitored]
-    return PartitionScores(
-        features=features,
-        predictions=predict_households(model, candidates),
-        triggers=policy_rule_triggers(tables, month=month, config=config),
-        n_monitored=int(is_monitored.sum()),
-    )
-
-
-def explain_partition(
-    tables: Tables,
-    part: PartitionScores,
-    *,
-    model: Any,
-    scores: pd.DataFrame,
-    listed: Sequence[str],
-    catalogue: Mapping[str, ReasonSpec],
-    month: pd.Period,
-    previous_reasons: pd.DataFrame | None,
-) -> pd.DataFrame:
-    """`risk.score.explain_listed` for the listed households of one partition (runs on a worker)."""
-    mine = [h for h in listed if h in part.features.index]
-    return explain_listed(
-        model,
-        part.features,
-        scores,
-        mine,
-        catalogue=catalogue,
-        tables=tables,
-        month=month,
-        previous_reasons=previous_reasons,
-    )
-
-
-# ---------------------------------------------------------------------------------------- gathering
-def gather_features(parts: Sequence[pd.DataFrame], *, order: pd.Index) -> pd.DataFrame:
-    """Concatenate partition features in the local engine's row order, categories made whole.
-
-    A partition's ``county`` categories are its own counties only; the local engine's are every
-    county, sorted. Categories that agree across partitions (``household_type``) are kept as they are.
-    """
-    frame = pd.concat(parts).reindex(order)
-    for name in frame.columns:
-        dtypes = [p[name].dtype for p in parts]
-        if not all(isinstance(d, pd.CategoricalDtype) for d in dtypes):
-            continue
-        if all(d == dtypes[0] for d in dtypes):
-            frame[name] = frame[name].astype(dtypes[0])
-        else:
-            union = sorted({str(c) for d in dtypes for c in d.categories})
-            frame[name] = pd.Categorical(frame[name].astype(object), categories=union)
-    return frame
-
-
-def gather_explanations(parts: Sequence[pd.DataFrame], listed: Sequence[str]) -> pd.DataFrame:
-    """Concatenate partition explanations in the local order: by rank (stable within a household)."""
-    frame = pd.concat([p for p in parts if len(p)] or parts[:1], ignore_index=True)
-    return frame.sort_values("rank", kind="mergesort").reset_index(drop=True)
-
-
 # ------------------------------------------------------------------------------------------ cluster
 def machine_workers() -> int:
     """Worker processes for a LocalCluster on this machine: one per usable core."""
@@ -284,8 +179,64 @@ def dask_client(
         yield local
 
 
-def _n_workers(client: Any) -> int:
+def n_workers_of(client: Any) -> int:
+    """Workers connected to the client's scheduler (at least 1)."""
     return max(1, len(client.scheduler_info().get("workers", {})))
+
+
+# ------------------------------------------------------------------------------------- executor
+class DaskExecutor:
+    """`risk.pipeline.Executor` on a Dask cluster: county partitions, each step where its data is.
+
+    Parameters
+    ----------
+    client
+        A connected ``distributed.Client``.
+    n_partitions
+        County groups (default: ``PARTITIONS_PER_WORKER`` × workers).
+    """
+
+    def __init__(self, client: Any, *, n_partitions: int | None = None) -> None:
+        self.client = client
+        self.n_partitions = n_partitions or PARTITIONS_PER_WORKER * n_workers_of(client)
+
+    def partitions(self, tables: Tables) -> list[Any]:
+        """Whole counties packed into partitions, scattered to the workers."""
+        groups = county_partitions(tables.households, n_partitions=self.n_partitions)
+        return list(self.client.scatter(partition_all(tables, groups)))
+
+    def share(self, value: Any) -> Any:
+        """`value` sent once to every worker."""
+        return self.client.scatter(value, broadcast=True)
+
+    def map(
+        self,
+        step: Callable[..., Any],
+        parts: Sequence[Any],
+        *,
+        each: Sequence[Mapping[str, Any]] | None = None,
+        **common: Any,
+    ) -> list[Any]:
+        """One task per partition, on the worker that holds it; the results stay there."""
+        extra = each if each is not None else [{}] * len(parts)
+        return [
+            self.client.submit(step, part, **common, **own, pure=False)
+            for part, own in zip(parts, extra, strict=True)
+        ]
+
+    def settle(self, handles: Sequence[Any]) -> list[Any]:
+        """Wait for the tasks; a task's error is raised here, as it was raised on the worker."""
+        from distributed import wait  # noqa: PLC0415
+
+        wait(list(handles))
+        for future in handles:
+            if future.status == "error":
+                future.result()
+        return list(handles)
+
+    def gather(self, handles: Sequence[Any]) -> list[Any]:
+        """The tasks' results, on the client."""
+        return list(self.client.gather(list(handles)))
 
 
 # -------------------------------------------------------------------------------------- the job
@@ -326,157 +277,20 @@ def score_month_dask(
     ScoreResult
         As the local engine's; ``timings`` has the same stage names.
     """
-    period = pd.Period(month, freq="M")
-    _check_month(tables, period)
-    out = Path(out_dir)
-    catalogue = dict(catalogue) if catalogue is not None else default_catalogue()
-    previous = Path(previous_dir) if previous_dir else find_previous_run(out, month=period)
-    with (
-        dask_client(scheduler=scheduler, n_workers=n_workers, client=client) as dask,
-        _Stages(show=progress) as stages,
-    ):
-        with stages.stage("feeds"):
-            feed_warnings = check_feeds(tables, month=period)
-            inputs = _input_hashes(tables, data_dir)
-            groups = county_partitions(
-                tables.households,
-                n_partitions=n_partitions or PARTITIONS_PER_WORKER * _n_workers(dask),
-            )
-            part_tables = dask.scatter(partition_all(tables, groups))
-            remote_model = dask.scatter(model.model, broadcast=True)
-        with stages.stage("features"):  # features, prediction and rules run together per partition
-            part_scores = dask.map(
-                _score_task, part_tables, month=period, model=remote_model, config=config
-            )
-            parts: list[PartitionScores] = dask.gather(part_scores)
-        with stages.stage("predict"):
-            features = gather_features(
-                [p.features for p in parts],
-                order=pd.Index(tables.households["household_id"].astype(str)),
-            )
-            predicted = pd.concat([p.predictions for p in parts])
-            # the local engine's order: households in the table's order, monitored ones left out
-            predictions = predicted.reindex(features.index[_isin(features.index, predicted.index)])
-            candidates = features.loc[predictions.index]
-        with stages.stage("select"):
-            run_id = make_run_id(
-                inputs=inputs,
-                month=str(period),
-                model_uri=str(model.uri),
-                model_version=str(model.version),
-                settings=run_settings(config),
-            )
-            ranked = rank_and_tier(
-                predictions,
-                tier_high=config.warning.tier_high,
-                tier_medium=config.warning.tier_medium,
-            )
-            triggers = pd.concat([p.triggers for p in parts])
-            warned = select_warned(ranked, triggers, warning=config.warning)
-            scores = assemble_scores(
-                ranked,
-                tables.households,
-                triggers,
-                warned,
-                month=period,
-                model_version=str(model.version),
-                run_id=run_id,
-            )
-            audit = draw_audit(scores, size=config.review.audit_sample, run_id=run_id)
-        with stages.stage("explain"):
-            listed = scores.loc[scores["warned"], "household_id"].tolist() + audit["household_ids"]
-            explanations = _explain_on_workers(
-                dask,
-                part_tables,
-                part_scores,
-                parts,
-                model=remote_model,
-                scores=scores,
-                listed=listed,
-                catalogue=catalogue,
-                month=period,
-                previous=previous_main_reasons(previous) if previous else None,
-            )
-        context = RunContext(
-            run_id=run_id,
-            month=period,
+    with dask_client(scheduler=scheduler, n_workers=n_workers, client=client) as dask:
+        return run_month(
+            tables,
+            month=month,
             model=model,
             config=config,
-            tables=tables,
-            features=candidates,
-            scores=scores,
-            explanations=explanations,
-            feed_warnings=tuple(feed_warnings),
-            load_warnings=tuple(load_warnings),
-            inputs=inputs,
-            data_dir=Path(data_dir) if data_dir else None,
-            previous_dir=previous,
-            audit=audit,
+            out_dir=out_dir,
+            executor=DaskExecutor(dask, n_partitions=n_partitions),
+            data_dir=data_dir,
+            previous_dir=previous_dir,
+            progress=progress,
+            load_warnings=load_warnings,
             catalogue=catalogue,
-            n_households=len(features),
-            n_monitored=sum(p.n_monitored for p in parts),
         )
-        with stages.stage("write"):
-            manifest = write_outputs(context, out, timings=stages.timings)
-    manifest["timings"] = dict(stages.timings)
-    rewrite_manifest(out, manifest)
-    return ScoreResult(
-        run_id=run_id,
-        month=str(period),
-        out_dir=out,
-        scores=scores,
-        explanations=explanations,
-        feed_warnings=tuple(feed_warnings),
-        counts=dict(manifest["counts"]),
-        timings=dict(stages.timings),
-        manifest=manifest,
-        paths={name: out / name for name in OUTPUT_FILES},
-    )
-
-
-def _score_task(tables: Tables, **options: Any) -> PartitionScores:
-    return score_partition(tables, **options)
-
-
-def _explain_on_workers(
-    dask: Any,
-    part_tables: Sequence[Any],
-    part_scores: Sequence[Any],
-    parts: Sequence[PartitionScores],
-    *,
-    model: Any,
-    scores: pd.DataFrame,
-    listed: Sequence[str],
-    catalogue: Mapping[str, ReasonSpec],
-    month: pd.Period,
-    previous: pd.DataFrame | None,
-) -> pd.DataFrame:
-    """One explanation task per partition, on the worker that holds the partition."""
-    futures = []
-    for remote_tables, remote_part, part in zip(part_tables, part_scores, parts, strict=True):
-        mine = [h for h in listed if h in part.features.index]
-        mine_set = set(mine)
-        futures.append(
-            dask.submit(
-                explain_partition,
-                remote_tables,
-                remote_part,
-                model=model,
-                scores=scores.loc[scores["household_id"].isin(mine_set)],
-                listed=mine,
-                catalogue=catalogue,
-                month=month,
-                previous_reasons=_previous_for(previous, mine_set),
-                pure=False,
-            )
-        )
-    return gather_explanations(dask.gather(futures), listed)
-
-
-def _previous_for(previous: pd.DataFrame | None, ids: set[str]) -> pd.DataFrame | None:
-    if previous is None:
-        return None
-    return previous.loc[previous["household_id"].astype(str).isin(ids)]
 
 
 # ------------------------------------------------------------------------------------------ train
@@ -521,7 +335,7 @@ def train_dask(
     options = {k: v for k, v in dict(params or {}).items() if k not in {"n_estimators"}}
     options.setdefault("verbose", -1)
     with dask_client(scheduler=scheduler, n_workers=n_workers, client=client) as dask:
-        features, labels = _as_dask(features, labels, partitions=_n_workers(dask))
+        features, labels = _as_dask(features, labels, partitions=n_workers_of(dask))
         model = lgb.DaskLGBMClassifier(client=dask, n_estimators=n_estimators, **options)
         (fit or model.fit)(features, labels)
         return model.to_local().booster_

@@ -27,15 +27,16 @@ import jinja2
 import numpy as np
 import pandas as pd
 
+from risk.run_context import FEED_DATES, TABLE_LABELS_ZH, VOLUME_MONTHS, RunContext
+
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
     from matplotlib.figure import Figure
 
-    from risk.score import RunContext
 
 N_WATERFALLS = 5
 WATERFALL_TERMS = 8
-COMPLETENESS_MONTHS = 13
+COMPLETENESS_MONTHS = VOLUME_MONTHS
 PSI_MODERATE = 0.1
 PSI_MAJOR = 0.25
 _EPS = 1e-4
@@ -383,8 +384,6 @@ def plot_completeness(volumes: pd.DataFrame) -> Figure:
             text = "—" if np.isnan(data[i, j]) else f"{int(data[i, j]):,}"
             axes.text(j, i, text, ha="center", va="center", fontsize=7)
     axes.set_xticks(range(len(volumes.columns)), list(volumes.columns), rotation=45, ha="right")
-    from risk.score import TABLE_LABELS_ZH  # noqa: PLC0415
-
     axes.set_yticks(
         range(len(volumes.index)),
         [_zh(f"{TABLE_LABELS_ZH.get(t, t)}", t) for t in volumes.index],
@@ -415,12 +414,9 @@ def plot_drift(drift: Mapping[str, Any], *, top: int = 15) -> Figure:
 
 def report_data(context: RunContext, manifest: Mapping[str, Any]) -> dict[str, Any]:
     """Everything the template shows, computed from the run (plots as data URIs)."""
-    from risk.score import FEED_DATES, feed_volumes  # noqa: PLC0415
-
     scores, explanations = context.scores, context.explanations
     warning = context.config.warning
-    months = [context.month - k for k in range(COMPLETENESS_MONTHS - 1, -1, -1)]
-    volumes = feed_volumes(context.tables, months=months)
+    volumes = context.volumes.iloc[:, -COMPLETENESS_MONTHS:]
     frequencies = reason_frequencies(explanations)
     causes = cause_frequencies(explanations)
     townships = township_counts(scores)
@@ -470,7 +466,7 @@ def report_data(context: RunContext, manifest: Mapping[str, Any]) -> dict[str, A
         "households": households,
         "volumes": volumes,
         "volume_rows": _volume_rows(volumes),
-        "feeds_not_sent": [t for t in FEED_DATES if getattr(context.tables, t) is None],
+        "feeds_not_sent": [t for t in FEED_DATES if volumes.loc[t].isna().all()],
         "completeness_plot": _rendered(plot_completeness, volumes),
         "drift": drift,
         "drift_plot": _rendered(plot_drift, drift) if drift.get("score_psi") is not None else None,
@@ -480,8 +476,6 @@ def report_data(context: RunContext, manifest: Mapping[str, Any]) -> dict[str, A
 
 
 def _volume_rows(volumes: pd.DataFrame) -> list[dict[str, Any]]:
-    from risk.score import TABLE_LABELS_ZH  # noqa: PLC0415
-
     rows = []
     for table, values in volumes.iterrows():
         cells = [None if math.isnan(v) else int(v) for v in values.to_numpy(dtype=float)]

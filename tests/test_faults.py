@@ -20,18 +20,18 @@ from pathlib import Path
 
 import pytest
 
-import risk.score
+import risk.stages.outputs
 from risk.cli import main
 from training.registry import save_local
 
 HERE = Path(__file__).resolve().parent
 KEY = "faults-test-key"
 PREVIOUS, MONTH = "2025-11", "2025-12"
-STAGES = {  # stage → the function of `risk.score` that runs it
-    "features": "build_month_features",
-    "scoring": "predict_households",
-    "explanation": "explain_listed",
-    "writing": "write_report",
+STAGES = {  # stage → the module and function that runs it
+    "features": ("risk.stages.features", "build_month_features"),
+    "scoring": ("risk.stages.predict", "predict_households"),
+    "explanation": ("risk.stages.explain", "explain_listed"),
+    "writing": ("risk.report", "write_report"),
 }
 
 
@@ -121,8 +121,9 @@ def test_run_stopped_at_each_stage_leaves_nothing_partial(
     def crash(*args: object, **kwargs: object) -> None:
         raise RuntimeError(f"killed during {stage}")
 
-    target = risk.score if stage != "writing" else importlib.import_module("risk.report")
-    monkeypatch.setattr(target, STAGES[stage], crash)
+    module, function = STAGES[stage]
+    target = importlib.import_module(module)
+    monkeypatch.setattr(target, function, crash)
     assert run(score_args(county, root / MONTH, MONTH)) == 1
     printed = capsys.readouterr()
     assert "Traceback" not in printed.err and f"killed during {stage}" in printed.err
@@ -132,7 +133,7 @@ def test_run_stopped_at_each_stage_leaves_nothing_partial(
     monkeypatch.setenv("FANPIN_PSEUDONYM_KEY", KEY)
     assert run(score_args(county, root / MONTH, MONTH)) == 0
     done = digests(root / MONTH)
-    monkeypatch.setattr(target, STAGES[stage], crash)
+    monkeypatch.setattr(target, function, crash)
     assert run(score_args(county, root / MONTH, MONTH)) == 1
     assert digests(root / MONTH) == done
 
@@ -157,7 +158,7 @@ sys.exit(main(sys.argv[1:]))
 @pytest.mark.parametrize(
     ("module", "function", "when"),
     [
-        ("score", "explain_listed", "before"),
+        ("stages.explain", "explain_listed", "before"),
         ("report", "write_report", "after"),
         ("manifest", "write_manifest", "after"),
     ],  # fmt: skip
@@ -217,7 +218,7 @@ def test_full_or_read_only_disk_is_a_clear_error(
             code, "No space left on device" if code == errno.ENOSPC else "Read-only file system"
         )
 
-    monkeypatch.setattr(risk.score, "write_parquet", refuse)
+    monkeypatch.setattr(risk.stages.outputs, "write_parquet", refuse)
     status = run(score_args(county, root / PREVIOUS, PREVIOUS))
     err = capsys.readouterr().err
     assert status == 2, err

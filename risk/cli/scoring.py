@@ -120,7 +120,7 @@ def score(
     )
     runner = _engine(engine, scheduler)
     from features.contract.io import load_directory  # noqa: PLC0415
-    from risk.score import print_summary  # noqa: PLC0415
+    from risk.stages.outputs import print_summary  # noqa: PLC0415
 
     loaded = load_directory(data, pseudonym_key=settings.privacy.pseudonym_key())
     require_policy(settings, loaded.tables, months=[period], doing="score")
@@ -185,7 +185,7 @@ def demo(
 ) -> None:
     """Simulate a county, train a model, score the latest month and print where the list is."""
     from risk.demo import run_demo  # noqa: PLC0415
-    from risk.score import print_summary  # noqa: PLC0415
+    from risk.stages.outputs import print_summary  # noqa: PLC0415
 
     start = time.perf_counter()
     result = run_demo(out, households=households, seed=seed, echo=typer.echo)

@@ -19,15 +19,12 @@ from features.contract.errors import DataContractError
 from features.contract.lines import MonitoringLines
 from features.sources.monitoring import monitored_at
 from risk.config import FanpinConfig, WarningConfig
-from risk.score import (
-    OUTPUT_FILES,
-    SCORE_COLUMNS,
-    check_feeds,
-    check_model_features,
-    print_summary,
-    score_month,
-    select_warned,
-)
+from risk.run_context import OUTPUT_FILES, SCORE_COLUMNS
+from risk.score import score_month
+from risk.stages.features import check_model_features
+from risk.stages.feeds import check_feeds
+from risk.stages.outputs import print_summary
+from risk.stages.select import select_warned
 from training.model import ModelMismatchError, RiskModel
 
 MONTH = pd.Period(SCORING_MONTH, "M")
