@@ -24,6 +24,10 @@ StoreOption = Annotated[
     Path | None, typer.Option("--store", help="review store (SQLite); default: config review.store")
 ]
 ConfigOption = Annotated[Path | None, typer.Option("--config", help="risk.toml")]
+TodayOption = Annotated[
+    str | None,
+    typer.Option("--today", help="统计日期 the day the deadlines are counted to (default: today)"),
+]
 
 
 def _store(store: Path | None, config: Path | None):  # noqa: ANN202 - lazy import keeps --help fast
@@ -53,12 +57,15 @@ def export_command(
     out: Annotated[Path, typer.Option("--out", help="the workbook to write")],
     store: StoreOption = None,
     config: ConfigOption = None,
+    today: TodayOption = None,
 ) -> None:
-    """Write the run's warnings.xlsx pre-filled with the current decisions (导出)."""
+    """Write the run's warnings.xlsx pre-filled with the current decisions and case deadlines (导出)."""
     from risk.review.excel_io import export_decisions  # noqa: PLC0415
     from risk.review.run import load_run  # noqa: PLC0415
 
-    written = export_decisions(load_run(run), store=_store(store, config), out=out)
+    written = export_decisions(
+        load_run(run), store=_store(store, config), out=out, today=_today(today)
+    )
     typer.echo(f"已写出 written: {written}")
 
 
@@ -89,10 +96,6 @@ def serve_command(
     uvicorn.run(app, host=host, port=port, log_level="warning")
 
 
-TodayOption = Annotated[
-    str | None,
-    typer.Option("--today", help="统计日期 the day the deadlines are counted to (default: today)"),
-]
 CasesOutOption = Annotated[
     Path | None,
     typer.Option("--out", help="cases.parquet to write (default: RUN/cases.parquet)"),

@@ -402,11 +402,20 @@ def _datetime_text(moment: datetime) -> str:
 
 
 # -- writing --------------------------------------------------------------------------------------
-def export_decisions(run: ReviewRun, *, store: ReviewStore, out: str | Path) -> Path:
+#: The case columns an export adds after the review columns: progress, deadline, flags.
+CASE_HEADERS: tuple[str, ...] = ("办理进度", "办理期限", "预警标记")
+
+
+def export_decisions(
+    run: ReviewRun, *, store: ReviewStore, out: str | Path, today: str | None = None
+) -> Path:
     """Write the run's `warnings.xlsx` to `out` with the review columns filled from the store.
 
     Households decided in the store but missing from the sheet (an audit household decided on the web
-    page, say) are appended at the bottom. The file is written beside `out` and moved into place.
+    page, say) are appended at the bottom. With `today` (``YYYY-MM-DD``), each case's progress (last
+    step → next step), deadline and flags (逾期N天, 公示仅N天, 临近期限) counted to that day fill the
+    columns `CASE_HEADERS`, added after the last column and highlighted where a flag is raised. The
+    file is written beside `out` and moved into place.
     """
     if not run.warnings_path.is_file():
         raise DataContractError(
@@ -419,7 +428,44 @@ def export_decisions(run: ReviewRun, *, store: ReviewStore, out: str | Path) -> 
     placed = _fill_rows(sheet, header_row, columns, current)
     missing = current.index.difference(pd.Index(sorted(placed)))
     _append_rows(sheet, header_row, run, current.loc[missing], columns)
+    if today is not None:
+        from risk.review.cases import case_history, case_status  # noqa: PLC0415
+
+        history, decisions = case_history(run, store)
+        cases = case_status(history, today=today, decisions=decisions)
+        _write_cases(sheet, header_row, columns, cases.set_index("household_id"))
     return _save_atomically(book, Path(out))
+
+
+def _write_cases(
+    sheet: Worksheet, header_row: int, columns: dict[str, int], cases: pd.DataFrame
+) -> None:
+    """Fill `CASE_HEADERS` (added after the last header) for every row whose household is a case."""
+    from openpyxl.styles import Font, PatternFill  # noqa: PLC0415
+
+    headers = {_key(cell.value): cell.column for cell in sheet[header_row] if cell.value}
+    first = max(headers.values()) + 1
+    where = {}
+    for offset, title in enumerate(CASE_HEADERS):
+        where[title] = headers.get(_key(title), first + offset)
+        sheet.cell(row=header_row, column=where[title], value=title).font = Font(bold=True)
+    flagged = PatternFill("solid", fgColor="F8D7DA")
+    index = columns["household_id"]
+    for row in sheet.iter_rows(min_row=header_row + 1):
+        household = _id_text(row[index].value) if index < len(row) else ""
+        if household not in cases.index:
+            continue
+        case = cases.loc[household]
+        progress = f"{case['last_step']} → {case['next_step'] or '已办结'}"
+        deadline = (
+            case["deadline"] if case["closed"] else f"{case['deadline']}（剩{case['days_left']}天）"
+        )
+        number = row[0].row
+        sheet.cell(row=number, column=where["办理进度"], value=progress)
+        sheet.cell(row=number, column=where["办理期限"], value=deadline)
+        marks = sheet.cell(row=number, column=where["预警标记"], value=case["flags"] or None)
+        if case["overdue"] or case["notice_too_short"]:
+            marks.fill = flagged
 
 
 def _fill_rows(

@@ -274,3 +274,40 @@ def test_steps_command_writes_cases_and_refuses_a_bad_file(
                        "--store", store, cwd=tmp_path)  # fmt: skip
     assert refused_run.returncode == 2 and "Traceback" not in refused_run.stderr
     assert "x.csv 第2行 row 2, 列 column E (公示结束日期)" in refused_run.stderr
+
+
+def test_the_exported_list_carries_each_cases_progress_deadline_and_flags(
+    big_run: ReviewRun, tmp_path: Path
+) -> None:
+    import openpyxl
+
+    from risk.review.excel_io import CASE_HEADERS, export_decisions
+
+    day = date.fromisoformat(list_date(big_run))
+    plan = plan_steps(listed(big_run), list_day=day, today=TODAY, seed=3)
+    store = ReviewStore(tmp_path / "s.sqlite")
+    import_step_file(write_step_file(plan.rows, tmp_path / "步骤.xlsx"), run=big_run, store=store)
+    out = export_decisions(big_run, store=store, out=tmp_path / "导出.xlsx", today=str(TODAY))
+    sheet = openpyxl.load_workbook(out).worksheets[0]
+    header = next(
+        n for n, row in enumerate(sheet.iter_rows(values_only=True), 1) if "户编号" in row
+    )
+    titles = [c.value for c in sheet[header]]
+    assert titles[-3:] == list(CASE_HEADERS)
+    rows = {
+        str(r[titles.index("户编号")]): dict(zip(titles, r, strict=True))
+        for r in sheet.iter_rows(min_row=header + 1, values_only=True)
+        if r[titles.index("户编号")]
+    }
+    overdue = {h: d for h, d in plan.overdue.items() if h in rows}  # the sheet lists the warned
+    assert len(overdue) >= 5
+    late = {h: r["预警标记"] for h, r in rows.items() if r["预警标记"] and "逾期" in r["预警标记"]}
+    assert set(late) == set(overdue)
+    assert all(f"逾期{d}天" in late[h] for h, d in overdue.items())
+    short = {h for h, r in rows.items() if r["预警标记"] and "公示仅" in r["预警标记"]}
+    assert short == {h for h in plan.short_notice if h in rows} and short
+    assert all(" → " in r["办理进度"] for r in rows.values() if r["办理进度"])
+    # without a day to count to, the export is the list as before
+    plain = export_decisions(big_run, store=store, out=tmp_path / "plain.xlsx")
+    first = openpyxl.load_workbook(plain).worksheets[0]
+    assert "预警标记" not in [c.value for c in first[header]]
