@@ -11,6 +11,7 @@ import pandas as pd
 
 from features.contract.errors import ConfigError
 from simulation import layout as L
+from simulation.cases import case_register
 from simulation.causes import cause_names, true_cause
 from simulation.dynamics import Rules, State, expected_person_income, expected_transfers, step
 from simulation.feeds import (
@@ -58,6 +59,12 @@ class Simulation:
         Oracle AUC, positive rate, cause shares among the positives, timings.
     scenario
         The scenario simulated.
+    case_steps
+        The case register at the last month (`simulation.cases.REGISTER_COLUMNS`): each recent
+        identification's dated steps and the cases still open, written as `_cases/办理步骤.xlsx`.
+    case_truth
+        One row per case of the register: late by how many days, notice length, open or closed
+        (`simulation.cases.TRUTH_COLUMNS`), written as `_truth/cases.parquet`.
     """
 
     tables: dict[str, pd.DataFrame]
@@ -68,6 +75,8 @@ class Simulation:
     gaps: FeedGaps
     summary: dict[str, float] = field(default_factory=dict)
     scenario: Scenario = field(default_factory=lambda: get_scenario("baseline"))
+    case_steps: pd.DataFrame | None = None
+    case_truth: pd.DataFrame | None = None
 
 
 def simulate(
@@ -90,7 +99,8 @@ def simulate(
     households, months, end, counties, seed
         Size, the written months (the `months` months ending at `end`), counties (1–8) and seed.
     truth
-        Estimate `p_true` for the last 12 months that have a full 6-month horizon.
+        Estimate `p_true` for the last 12 months that have a full 6-month horizon, and write the
+        case register with its truth (`simulation.cases`).
     export_at
         Months (`YYYY-MM`) at which to also produce the directory as exported then.
     draws
@@ -110,7 +120,8 @@ def simulate(
     timeline = Timeline.build(end=end, months=months, downturn_at=world.downturn_at)
     exports_t = _export_months(timeline, export_at)
     root = np.random.SeedSequence(seed)
-    ss_pop, ss_dyn, ss_feed, ss_truth = root.spawn(4)
+    # A fifth child leaves the first four (and so every table and the truth) as they were.
+    ss_pop, ss_dyn, ss_feed, ss_truth, ss_cases = root.spawn(5)
     clock = {"start": time.perf_counter()}
     pop = build_population(
         np.random.default_rng(ss_pop),
@@ -147,6 +158,14 @@ def simulate(
             progress("simulate", t + 1, timeline.n_months)
     clock["dynamics"] = time.perf_counter()
     sim = _assemble(pop, timeline, rec, state, snapshots, parts, ss_feed, exports_t, world)
+    if truth:  # the register's truth lives in `_truth/`, which `truth=False` does not write
+        register = case_register(
+            sim.tables["outcomes"],
+            _pending(state, pop, timeline),
+            export_month=timeline.end,
+            rng=np.random.default_rng(ss_cases),
+        )
+        sim.case_steps, sim.case_truth = register.steps, register.truth
     clock["tables"] = time.perf_counter()
     sim.summary.update(
         {
@@ -167,6 +186,12 @@ def _check(*, households: int, months: int, counties: int, draws: int) -> None:
         raise ConfigError(f"--months must be at least 2, got {months}")
     if draws < 1:
         raise ConfigError(f"draws must be positive, got {draws}")
+
+
+def _pending(state: State, pop: Population, timeline: Timeline) -> np.ndarray:
+    """Ids of the households discovered but not yet approved at the end of the last month."""
+    rows = np.flatnonzero(state.hi[:, L.PENDING] > timeline.n_months - 1)
+    return pop.households["household_id"].to_numpy(dtype=object)[rows].astype(str)
 
 
 def _export_months(timeline: Timeline, export_at: Sequence[str]) -> set[int]:

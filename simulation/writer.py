@@ -24,10 +24,16 @@ if TYPE_CHECKING:
 
 FORMATS = ("parquet", "csv", "xlsx")
 _FIXED_TIME = dt.datetime(2020, 1, 1, 0, 0, 0)
+#: Where the case register goes, beside the tables (a folder loading skips).
+CASES_FOLDER = "_cases"
+CASE_STEPS_FILE = "办理步骤.xlsx"
 
 
 def write_simulation(sim: Simulation, out_dir: str | Path, *, fmt: str = "parquet") -> Path:
     """Write the tables, `_truth/truth.parquet` and one `export_YYYY-MM/` folder per export month.
+
+    With the truth come the case register `_cases/办理步骤.xlsx` and its truth `_truth/cases.parquet`
+    (`simulation.cases`).
 
     `truth.parquet` holds `household_id, month, p_true, cause` (INTERFACE.md version 2). Tables the
     scenario's departments do not send (e.g. `events` in `sparse`) are not written at all.
@@ -63,6 +69,7 @@ def write_simulation(sim: Simulation, out_dir: str | Path, *, fmt: str = "parque
             (staging / "_truth").mkdir()
             truth = sim.truth[["household_id", "month", "p_true", "cause"]]
             _write_parquet(truth, staging / "_truth" / "truth.parquet")
+        write_case_register(sim, staging)
         out.mkdir(exist_ok=True)
         for item in sorted(staging.iterdir()):
             target = out / item.name
@@ -77,6 +84,20 @@ def write_simulation(sim: Simulation, out_dir: str | Path, *, fmt: str = "parque
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     return out
+
+
+def write_case_register(sim: Simulation, folder: Path) -> None:
+    """`_cases/办理步骤.xlsx` (a step file `risk review steps` reads) and `_truth/cases.parquet`.
+
+    Both sit in folders whose names start with ``_``, which loading skips: the register is not a
+    contract table, and `risk validate` never sees it.
+    """
+    if sim.case_steps is None or sim.case_truth is None:
+        return
+    (folder / CASES_FOLDER).mkdir(exist_ok=True)
+    _write_xlsx(sim.case_steps, folder / CASES_FOLDER / CASE_STEPS_FILE)
+    (folder / "_truth").mkdir(exist_ok=True)
+    _write_parquet(sim.case_truth, folder / "_truth" / "cases.parquet")
 
 
 def _remove_unsent(out: Path, *, sent: set[str]) -> None:
