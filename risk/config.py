@@ -59,6 +59,16 @@ rural_income_by_year = { 2024 = 23119 }   # before [policy]: the default provinc
 store = "review.sqlite"
 audit_sample = 20
 token_env = "FANPIN_REVIEW_TOKEN"
+
+[lifecycle]                   # monitored households and those that left (risk.lifecycle; DOMAIN.md)
+stable_income_months = 6      # ready to exit: the last 6 monthly income records all above the line
+income_lookback_months = 12   #   (looked for in the last 12 months)
+medical_oop_limit = 5000      # … medical out-of-pocket of the last 6 months below this (yuan)
+shock_events = ["自然灾害", "家庭成员死亡", "房屋损毁", "意外事故"]   # … and none of these events
+worsening_months = 3          # 风险加重: a shock, or income down by more than
+income_fall_share = 0.2       #   this share, in the last 3 months since identification
+exited_window_months = 24     # households that left monitoring this recently are watched
+relapse_share = 0.1           # 消除后返贫风险: the most at risk tenth of them (or relapse_capacity = N)
 ```
 
 **The policy pack.** Every rule threshold of `features.rules.REGIONAL_THRESHOLDS` may be set in
@@ -105,6 +115,7 @@ from features.contract.lines import (
     RegionPolicy,
     check_amount,
 )
+from features.contract.schema import EVENTS
 from features.contract.tables import Tables
 from features.rules import (
     ALWAYS_LISTED_RULES,
@@ -113,6 +124,7 @@ from features.rules import (
     RuleParams,
     check_thresholds,
 )
+from risk.lifecycle import LifecycleParams
 
 
 @dataclass(frozen=True)
@@ -172,6 +184,7 @@ class FanpinConfig:
     privacy: PrivacyConfig = field(default_factory=PrivacyConfig)
     review: ReviewConfig = field(default_factory=ReviewConfig)
     rules: RuleParams = field(default_factory=RuleParams)
+    lifecycle: LifecycleParams = field(default_factory=LifecycleParams)
 
     @property
     def policy(self) -> PolicyPack:
@@ -199,7 +212,7 @@ def load_config(path: str | Path | None = None) -> FanpinConfig:
 
 def config_from_dict(raw: dict[str, Any]) -> FanpinConfig:
     """Build the config from a parsed TOML mapping, checking each section before any work starts."""
-    sections = {"lines", "model", "warning", "privacy", "review", "rules", "policy"}
+    sections = {"lines", "model", "warning", "privacy", "review", "rules", "policy", "lifecycle"}
     unknown = set(raw) - sections
     if unknown:
         raise ConfigError(f"unknown section(s) {sorted(unknown)}; expected {sorted(sections)}")
@@ -214,7 +227,33 @@ def config_from_dict(raw: dict[str, Any]) -> FanpinConfig:
         privacy=_section("privacy", PrivacyConfig, raw.get("privacy", {})),
         review=_section("review", ReviewConfig, raw.get("review", {})),
         rules=rules,
+        lifecycle=_lifecycle(raw.get("lifecycle", {})),
     )
+
+
+def _lifecycle(values: dict[str, Any]) -> LifecycleParams:
+    """`[lifecycle]`: the exit conditions and the relapse watch (`risk.lifecycle.LifecycleParams`)."""
+    if "shock_events" in values:
+        kinds = values["shock_events"]
+        allowed = EVENTS.column("event_type").allowed
+        if not isinstance(kinds, list) or not all(k in allowed for k in kinds):
+            raise ConfigError(
+                f"[lifecycle] shock_events = {kinds!r}: expected a list of event kinds "
+                f"(突发事件类型) among {list(allowed)}"
+            )
+        values = {**values, "shock_events": tuple(kinds)}
+    section: LifecycleParams = _section("lifecycle", LifecycleParams, values)
+    months = (section.stable_income_months, section.income_lookback_months,
+              section.worsening_months, section.exited_window_months)  # fmt: skip
+    if not all(1 <= m <= 60 for m in months):
+        raise ConfigError("[lifecycle] month counts must be 1–60")
+    if section.stable_income_months > section.income_lookback_months:
+        raise ConfigError("[lifecycle] stable_income_months must not exceed income_lookback_months")
+    if not 0.0 <= section.relapse_share <= 1.0 or not 0.0 < section.income_fall_share < 1.0:
+        raise ConfigError("[lifecycle] relapse_share must be 0–1 and income_fall_share in (0, 1)")
+    if section.relapse_capacity is not None and section.relapse_capacity < 0:
+        raise ConfigError("[lifecycle] relapse_capacity must be ≥ 0")
+    return section
 
 
 def _section(name: str, cls: type, values: dict[str, Any]) -> Any:

@@ -27,6 +27,22 @@ from openpyxl.writer.excel import ExcelWriter
 LIST_SHEET = "预警名单"
 LEGEND_SHEET = "说明"
 INFO_SHEET = "运行信息"
+LIFECYCLE_SHEET = "监测户跟踪"
+#: Columns of the 监测户跟踪 sheet: monitored households and those recently out of monitoring.
+LIFECYCLE_SHEET_COLUMNS: tuple[str, ...] = (
+    "户编号",
+    "县",
+    "乡镇",
+    "村",
+    "户主",
+    "阶段",
+    "在该阶段月数",
+    "状态",
+    "风险概率",
+    "说明",
+    "依据",
+    "尚缺条件",
+)
 
 #: Columns of the 预警名单 sheet (INTERFACE.md, "Outputs of risk score"; 原因类别 and 建议措施 added
 #: after 主要原因3, every listed column kept in its order).
@@ -184,8 +200,9 @@ def write_warnings_workbook(
     notes: Sequence[tuple[str, str]],
     run_info: Sequence[tuple[str, Any]],
     fixed_date: dt.datetime,
+    lifecycle: pd.DataFrame | None = None,
 ) -> Path:
-    """Write the three-sheet review workbook.
+    """Write the review workbook: the list, 监测户跟踪 (when given), 说明 and 运行信息.
 
     Parameters
     ----------
@@ -201,6 +218,8 @@ def write_warnings_workbook(
         (label, value) pairs for the 运行信息 sheet.
     fixed_date
         The workbook's created/modified date (derived from the run, never the clock).
+    lifecycle
+        From `lifecycle_sheet_rows`: the 监测户跟踪 sheet's rows (`LIFECYCLE_SHEET_COLUMNS`).
     """
     workbook = Workbook(write_only=True)
     workbook.properties.created = fixed_date
@@ -208,6 +227,8 @@ def write_warnings_workbook(
     workbook.properties.creator = "fanpin"
     workbook.properties.title = "防贫监测预警名单"
     _list_sheet(workbook, rows)
+    if lifecycle is not None:
+        _lifecycle_sheet(workbook, lifecycle)
     _legend_sheet(workbook, legend, notes)
     _info_sheet(workbook, run_info)
     target = Path(path)
@@ -361,6 +382,47 @@ def _legend_sheet(
     sheet.append([_bold(sheet, "指标与原因说明")])
     sheet.append([_header(sheet, str(name), review=False) for name in legend.columns])
     for values in legend.itertuples(index=False, name=None):
+        sheet.append([_cell_value(value) for value in values])
+
+
+def lifecycle_sheet_rows(
+    lifecycle: pd.DataFrame,
+    *,
+    stage_labels: Mapping[str, str],
+    status_labels: Mapping[str, str],
+) -> pd.DataFrame:
+    """The 监测户跟踪 sheet's rows from the run's lifecycle frame (``risk.stages.lifecycle``).
+
+    Stages and statuses in Chinese, the probability rounded to three decimals (empty where the
+    stage has none).
+    """
+    return pd.DataFrame(
+        {
+            "户编号": lifecycle["household_id"].astype(str).to_numpy(),
+            "县": lifecycle["county"].to_numpy(),
+            "乡镇": lifecycle["township"].to_numpy(),
+            "村": lifecycle["village"].to_numpy(),
+            "户主": lifecycle["head"].to_numpy(),
+            "阶段": lifecycle["stage"].map(stage_labels).to_numpy(),
+            "在该阶段月数": lifecycle["months_in_stage"].astype(int).to_numpy(),
+            "状态": lifecycle["status"].map(status_labels).to_numpy(),
+            "风险概率": lifecycle["probability"].astype(float).round(3).to_numpy(),
+            "说明": lifecycle["reason_zh"].to_numpy(),
+            "依据": lifecycle["evidence"].to_numpy(),
+            "尚缺条件": lifecycle["missing_zh"].to_numpy(),
+        },
+        columns=list(LIFECYCLE_SHEET_COLUMNS),
+    )
+
+
+def _lifecycle_sheet(workbook: Workbook, rows: pd.DataFrame) -> None:
+    sheet = workbook.create_sheet(LIFECYCLE_SHEET)
+    widths = [20, 10, 12, 12, 10, 10, 12, 14, 10, 50, 80, 50]
+    for index, width in enumerate(widths, start=1):
+        sheet.column_dimensions[get_column_letter(index)].width = width
+    sheet.freeze_panes = "B2"
+    sheet.append([_header(sheet, name, review=False) for name in LIFECYCLE_SHEET_COLUMNS])
+    for values in rows.loc[:, list(LIFECYCLE_SHEET_COLUMNS)].itertuples(index=False, name=None):
         sheet.append([_cell_value(value) for value in values])
 
 

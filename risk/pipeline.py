@@ -36,6 +36,13 @@ from risk.run_context import (
 from risk.stages.explain import PartExplained, explain_part, gather_explanations
 from risk.stages.features import features_of_part
 from risk.stages.feeds import FeedTally, combine_tallies, feed_tally, feed_warnings
+from risk.stages.lifecycle import (
+    PartLifecycle,
+    assemble_lifecycle,
+    choose_relapse,
+    explain_relapse_part,
+    lifecycle_of_part,
+)
 from risk.stages.outputs import (
     find_previous_run,
     input_digests,
@@ -92,8 +99,12 @@ STAGES: tuple[Stage, ...] = (
     Stage("explain", "原因解释 explanations",
           "reasons of its listed households, who they are (PartExplained)",
           "puts the reasons in the list's order"),
+    Stage("lifecycle", "监测户跟踪 lifecycle",
+          "exit conditions of its monitored households, probabilities of those out of "
+          "monitoring within the window (PartLifecycle); then reasons of its relapse list",
+          "the province-wide relapse list; lifecycle.parquet's frame"),
     Stage("write", "写出结果 writing", "",
-          "scores, explanations, workbook, report, manifest, atomically"),
+          "scores, explanations, lifecycle, workbook, report, manifest, atomically"),
 )  # fmt: skip
 
 
@@ -285,8 +296,11 @@ def run_month(
             run_id, scores, audit = _select(run, whole, inputs=inputs)
         with clock.stage("explain"):
             explained = _explain(executor, predicted, gathered, run, scores, audit, shared_model)
+        with clock.stage("lifecycle"):
+            lifecycle = _lifecycle(executor, predicted, run, shared_model)
         context = _context(run, run_id=run_id, inputs=inputs, tally=tally, warnings=warnings,
-                           whole=whole, scores=scores, audit=audit, explained=explained)  # fmt: skip
+                           whole=whole, scores=scores, audit=audit, explained=explained,
+                           lifecycle=lifecycle)  # fmt: skip
         with clock.stage("write"):
             manifest = write_outputs(context, out, timings=clock.timings)
     manifest["timings"] = dict(clock.timings)
@@ -354,6 +368,28 @@ def _explain(
     return gather_explanations(explained)
 
 
+def _lifecycle(
+    executor: Executor, predicted: Sequence[Any], run: MonthInputs, shared_model: Any
+) -> pd.DataFrame:
+    """Statuses per partition; the relapse list over all; its reasons where each household lives."""
+    parts: list[PartLifecycle] = executor.gather(
+        executor.map(lifecycle_of_part, predicted, month=run.month, config=run.config)
+    )
+    relapse = choose_relapse(parts, params=run.config.lifecycle)
+    chosen = set(relapse.index[relapse.to_numpy() == "relapse_risk"])
+    each = [
+        {"listed": sorted(h for h in part.exited["household_id"].astype(str) if h in chosen)}
+        for part in parts
+    ]
+    reasons = executor.gather(executor.map(
+        explain_relapse_part, predicted, each=each, model=shared_model, catalogue=run.catalogue,
+        month=run.month,
+    ))  # fmt: skip
+    return assemble_lifecycle(
+        parts, relapse, pd.concat(reasons, ignore_index=True), month=run.month
+    )
+
+
 def _listed_of_part(
     part: PartScores,
     listed: Sequence[str],
@@ -384,6 +420,7 @@ def _context(
     scores: pd.DataFrame,
     audit: dict[str, Any],
     explained: PartExplained,
+    lifecycle: pd.DataFrame,
 ) -> RunContext:
     """Everything the writers need, from the stages' results."""
     counts = run_counts(
@@ -413,4 +450,5 @@ def _context(
         audit=audit,
         catalogue=run.catalogue,
         counts=counts,
+        lifecycle=lifecycle,
     )

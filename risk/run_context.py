@@ -25,7 +25,15 @@ SCORES_FILE = "scores.parquet"
 EXPLANATIONS_FILE = "explanations.parquet"
 WARNINGS_FILE = "warnings.xlsx"
 REPORT_FILE = "report.html"
-OUTPUT_FILES = (SCORES_FILE, EXPLANATIONS_FILE, WARNINGS_FILE, REPORT_FILE, MANIFEST_NAME)
+LIFECYCLE_FILE = "lifecycle.parquet"
+OUTPUT_FILES = (
+    SCORES_FILE,
+    EXPLANATIONS_FILE,
+    LIFECYCLE_FILE,
+    WARNINGS_FILE,
+    REPORT_FILE,
+    MANIFEST_NAME,
+)
 
 #: Columns of ``scores.parquet`` (INTERFACE.md).
 SCORE_COLUMNS: tuple[str, ...] = (
@@ -124,6 +132,9 @@ class RunContext:
         ``YYYY-MM``); a row of NaN is a feed that was not sent.
     counts
         Households in the data, monitored, scored, warned, ... (the manifest's ``counts``).
+    lifecycle
+        Monitored and recently exited households with their status
+        (`risk.stages.lifecycle.assemble_lifecycle`); None: the run has no lifecycle stage.
     """
 
     run_id: str
@@ -143,6 +154,7 @@ class RunContext:
     audit: dict[str, Any]
     catalogue: Mapping[str, ReasonSpec]
     counts: dict[str, int]
+    lifecycle: pd.DataFrame | None = None
 
 
 @dataclass(frozen=True)

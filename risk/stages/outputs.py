@@ -1,4 +1,4 @@
-"""Outputs of a run: scores.parquet, explanations.parquet, warnings.xlsx, report.html, manifest.json.
+"""Outputs of a run: scores, explanations, lifecycle (parquet), warnings.xlsx, report.html, manifest.
 
 The workbook's content (`workbook_parts`), the manifest (`build_manifest`) and the report
 (`risk.report`) are computed from a `RunContext` on the client, then the five files are written
@@ -28,7 +28,7 @@ from features.rules import RULE_LABELS_ZH
 from risk import report
 from risk.atomic import atomic_output_dir
 from risk.config import FanpinConfig
-from risk.excel import warning_rows, write_warnings_workbook
+from risk.excel import lifecycle_sheet_rows, warning_rows, write_warnings_workbook
 from risk.explain import (
     CAUSE_LABELS,
     DEFAULT_MEASURE,
@@ -38,6 +38,7 @@ from risk.explain import (
     main_reasons,
 )
 from risk.ids import isin_ids
+from risk.lifecycle import STAGE_LABELS_ZH, STATUS_LABELS_ZH
 from risk.manifest import (
     MANIFEST_NAME,
     frame_hashes,
@@ -48,6 +49,7 @@ from risk.manifest import (
 from risk.run_context import (
     AUDIT_MARK,
     EXPLANATIONS_FILE,
+    LIFECYCLE_FILE,
     OUTPUT_FILES,
     REPORT_FILE,
     SCORES_FILE,
@@ -87,6 +89,7 @@ def run_settings(config: FanpinConfig) -> dict[str, Any]:
             },
         },
         "audit_sample": config.review.audit_sample,
+        "lifecycle": asdict(config.lifecycle),
         "fanpin": fanpin_version,
     }
 
@@ -127,13 +130,17 @@ def scores_schema_frame(scores: pd.DataFrame) -> pd.DataFrame:
 
 
 def write_outputs(context: RunContext, out_dir: Path, *, timings: Mapping[str, float]) -> dict:
-    """Write the five outputs into a temporary folder, then swap it into `out_dir`."""
+    """Write the outputs into a temporary folder, then swap it into `out_dir`."""
+    from risk.stages.lifecycle import lifecycle_file_frame  # noqa: PLC0415
+
     manifest = build_manifest(context, timings=timings)
     with atomic_output_dir(out_dir) as tmp:
         write_parquet(scores_schema_frame(context.scores), tmp / SCORES_FILE)
         write_parquet(
             context.explanations.loc[:, list(EXPLANATION_COLUMNS)], tmp / EXPLANATIONS_FILE
         )
+        if context.lifecycle is not None:
+            write_parquet(lifecycle_file_frame(context.lifecycle), tmp / LIFECYCLE_FILE)
         write_warnings_workbook(tmp / WARNINGS_FILE, **workbook_parts(context))
         report.write_report(tmp / REPORT_FILE, context=context, manifest=manifest)
         manifest["timings"] = dict(timings)
@@ -224,6 +231,11 @@ def workbook_parts(context: RunContext) -> dict[str, Any]:
         "notes": reading_notes(context),
         "run_info": run_info_rows(context),
         "fixed_date": dt.datetime(context.month.year, context.month.month, 1),
+        "lifecycle": None
+        if context.lifecycle is None
+        else lifecycle_sheet_rows(
+            context.lifecycle, stage_labels=STAGE_LABELS_ZH, status_labels=STATUS_LABELS_ZH
+        ),
     }
 
 

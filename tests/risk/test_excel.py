@@ -13,6 +13,8 @@ from risk.excel import (
     DECISIONS,
     INFO_SHEET,
     LEGEND_SHEET,
+    LIFECYCLE_SHEET,
+    LIFECYCLE_SHEET_COLUMNS,
     LIST_SHEET,
     NEW_MARK,
     WARNING_COLUMNS,
@@ -32,7 +34,7 @@ def workbook(scored_run):
 
 
 def test_sheets_and_header(workbook):
-    assert workbook.sheetnames == [LIST_SHEET, LEGEND_SHEET, INFO_SHEET]
+    assert workbook.sheetnames == [LIST_SHEET, LIFECYCLE_SHEET, LEGEND_SHEET, INFO_SHEET]
     sheet = workbook[LIST_SHEET]
     header = [cell.value for cell in sheet[1]]
     assert header == list(WARNING_COLUMNS)
@@ -141,3 +143,20 @@ def test_workbook_dates_are_fixed(workbook, scored_run):
     created = workbook.properties.created
     assert (created.year, created.month) == (int(scored_run.month[:4]), int(scored_run.month[5:]))
     assert workbook.properties.modified == created
+
+
+def test_lifecycle_sheet_lists_every_household_of_the_parquet_file(workbook, scored_run):
+    sheet = workbook[LIFECYCLE_SHEET]
+    rows = list(sheet.values)
+    assert list(rows[0]) == list(LIFECYCLE_SHEET_COLUMNS)
+    assert list(rows[0]) == [
+        "户编号", "县", "乡镇", "村", "户主", "阶段", "在该阶段月数", "状态", "风险概率", "说明",
+        "依据", "尚缺条件",
+    ]  # fmt: skip
+    lifecycle = pd.read_parquet(scored_run.out_dir / "lifecycle.parquet")
+    assert len(rows) - 1 == len(lifecycle) > 0
+    assert [r[0] for r in rows[1:]] == lifecycle["household_id"].tolist()
+    statuses = {r[7] for r in rows[1:]}
+    assert statuses <= {"可考虑消除风险", "继续帮扶", "风险加重", "消除后返贫风险", "稳定"}
+    heads = [r[4] for r in rows[1:] if r[4]]
+    assert heads and all("*" in h for h in heads)

@@ -115,6 +115,7 @@ def test_manifest_records_inputs_model_versions_and_timings(scored_run, scoring_
         "predict",
         "select",
         "explain",
+        "lifecycle",
         "write",
     }
     assert manifest["counts"]["scored"] == len(scored_run.scores)
