@@ -311,3 +311,74 @@ def test_the_exported_list_carries_each_cases_progress_deadline_and_flags(
     plain = export_decisions(big_run, store=store, out=tmp_path / "plain.xlsx")
     first = openpyxl.load_workbook(plain).worksheets[0]
     assert "预警标记" not in [c.value for c in first[header]]
+
+
+# -- the simulator's register on a scored county (issue 16, "Done when") ---------------------------
+SIM_KEY = b"case-register-test"
+SIM_END = pd.Period("2026-10", "M")
+SIM_RUN = SIM_END - 1  # its cases: the leads of the export month, the open ones among them
+
+
+@pytest.fixture(scope="module")
+def simulated_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[ReviewRun, Path]:
+    """A simulated county (its register and truth) and a run of the month before its export.
+
+    The draws only feed `p_true`, which this test does not read; 20 keep the simulation quick.
+    """
+    from scoring_county import FakeLoaded  # noqa: PLC0415 - tests/risk's helper module
+
+    from features.build import build_panel  # noqa: PLC0415
+    from features.contract.io import load_directory  # noqa: PLC0415
+    from features.contract.lines import MonitoringLines  # noqa: PLC0415
+    from risk.config import FanpinConfig  # noqa: PLC0415
+    from risk.score import score_month  # noqa: PLC0415
+    from simulation import simulate, write_simulation  # noqa: PLC0415
+    from training.labels import build_labels  # noqa: PLC0415
+    from training.model import RiskModel  # noqa: PLC0415
+
+    root = tmp_path_factory.mktemp("register")
+    sim = simulate(households=2000, months=24, end=str(SIM_END), seed=16, draws=20)
+    county = write_simulation(sim, root / "county")
+    tables = load_directory(county, pseudonym_key=SIM_KEY).tables
+    months = list(pd.period_range(SIM_RUN - 14, SIM_RUN - 6, freq="M"))
+    panel = build_panel(tables, months=months, lines=MonitoringLines())
+    labels = build_labels(tables.outcomes, tables.households["household_id"], months=months,
+                          horizon=6, known_until=SIM_RUN)  # fmt: skip
+    fitted = panel.merge(labels, on=["household_id", "month"], how="inner")
+    model = RiskModel(n_estimators=60, random_state=0, n_jobs=1).fit(
+        fitted.drop(columns=["household_id", "month", "label"]),
+        fitted["label"].to_numpy(),
+        groups=fitted["household_id"].to_numpy(),
+    )
+    score_month(tables, month=SIM_RUN, model=FakeLoaded(model), config=FanpinConfig(),
+                out_dir=root / "run", data_dir=county, progress=False)  # fmt: skip
+    return load_run(root / "run"), county
+
+
+def test_the_simulators_late_cases_and_short_notices_are_all_flagged(
+    simulated_run: tuple[ReviewRun, Path], tmp_path: Path
+) -> None:
+    run, county = simulated_run
+    truth = pd.read_parquet(county / "_truth" / "cases.parquet")
+    register = pd.read_excel(county / "_cases" / "办理步骤.xlsx", dtype=str).fillna("")
+    # A case belongs to the run whose list was current when its lead came (simulation/cases.py).
+    mine = truth.loc[
+        (truth["run_month"] == str(SIM_RUN)) & truth["household_id"].isin(run.household_ids())
+    ]
+    assert mine["household_id"].is_unique and len(mine) >= 15
+    assert mine["overdue"].sum() >= 2 and mine["notice_too_short"].sum() >= 1
+    assert mine["open"].sum() >= 1
+    rows = register.loc[register["案件编号"].isin(mine["case_id"])]
+    store = ReviewStore(tmp_path / "s.sqlite")
+    path = write_step_file(rows[list(rows.columns[:7])], tmp_path / "办理步骤.xlsx")
+    assert import_step_file(path, run=run, store=store).result.stored == len(rows)
+    as_of = date.fromisoformat(str(mine["as_of"].iloc[0]))
+    cases = status(run, store, today=as_of).loc[sorted(mine["household_id"])]
+    expected = mine.set_index("household_id").sort_index()
+    overdue = cases.loc[cases["overdue"], "overdue_days"].to_dict()
+    assert overdue == expected.loc[expected["overdue"], "overdue_days"].to_dict()
+    short = cases.loc[cases["notice_too_short"], "notice_days"].to_dict()
+    assert short == expected.loc[expected["notice_too_short"], "notice_days"].to_dict()
+    assert set(cases.index[~cases["closed"]]) == set(expected.index[expected["open"]])
+    assert (cases["days_open"] == expected["days_open"]).all()
+    assert (cases["lead_date"] == expected["lead_date"]).all()
