@@ -59,6 +59,7 @@ SECTIONS: tuple[tuple[str, str], ...] = (
     ("reasons", "主要原因 Reasons by frequency"),
     ("townships", "乡镇分布 Warnings by township"),
     ("households", "重点户解释 Top households explained"),
+    ("lifecycle", "监测户跟踪 Monitored and exited households"),
     ("completeness", "数据完整性 Data completeness"),
     ("drift", "与上期比较 Drift against the previous run"),
 )
@@ -472,6 +473,36 @@ def report_data(context: RunContext, manifest: Mapping[str, Any]) -> dict[str, A
         "drift_plot": _rendered(plot_drift, drift) if drift.get("score_psi") is not None else None,
         "psi_moderate": PSI_MODERATE,
         "psi_major": PSI_MAJOR,
+        "lifecycle": lifecycle_counts(context.lifecycle),
+    }
+
+
+def lifecycle_counts(lifecycle: pd.DataFrame | None) -> dict[str, Any] | None:
+    """Households by lifecycle status: overall and per township (monitored, then exited statuses).
+
+    Returns None for a run without the lifecycle stage; else ``statuses`` (status, label,
+    households) and ``townships`` (county, township, one count per status, total), townships with the
+    most followed households first.
+    """
+    from risk.lifecycle import STATUS_LABELS_ZH  # noqa: PLC0415
+
+    if lifecycle is None:
+        return None
+    order = list(STATUS_LABELS_ZH)
+    overall = lifecycle["status"].value_counts().reindex(order, fill_value=0)
+    table = (
+        pd.crosstab([lifecycle["county"], lifecycle["township"]], lifecycle["status"])
+        .reindex(columns=order, fill_value=0)
+        .assign(total=lambda t: t.sum(axis=1))
+        .sort_values("total", ascending=False, kind="mergesort")
+        .reset_index()
+    )
+    return {
+        "statuses": [
+            {"status": s, "label": STATUS_LABELS_ZH[s], "households": int(overall[s])}
+            for s in order
+        ],
+        "townships": table.to_dict("records"),
     }
 
 

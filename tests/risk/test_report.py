@@ -8,6 +8,7 @@ import subprocess
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from risk.report import SECTIONS, psi
@@ -117,3 +118,14 @@ def test_report_renders_in_headless_chromium(scored_run, tmp_path):
     assert float(np.std(rgb)) > 0.05, "the screenshot is blank"
     header = rgb[5:60, 100:600].reshape(-1, 3).mean(axis=0)
     assert header[2] > header[0], "the blue page header is drawn"
+
+
+def test_report_counts_lifecycle_statuses_by_township(html, scored_run):
+    lifecycle = pd.read_parquet(scored_run.out_dir / "lifecycle.parquet")
+    section = html.split('<section id="lifecycle">')[1].split("</section>")[0]
+    assert "继续帮扶" in section and "消除后返贫风险" in section
+    assert "本次运行未跟踪监测户" not in section
+    monitored = int((lifecycle["status"] == "keep_supporting").sum())
+    assert f'<td class="num">{monitored:,}</td>' in section
+    townships = set(scored_run.scores["township"])
+    assert any(t in section for t in townships)
