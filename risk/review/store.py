@@ -38,8 +38,20 @@ import pandas as pd
 from features.contract.errors import ConfigError
 from risk.atomic import OutputError
 
-#: The verdicts a reviewer may give (the Excel drop-down and the web form offer exactly these).
+#: The verdicts a reviewer may give on the warning list (its Excel drop-down and web form offer
+#: exactly these).
 DECISIONS: tuple[str, ...] = ("纳入监测", "排除", "待核实")
+#: The decisions on a household of the monitoring lifecycle (the 监测户跟踪 tab), by its stage
+#: (``lifecycle.parquet``'s ``stage``): a monitored household may leave monitoring or keep (or get
+#: more) help; one out of monitoring may be identified again (纳入监测) or kept under watch.
+LIFECYCLE_DECISIONS: dict[str, tuple[str, ...]] = {
+    "monitored": ("同意消除风险", "继续帮扶", "加强帮扶"),
+    "exited": ("纳入监测", "继续观察"),
+}
+#: Every decision the store accepts: the list's verdicts, then the lifecycle's (migration 4).
+STORED_DECISIONS: tuple[str, ...] = tuple(
+    dict.fromkeys([*DECISIONS, *(d for ds in LIFECYCLE_DECISIONS.values() for d in ds)])
+)
 #: Fixed reasons for an exclusion; anything else is 其他 plus free text.
 EXCLUSION_REASONS: tuple[str, ...] = (
     "收入稳定超过监测线",
@@ -136,6 +148,41 @@ _MIGRATIONS: tuple[str, ...] = (
     CREATE TRIGGER case_steps_no_delete BEFORE DELETE ON case_steps
     BEGIN SELECT RAISE(ABORT, 'review store is append-only: case steps cannot be deleted'); END;
     """,
+    # 4: the lifecycle's decisions (LIFECYCLE_DECISIONS) allowed beside the list's. SQLite cannot
+    # widen a CHECK in place: the table is rebuilt with every row copied as it is (ids kept), then
+    # its indexes and append-only triggers are made again. Nothing stored changes or is refused.
+    """
+    DROP TRIGGER IF EXISTS decisions_no_update;
+    DROP TRIGGER IF EXISTS decisions_no_delete;
+    CREATE TABLE decisions_v4 (
+        id           INTEGER PRIMARY KEY AUTOINCREMENT,
+        run_id       TEXT NOT NULL,
+        month        TEXT NOT NULL,
+        household_id TEXT NOT NULL,
+        decision     TEXT NOT NULL CHECK (decision IN ('纳入监测', '排除', '待核实',
+                                                      '同意消除风险', '继续帮扶', '加强帮扶',
+                                                      '继续观察')),
+        reason       TEXT NOT NULL DEFAULT '',
+        reason_text  TEXT NOT NULL DEFAULT '',
+        reviewer     TEXT NOT NULL DEFAULT '',
+        decided_at   TEXT NOT NULL DEFAULT '',
+        source       TEXT NOT NULL CHECK (source IN ('excel', 'web')),
+        note         TEXT NOT NULL DEFAULT '',
+        recorded_at  TEXT NOT NULL
+    );
+    INSERT INTO decisions_v4 (id, run_id, month, household_id, decision, reason, reason_text,
+                              reviewer, decided_at, source, note, recorded_at)
+    SELECT id, run_id, month, household_id, decision, reason, reason_text,
+           reviewer, decided_at, source, note, recorded_at FROM decisions ORDER BY id;
+    DROP TABLE decisions;
+    ALTER TABLE decisions_v4 RENAME TO decisions;
+    CREATE INDEX decisions_by_household ON decisions (run_id, household_id, id);
+    CREATE INDEX decisions_by_month ON decisions (month);
+    CREATE TRIGGER decisions_no_update BEFORE UPDATE ON decisions
+    BEGIN SELECT RAISE(ABORT, 'review store is append-only: decisions cannot be changed'); END;
+    CREATE TRIGGER decisions_no_delete BEFORE DELETE ON decisions
+    BEGIN SELECT RAISE(ABORT, 'review store is append-only: decisions cannot be deleted'); END;
+    """,
 )
 SCHEMA_VERSION = len(_MIGRATIONS)
 T = TypeVar("T")
@@ -149,6 +196,9 @@ class Decision:
 
     Attributes
     ----------
+    decision
+        One of `STORED_DECISIONS`: a list verdict (`DECISIONS`) or a lifecycle decision
+        (`LIFECYCLE_DECISIONS`).
     decided_at
         The date (``YYYY-MM-DD``) or time (ISO, seconds) the reviewer gave; ``""`` when an Excel row
         has no 审核日期 (the time it was stored is kept separately as ``recorded_at``).
@@ -168,8 +218,8 @@ class Decision:
     note: str = ""
 
     def __post_init__(self) -> None:
-        if self.decision not in DECISIONS:
-            raise ValueError(f"decision {self.decision!r}: expected one of {DECISIONS}")
+        if self.decision not in STORED_DECISIONS:
+            raise ValueError(f"decision {self.decision!r}: expected one of {STORED_DECISIONS}")
         if self.reason and self.reason not in EXCLUSION_REASONS:
             raise ValueError(f"reason {self.reason!r}: expected one of {EXCLUSION_REASONS}")
         if self.source not in SOURCES:

@@ -22,7 +22,7 @@ from risk.review.cases import (
     record_step,
 )
 from risk.review.run import ReviewRun, load_run
-from risk.review.store import Decision, ReviewStore
+from risk.review.store import SCHEMA_VERSION, Decision, ReviewStore
 
 TODAY = date(2026, 11, 20)
 
@@ -231,7 +231,7 @@ def test_store_migrates_to_steps_and_keeps_them_append_only(tmp_path: Path) -> N
     import sqlite3
 
     store = ReviewStore(tmp_path / "s.sqlite")
-    assert store.schema_version() == 3
+    assert store.schema_version() == SCHEMA_VERSION
     store.add([Decision(run_id="r", month="2026-10", household_id="H1", decision="纳入监测",
                         source="web")])  # fmt: skip
     with sqlite3.connect(store.path) as raw, pytest.raises(sqlite3.IntegrityError, match="CHECK"):

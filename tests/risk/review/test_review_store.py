@@ -11,10 +11,17 @@ import sys
 import textwrap
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 from features.contract.errors import ConfigError
-from risk.review.store import SCHEMA_VERSION, Decision, ReviewStore
+from risk.review.store import (
+    LIFECYCLE_DECISIONS,
+    SCHEMA_VERSION,
+    STORED_DECISIONS,
+    Decision,
+    ReviewStore,
+)
 
 
 def decision(household: str, verdict: str = "纳入监测", **extra: str) -> Decision:
@@ -75,7 +82,7 @@ def test_schema_is_versioned_and_migrated_from_an_old_file(tmp_path: Path) -> No
     )
     connection.close()
     store = ReviewStore(path)
-    assert store.schema_version() == SCHEMA_VERSION == 3
+    assert store.schema_version() == SCHEMA_VERSION == 4
     assert store.current_steps().empty  # migration 3: the case steps table, empty
     assert store.current("r0")["household_id"].tolist() == ["H9"]
     with sqlite3.connect(path) as raw, pytest.raises(sqlite3.IntegrityError):
@@ -84,6 +91,50 @@ def test_schema_is_versioned_and_migrated_from_an_old_file(tmp_path: Path) -> No
         raw.execute("PRAGMA user_version = 99")
     with pytest.raises(ConfigError, match="newer"):
         ReviewStore(path)
+
+
+def test_migration_4_keeps_every_row_and_admits_the_lifecycle_decisions(tmp_path: Path) -> None:
+    path = tmp_path / "v3.sqlite"
+    old = ReviewStore(path)
+    old.add([decision("H1", "排除", reason="信息有误"), decision("H2", "待核实")])
+    before = old.history()
+    with sqlite3.connect(path) as raw:  # back to a version-3 file: the old CHECK, same rows
+        raw.executescript(
+            """DROP TRIGGER decisions_no_update; DROP TRIGGER decisions_no_delete;
+            CREATE TABLE d3 AS SELECT * FROM decisions; DROP TABLE decisions;
+            CREATE TABLE decisions (id INTEGER PRIMARY KEY AUTOINCREMENT, run_id TEXT NOT NULL,
+            month TEXT NOT NULL, household_id TEXT NOT NULL,
+            decision TEXT NOT NULL CHECK (decision IN ('纳入监测', '排除', '待核实')),
+            reason TEXT NOT NULL DEFAULT '', reason_text TEXT NOT NULL DEFAULT '',
+            reviewer TEXT NOT NULL DEFAULT '', decided_at TEXT NOT NULL DEFAULT '',
+            source TEXT NOT NULL CHECK (source IN ('excel', 'web')),
+            note TEXT NOT NULL DEFAULT '', recorded_at TEXT NOT NULL);
+            INSERT INTO decisions SELECT * FROM d3; DROP TABLE d3;
+            PRAGMA user_version = 3;"""
+        )
+        with pytest.raises(sqlite3.IntegrityError, match="CHECK"):
+            raw.execute(
+                "INSERT INTO decisions (run_id, month, household_id, decision, source, "
+                "recorded_at) VALUES ('r', '2026-10', 'H3', '继续帮扶', 'web', 'x')"
+            )
+    store = ReviewStore(path)
+    assert store.schema_version() == 4
+    pd.testing.assert_frame_equal(store.history(), before)  # every row, its id and content kept
+    lifecycle = [d for ds in LIFECYCLE_DECISIONS.values() for d in ds]
+    assert set(lifecycle) <= set(STORED_DECISIONS)
+    stored = store.add([decision(f"L{i}", verdict) for i, verdict in enumerate(lifecycle)])
+    assert stored.stored == len(lifecycle)
+    assert store.history()["id"].tolist() == list(range(1, len(lifecycle) + 3))
+    with sqlite3.connect(path) as raw:
+        with pytest.raises(sqlite3.IntegrityError, match="append-only"):
+            raw.execute("DELETE FROM decisions")
+        with pytest.raises(sqlite3.IntegrityError, match="append-only"):
+            raw.execute("UPDATE decisions SET decision = '排除'")
+        with pytest.raises(sqlite3.IntegrityError, match="CHECK"):
+            raw.execute(
+                "INSERT INTO decisions (run_id, month, household_id, decision, source, "
+                "recorded_at) VALUES ('r', '2026-10', 'H3', '同意', 'web', 'x')"
+            )
 
 
 def _writer(path: str, prefix: str, count: int) -> None:
