@@ -38,6 +38,14 @@ from markupsafe import Markup
 
 from features.contract.errors import ConfigError, FanpinError
 from features.contract.tables import Tables
+from risk.excel import LIFECYCLE_SHEET
+from risk.lifecycle import (
+    CONDITION_LABELS_ZH,
+    CONDITIONS,
+    LIFECYCLE_COLUMNS,
+    STAGE_LABELS_ZH,
+    STATUS_LABELS_ZH,
+)
 from risk.review.cases import (
     DEADLINE_DAYS,
     MIN_NOTICE_DAYS,
@@ -53,10 +61,12 @@ from risk.review.store import (
     CASE_STEPS,
     DECISIONS,
     EXCLUSION_REASONS,
+    LIFECYCLE_DECISIONS,
     NOTICE_STEP,
     Decision,
     ReviewStore,
 )
+from risk.run_context import LIFECYCLE_FILE
 
 log = logging.getLogger(__name__)
 
@@ -117,6 +127,25 @@ STEP_FIELDS: tuple[str, ...] = (
     "note",
 )
 SOURCE_LABELS: dict[str, str] = {"web": "网页", "excel": "Excel", "list": "预警名单"}
+#: The 监测户跟踪 tab's order of statuses: where help is needed first, the settled last.
+LIFECYCLE_STATUS_ORDER: tuple[str, ...] = (
+    "worsening",
+    "relapse_risk",
+    "ready_to_exit",
+    "keep_supporting",
+    "stable",
+)
+#: Filters of the 监测户跟踪 tab: query value → label.
+LIFECYCLE_FILTERS: dict[str, str] = {"status": "状态", "township": "乡镇"}
+#: Columns the tab takes from the run's 监测户跟踪 sheet (sheet header → frame column).
+LIFECYCLE_SHEET_TAKEN: dict[str, str] = {
+    "县": "county",
+    "乡镇": "township",
+    "村": "village",
+    "户主": "head",
+    "尚缺条件": "missing_zh",
+}
+NO_LIFECYCLE = "本次运行没有监测户跟踪数据"
 TablesSource = Callable[[], Tables | None]
 
 
@@ -181,6 +210,9 @@ def create_app(
     app.get("/household/{household_id}", response_class=HTMLResponse)(state.household_page)
     app.post("/household/{household_id}/decision")(state.decide)
     app.post("/household/{household_id}/step")(state.record_case_step)
+    app.get("/lifecycle", response_class=HTMLResponse)(state.lifecycle_page)
+    app.get("/lifecycle/{household_id}", response_class=HTMLResponse)(state.lifecycle_household)
+    app.post("/lifecycle/{household_id}/decision")(state.decide_lifecycle)
     return app
 
 
@@ -198,6 +230,7 @@ class _State:
         self.run, self.store, self.token, self.tables, self.clock = run, store, token, tables, clock
         self.form_secret = secrets.token_urlsafe(32)
         self.listed = _list_frame(run)
+        self.lifecycle, self.lifecycle_problem = _lifecycle_frame(run)
         self.env = _environment()
 
     # -- login -----------------------------------------------------------------------------
@@ -385,6 +418,103 @@ class _State:
             f"/household/{quote(household_id)}?saved={saved}#steps", status_code=303
         )
 
+    # -- the 监测户跟踪 tab ------------------------------------------------------------------
+    def lifecycle_page(self, request: Request) -> Response:
+        chosen = {name: request.query_params.get(name, "") for name in LIFECYCLE_FILTERS}
+        frame = self.lifecycle
+        if frame is None:
+            return self._render("lifecycle.html", rows=[], missing=self.lifecycle_problem)
+        tracked = _with_decision(frame, self.store.current(self.run.run_id))
+        shown = _lifecycle_filtered(tracked, chosen)
+        pages = max((len(shown) + PAGE_SIZE - 1) // PAGE_SIZE, 1)
+        page = min(max(_int(request.query_params.get("page"), 1), 1), pages)
+        return self._render(
+            "lifecycle.html",
+            missing="",
+            rows=shown.iloc[(page - 1) * PAGE_SIZE : page * PAGE_SIZE].to_dict("records"),
+            total=len(tracked),
+            matching=len(shown),
+            counts=tracked["status_zh"].value_counts().to_dict(),
+            page=page,
+            pages=pages,
+            chosen=chosen,
+            filters=LIFECYCLE_FILTERS,
+            options={
+                "status": [
+                    label
+                    for status, label in _status_labels().items()
+                    if status in set(tracked["status"])
+                ],
+                "township": sorted(tracked["township"].astype(str).unique()),
+            },
+        )
+
+    def lifecycle_household(self, household_id: str, saved: str = "") -> Response:
+        row = self._lifecycle_row(household_id)
+        if row is None:
+            return self._render("missing.html", household_id=household_id, status=404)
+        return self._render(
+            "lifecycle_household.html",
+            **self._lifecycle_context(household_id, row),
+            saved=SAVED_MESSAGES.get(saved, ""),
+            error="",
+        )
+
+    def decide_lifecycle(
+        self,
+        household_id: str,
+        decision: str = Form(""),
+        reviewer: str = Form(""),
+        note: str = Form(""),
+        form_token: str = Form(""),
+    ) -> Response:
+        row = self._lifecycle_row(household_id)
+        if row is None:
+            return self._render("missing.html", household_id=household_id, status=404)
+        if not hmac.compare_digest(form_token, self._form_token(household_id)):
+            return HTMLResponse("表单已过期，请刷新页面后重试 (form expired)", status_code=400)
+        problem = _lifecycle_form_problem(decision, reviewer, stage=str(row["stage"]))
+        if problem:  # nothing stored: the page comes back with the reason
+            context = self._lifecycle_context(household_id, row)
+            return self._render(
+                "lifecycle_household.html", status=400, **context, saved="", error=problem
+            )
+        entry = Decision(
+            run_id=self.run.run_id,
+            month=self.run.month,
+            household_id=household_id,
+            decision=decision,
+            source="web",
+            reviewer=reviewer.strip(),
+            decided_at=self.clock().replace(microsecond=0).isoformat(timespec="seconds"),
+            note=note.strip(),
+        )
+        self.store.add([entry])
+        return RedirectResponse(f"/lifecycle/{quote(household_id)}?saved=1", status_code=303)
+
+    def _lifecycle_row(self, household_id: str) -> dict[str, Any] | None:
+        if self.lifecycle is None:
+            return None
+        match = self.lifecycle[self.lifecycle["household_id"] == household_id]
+        return None if match.empty else match.iloc[0].to_dict()
+
+    def _lifecycle_context(self, household_id: str, row: dict[str, Any]) -> dict[str, Any]:
+        history = self.store.history(self.run.run_id, household_id)
+        return {
+            "row": row,
+            "conditions": _condition_evidence(str(row["evidence"]))
+            if row["stage"] == "monitored"
+            else [],
+            "missing_items": [item for item in str(row["missing_zh"]).split("；") if item],
+            "relapse_reasons": [item for item in str(row["evidence"]).split("；") if item]
+            if row["stage"] == "exited"
+            else [],
+            "on_list": self._household(household_id) is not None,
+            "decisions": LIFECYCLE_DECISIONS.get(str(row["stage"]), ()),
+            "history": history.iloc[::-1].to_dict("records"),
+            "form_token": self._form_token(household_id),
+        }
+
     # -- pieces ----------------------------------------------------------------------------
     def _household(self, household_id: str) -> dict[str, Any] | None:
         scores = self.run.scores
@@ -555,17 +685,114 @@ def _list_frame(run: ReviewRun) -> pd.DataFrame:
     return listed
 
 
-def _sheet_columns(run: ReviewRun) -> dict[str, dict[str, Any]]:
-    """户主 (masked), 户类型 and 规则触发 by household from the run's warnings.xlsx, if readable."""
+def _lifecycle_frame(run: ReviewRun) -> tuple[pd.DataFrame | None, str]:
+    """The run's ``lifecycle.parquet`` with the 监测户跟踪 sheet's region, head and missing columns.
+
+    Returns
+    -------
+    tuple
+        (the frame, sorted by `LIFECYCLE_STATUS_ORDER`, then probability (highest first), then
+        household id; ``""``), or (None, why there is none): a run written before the file existed,
+        or a file that cannot be read, is a message on the tab, never an error.
+    """
+    path = run.path / LIFECYCLE_FILE
+    if not path.is_file():
+        return None, f"{NO_LIFECYCLE}（{LIFECYCLE_FILE} 不存在：该运行早于监测户跟踪功能）"
+    try:
+        frame = pd.read_parquet(path)
+    except (OSError, ValueError) as error:
+        log.warning("%s: %s", path, error)
+        return None, f"{NO_LIFECYCLE}（{LIFECYCLE_FILE} 无法读取）"
+    absent = [name for name in LIFECYCLE_COLUMNS if name not in frame.columns]
+    if absent:
+        log.warning("%s: missing column(s) %s", path, absent)
+        return None, f"{NO_LIFECYCLE}（{LIFECYCLE_FILE} 缺少列 {'、'.join(absent)}）"
+    frame = frame.loc[:, list(LIFECYCLE_COLUMNS)].copy()
+    frame["household_id"] = frame["household_id"].astype(str)
+    sheet = _sheet_columns(run, sheet=LIFECYCLE_SHEET, wanted=tuple(LIFECYCLE_SHEET_TAKEN))
+    regions = run.scores.set_index("household_id")
+    for header, column in LIFECYCLE_SHEET_TAKEN.items():
+        values = frame["household_id"].map(sheet.get(header, {})).astype(object)
+        if column in regions.columns:  # a run's own scores know the place when the sheet does not
+            values = values.fillna(frame["household_id"].map(regions[column]).astype(object))
+        frame[column] = values.astype(object).where(values.notna(), "")
+    frame["stage_zh"] = frame["stage"].map(STAGE_LABELS_ZH).fillna(frame["stage"])
+    frame["status_zh"] = frame["status"].map(STATUS_LABELS_ZH).fillna(frame["status"])
+    order = {status: number for number, status in enumerate(LIFECYCLE_STATUS_ORDER)}
+    frame["_order"] = frame["status"].map(order).fillna(len(order))
+    frame["_probability"] = frame["probability"].astype(float).fillna(-1.0)
+    frame = frame.sort_values(
+        ["_order", "_probability", "household_id"], ascending=[True, False, True], kind="stable"
+    )
+    return frame.drop(columns=["_order", "_probability"]).reset_index(drop=True), ""
+
+
+def _with_decision(frame: pd.DataFrame, current: pd.DataFrame) -> pd.DataFrame:
+    """The tab's rows with each household's current decision (``decision``, ``""`` when none)."""
+    decided = dict(zip(current["household_id"], current["decision"], strict=True))
+    return frame.assign(decision=[decided.get(h, "") for h in frame["household_id"]])
+
+
+def _status_labels() -> dict[str, str]:
+    """The tab's statuses in their order, with their Chinese labels."""
+    return {status: STATUS_LABELS_ZH[status] for status in LIFECYCLE_STATUS_ORDER}
+
+
+def _lifecycle_filtered(frame: pd.DataFrame, chosen: dict[str, str]) -> pd.DataFrame:
+    """Rows of the chosen 状态 (its Chinese label) and 乡镇; an empty choice keeps all."""
+    keep = pd.Series(True, index=frame.index)
+    if chosen.get("status"):
+        keep &= frame["status_zh"] == chosen["status"]
+    if chosen.get("township"):
+        keep &= frame["township"].astype(str) == chosen["township"]
+    return frame[keep]
+
+
+def _condition_evidence(evidence: str) -> list[dict[str, str]]:
+    """Each exit condition (`CONDITIONS`, in order) with its evidence from the ``evidence`` text.
+
+    The lifecycle stage writes ``条件：依据；条件：依据`` (a condition's own evidence may hold ``；``), so
+    the text is cut where a condition's label starts; a condition it does not name gets ``""``.
+    """
+    starts = sorted(
+        (at, condition)
+        for condition in CONDITIONS
+        if (at := evidence.find(f"{CONDITION_LABELS_ZH[condition]}：")) >= 0
+    )
+    found: dict[str, str] = {}
+    for number, (at, condition) in enumerate(starts):
+        end = starts[number + 1][0] if number + 1 < len(starts) else len(evidence)
+        text = evidence[at + len(CONDITION_LABELS_ZH[condition]) + 1 : end]
+        found[condition] = text.strip().rstrip("；").strip()
+    return [{"label": CONDITION_LABELS_ZH[c], "evidence": found.get(c, "")} for c in CONDITIONS]
+
+
+def _lifecycle_form_problem(decision: str, reviewer: str, *, stage: str) -> str:
+    allowed = LIFECYCLE_DECISIONS.get(stage, ())
+    if decision not in allowed:
+        return "请选择审核结论 (choose a decision: " + " / ".join(allowed) + ")"
+    if not reviewer.strip():
+        return "请填写审核人 (enter the reviewer's name)"
+    return ""
+
+
+def _sheet_columns(
+    run: ReviewRun,
+    *,
+    sheet: str = WARNINGS_SHEET,
+    wanted: tuple[str, ...] = ("户主", "户类型", "规则触发"),
+) -> dict[str, dict[str, Any]]:
+    """Columns `wanted` (by default 户主 (masked), 户类型, 规则触发) by household (户编号) from a
+    sheet of the run's warnings.xlsx, if readable."""
     if not run.warnings_path.is_file():
         return {}
     import openpyxl  # noqa: PLC0415
 
     try:
         book = openpyxl.load_workbook(run.warnings_path, read_only=True, data_only=True)
-        sheet = book[WARNINGS_SHEET]
-        sheet.reset_dimensions()
-        rows = list(sheet.iter_rows(values_only=True))
+        found = book[sheet]
+        found.reset_dimensions()
+        rows = list(found.iter_rows(values_only=True))
         book.close()
     except (KeyError, OSError, ValueError) as error:
         log.warning("%s: %s", run.warnings_path, error)
@@ -576,12 +803,12 @@ def _sheet_columns(run: ReviewRun) -> dict[str, dict[str, Any]]:
     if "户编号" not in header:
         return {}
     at = header.index("户编号")
-    wanted = [name for name in ("户主", "户类型", "规则触发") if name in header]
+    present = [name for name in wanted if name in header]
     width = len(header)
     body = [tuple(r) + (None,) * (width - len(r)) for r in rows[1:]]  # short rows: empty cells
     return {
         name: {str(r[at]): r[header.index(name)] for r in body if r[at] is not None}
-        for name in wanted
+        for name in present
     }
 
 

@@ -420,3 +420,216 @@ def _due_soon(
 def _list_row(page: str, household: str) -> str:
     row = page.split(f'<tr data-household="{household}">')[1].split("</tr>")[0]
     return re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", row))
+
+
+# -- the 监测户跟踪 tab -------------------------------------------------------------------------
+
+#: (id, township, stage, months, status, probability, missing) of a small lifecycle.
+LIFECYCLE_ROWS = [
+    ("M001", "东镇", "monitored", 8, "ready_to_exit", None, ""),
+    ("M002", "西乡", "monitored", 3, "keep_supporting", None, "有2个月人均收入未超过监测线"),
+    ("M003", "东镇", "monitored", 5, "worsening", None, "近6个月医疗自付超过5,000元"),
+    ("M004", "西乡", "monitored", 10, "ready_to_exit", None, ""),
+    ("E001", "南镇", "exited", 4, "relapse_risk", 0.41, ""),
+    ("E002", "东镇", "exited", 7, "stable", 0.05, ""),
+    ("H005", "东镇", "exited", 2, "relapse_risk", 0.63, ""),
+]
+EVIDENCE = (
+    "收入稳定超过监测线：最近6个月收入记录中6个月人均收入高于监测线；最低月人均（年化）7,800元，"
+    "监测线7,200元；刚性支出问题已解决：近6个月医疗自付1,200元；三保障和饮水安全：住房安全；"
+    "饮水安全；全员参保；已落实帮扶措施：2026-03 产业帮扶"
+)
+
+
+def lifecycle_frame() -> pd.DataFrame:
+    """The run's lifecycle frame as the lifecycle stage assembles it (with its display columns)."""
+    from risk.lifecycle import STATUS_LABELS_ZH
+
+    rows = []
+    for household, township, stage, months, status, probability, missing in LIFECYCLE_ROWS:
+        exited = stage == "exited"
+        rows.append(
+            {
+                "household_id": household,
+                "month": "2026-10",
+                "stage": stage,
+                "months_in_stage": months,
+                "status": status,
+                "probability": float("nan") if probability is None else probability,
+                "reason_zh": f"{STATUS_LABELS_ZH[status]}：" + ("模型估计" if exited else "说明"),
+                "evidence": "近12个月住院自付23,400元；家中有1名残疾人" if exited else EVIDENCE,
+                "county": "乙县" if township == "南镇" else "甲县",
+                "township": township,
+                "village": "一村",
+                "head": "王*",
+                "missing_zh": missing,
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def write_lifecycle(run_dir: Path) -> pd.DataFrame:
+    """``lifecycle.parquet`` and the 监测户跟踪 sheet, written by the scoring step's own functions."""
+    from risk.excel import LIFECYCLE_SHEET, LIFECYCLE_SHEET_COLUMNS, lifecycle_sheet_rows
+    from risk.lifecycle import STAGE_LABELS_ZH, STATUS_LABELS_ZH
+    from risk.stages.lifecycle import lifecycle_file_frame
+
+    frame = lifecycle_frame()
+    lifecycle_file_frame(frame).to_parquet(run_dir / "lifecycle.parquet")
+    rows = lifecycle_sheet_rows(frame, stage_labels=STAGE_LABELS_ZH, status_labels=STATUS_LABELS_ZH)
+    book = openpyxl.load_workbook(run_dir / "warnings.xlsx")
+    sheet = book.create_sheet(LIFECYCLE_SHEET)
+    sheet.append(list(LIFECYCLE_SHEET_COLUMNS))
+    for values in rows.itertuples(index=False, name=None):
+        sheet.append([None if v == "" or v != v else v for v in values])
+    book.save(run_dir / "warnings.xlsx")
+    return frame
+
+
+def lifecycle_listed(page: str) -> list[str]:
+    return re.findall(r'<tr data-household="([^"]+)" data-status', page)
+
+
+def test_the_lifecycle_tab_lists_the_runs_households_by_status_then_probability(
+    run_dir: Path, tmp_path: Path
+) -> None:
+    write_lifecycle(run_dir)
+    web, _ = client(run_dir, tmp_path)
+    assert 'href="/lifecycle"' in web.get("/").text  # the tab beside the warning list
+    page = web.get("/lifecycle").text
+    assert lifecycle_listed(page) == ["M003", "H005", "E001", "M001", "M004", "M002", "E002"]
+    for header in ("户编号", "县", "乡镇", "村", "户主", "阶段", "在该阶段月数", "状态", "风险概率",
+                   "说明", "依据", "尚缺条件"):  # fmt: skip
+        assert f"<th>{header}</th>" in page
+    row = re.search(r'<tr data-household="M002".*?</tr>', page, re.S).group(0)  # type: ignore[union-attr]
+    assert "西乡" in row and "王*" in row and "继续帮扶" in row and "监测中" in row
+    assert "有2个月人均收入未超过监测线" in row
+    assert "63.0%" in page and "消除后返贫风险" in page
+
+
+def test_the_lifecycle_tab_filters_by_status_and_township(run_dir: Path, tmp_path: Path) -> None:
+    write_lifecycle(run_dir)
+    web, _ = client(run_dir, tmp_path)
+    ready = web.get("/lifecycle", params={"status": "可考虑消除风险"}).text
+    assert lifecycle_listed(ready) == ["M001", "M004"]
+    east = web.get("/lifecycle", params={"township": "东镇"}).text
+    assert lifecycle_listed(east) == ["M003", "H005", "M001", "E002"]
+    both = web.get("/lifecycle", params={"status": "可考虑消除风险", "township": "西乡"}).text
+    assert lifecycle_listed(both) == ["M004"]
+    assert "没有符合筛选条件的农户" in web.get("/lifecycle", params={"status": "稳定",
+                                                                 "township": "西乡"}).text  # fmt: skip
+
+
+def test_a_lifecycle_household_shows_conditions_missing_and_relapse_reasons(
+    run_dir: Path, tmp_path: Path
+) -> None:
+    write_lifecycle(run_dir)
+    web, _ = client(run_dir, tmp_path)
+    page = web.get("/lifecycle/M002").text
+    conditions = re.search(r'<table class="conditions".*?</table>', page, re.S).group(0)  # type: ignore[union-attr]
+    assert conditions.count("<tr>") == 5  # header and the four exit conditions, in order
+    assert "最低月人均（年化）7,800元，监测线7,200元" in conditions
+    assert "住房安全；饮水安全；全员参保" in conditions and "2026-03 产业帮扶" in conditions
+    assert "有2个月人均收入未超过监测线" in page
+    for choice in ("同意消除风险", "继续帮扶", "加强帮扶"):
+        assert f'<option value="{choice}">' in page
+    relapse = web.get("/lifecycle/H005").text
+    assert "返贫风险原因" in relapse and "近12个月住院自付23,400元" in relapse
+    assert '<option value="纳入监测">' in relapse and "同意消除风险" not in relapse
+    assert 'href="/household/H005"' in relapse  # also on the warning list
+    assert web.get("/lifecycle/H999").status_code == 404
+
+
+def test_a_lifecycle_decision_is_stored_and_shown_after_reload(
+    run_dir: Path, tmp_path: Path
+) -> None:
+    write_lifecycle(run_dir)
+    web, store = client(run_dir, tmp_path)
+    token = form_token(web.get("/lifecycle/M001").text)
+    response = web.post(
+        "/lifecycle/M001/decision",
+        data={
+            "decision": "同意消除风险",
+            "reviewer": "周五",
+            "note": "收入稳定",
+            "form_token": token,
+        },
+        follow_redirects=False,
+    )
+    assert response.status_code == 303 and response.headers["location"] == "/lifecycle/M001?saved=1"
+    current = store.current(load_run(run_dir).run_id)
+    assert current[["household_id", "decision", "reviewer", "source", "decided_at"]].values.tolist() == [
+        ["M001", "同意消除风险", "周五", "web", "2026-11-20T09:30:15"]
+    ]  # fmt: skip
+    page = web.get("/lifecycle/M001").text
+    assert "审核结论已保存" not in page  # a plain reload: the record, not the message
+    history = re.search(r'<table id="history">.*?</table>', page, re.S).group(0)  # type: ignore[union-attr]
+    assert "同意消除风险" in history and "周五" in history and "收入稳定" in history
+    row = re.search(r'<tr data-household="M001".*?</tr>', web.get("/lifecycle").text, re.S)
+    assert row and '<td class="decision">同意消除风险</td>' in row.group(0)
+
+
+def test_bad_lifecycle_posts_are_refused_and_store_nothing(run_dir: Path, tmp_path: Path) -> None:
+    write_lifecycle(run_dir)
+    web, store = client(run_dir, tmp_path)
+    token = form_token(web.get("/lifecycle/M001").text)
+    good = {"decision": "继续帮扶", "reviewer": "周五", "form_token": token}
+    assert web.post("/lifecycle/M001/decision", data={**good, "form_token": "x"}).status_code == 400
+    other = form_token(web.get("/lifecycle/M002").text)  # another household's form token
+    assert (
+        web.post("/lifecycle/M001/decision", data={**good, "form_token": other}).status_code == 400
+    )
+    for wrong in (
+        "排除",
+        "纳入监测",
+        "同意",
+        "",
+    ):  # a list verdict, the other stage's, unknown, none
+        refused = web.post("/lifecycle/M001/decision", data={**good, "decision": wrong})
+        assert refused.status_code == 400 and 'id="decision-error"' in refused.text
+    assert web.post("/lifecycle/M001/decision", data={**good, "reviewer": " "}).status_code == 400
+    exited = form_token(web.get("/lifecycle/E001").text)
+    assert (
+        web.post(
+            "/lifecycle/E001/decision",
+            data={"decision": "同意消除风险", "reviewer": "周五", "form_token": exited},
+        ).status_code
+        == 400
+    )
+    assert web.post("/lifecycle/M999/decision", data=good).status_code == 404
+    list_token = form_token(web.get("/household/H001").text)
+    assert (
+        web.post(
+            "/household/H001/decision",
+            data={"decision": "继续帮扶", "reviewer": "周五", "form_token": list_token},
+        ).status_code
+        == 400
+    )  # the list keeps its own verdicts
+    assert store.count() == 0
+
+
+def test_a_run_without_lifecycle_data_shows_a_message(run_dir: Path, tmp_path: Path) -> None:
+    web, store = client(run_dir, tmp_path)  # written before lifecycle.parquet existed
+    page = web.get("/lifecycle")
+    assert page.status_code == 200 and "本次运行没有监测户跟踪数据" in page.text
+    assert 'id="lifecycle-list"' not in page.text
+    assert web.get("/lifecycle/M001").status_code == 404
+    assert web.post("/lifecycle/M001/decision", data={"decision": "继续帮扶"}).status_code == 404
+    (run_dir / "lifecycle.parquet").write_bytes(b"not parquet")
+    broken = client(run_dir, tmp_path)[0].get("/lifecycle")
+    assert broken.status_code == 200 and "本次运行没有监测户跟踪数据" in broken.text
+    assert store.count() == 0
+
+
+def test_a_long_lifecycle_is_paged(run_dir: Path, tmp_path: Path) -> None:
+    from risk.stages.lifecycle import lifecycle_file_frame
+
+    frame = lifecycle_frame()
+    many = pd.concat([frame.iloc[[1]]] * 250, ignore_index=True)
+    many["household_id"] = [f"K{i:03d}" for i in range(250)]
+    lifecycle_file_frame(many).to_parquet(run_dir / "lifecycle.parquet")  # no sheet: regions blank
+    web, _ = client(run_dir, tmp_path)
+    first = web.get("/lifecycle").text
+    assert len(lifecycle_listed(first)) == 200 and "第 1/2 页" in first
+    second = web.get("/lifecycle", params={"page": "2"}).text
+    assert lifecycle_listed(second) == [f"K{i:03d}" for i in range(200, 250)]
