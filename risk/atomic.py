@@ -23,6 +23,7 @@ import shutil
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 from features.contract.errors import FanpinError
 
@@ -181,3 +182,27 @@ def _exchange(first: Path, second: Path) -> bool:
         _AT_FDCWD, os.fsencode(first), _AT_FDCWD, os.fsencode(second), _RENAME_EXCHANGE
     )
     return bool(result == 0)
+
+
+def save_workbook(book: Any, out: str | Path) -> Path:
+    """Save an openpyxl workbook to `out` in one step: written beside it, then moved into place.
+
+    Raises
+    ------
+    OutputError
+        When the folder cannot be created or written; `out` is left as it was.
+    """
+    out = Path(out)
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        handle, temporary = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent)
+        os.close(handle)
+        try:
+            book.save(temporary)
+            os.replace(temporary, out)
+        finally:
+            if os.path.exists(temporary):
+                os.unlink(temporary)
+    except OSError as error:
+        raise OutputError(f"cannot write {out}: {error}; choose a writable --out path") from error
+    return out

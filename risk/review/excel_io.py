@@ -12,9 +12,7 @@ scoring step's) and fills the review columns by 户编号 with the current decis
 
 from __future__ import annotations
 
-import os
 import re
-import tempfile
 import unicodedata
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
@@ -26,7 +24,7 @@ import pandas as pd
 from openpyxl.worksheet.worksheet import Worksheet
 
 from features.contract.errors import DataContractError
-from risk.atomic import OutputError
+from risk.atomic import save_workbook
 from risk.review.run import WARNINGS_SHEET, ReviewRun
 from risk.review.store import DECISIONS, EXCLUSION_REASONS, AddResult, Decision, ReviewStore
 
@@ -434,7 +432,7 @@ def export_decisions(
         history, decisions = case_history(run, store)
         cases = case_status(history, today=today, decisions=decisions)
         _write_cases(sheet, header_row, columns, cases.set_index("household_id"))
-    return _save_atomically(book, Path(out))
+    return save_workbook(book, out)
 
 
 def _write_cases(
@@ -535,19 +533,3 @@ def _append_rows(
 
 def _plain(value: Any) -> Any:
     return value.item() if hasattr(value, "item") else value
-
-
-def _save_atomically(book: openpyxl.Workbook, out: Path) -> Path:
-    try:
-        out.parent.mkdir(parents=True, exist_ok=True)
-        handle, temporary = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent)
-        os.close(handle)
-        try:
-            book.save(temporary)
-            os.replace(temporary, out)
-        finally:
-            if os.path.exists(temporary):
-                os.unlink(temporary)
-    except OSError as error:
-        raise OutputError(f"cannot write {out}: {error}; choose a writable --out path") from error
-    return out

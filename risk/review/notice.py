@@ -19,9 +19,7 @@ that looks like an ID number, a phone number, a bank account or a health word st
 
 from __future__ import annotations
 
-import os
 import re
-import tempfile
 from collections.abc import Iterable
 from datetime import datetime
 from pathlib import Path
@@ -33,7 +31,7 @@ from openpyxl.styles import Alignment, Font
 
 from features.contract.errors import DataContractError, FanpinError
 from features.contract.tables import Tables
-from risk.atomic import OutputError
+from risk.atomic import save_workbook
 from risk.review.run import ReviewRun
 from risk.review.store import NOTICE_STEP
 
@@ -320,24 +318,8 @@ def write_notice(
     book.properties.creator = "fanpin"
     book.properties.created = _FIXED_TIME
     book.properties.modified = _FIXED_TIME
-    return _save(book, Path(out))
+    return save_workbook(book, out)
 
 
 def _plain(value: Any) -> Any:
     return value.item() if hasattr(value, "item") else value
-
-
-def _save(book: openpyxl.Workbook, out: Path) -> Path:
-    try:
-        out.parent.mkdir(parents=True, exist_ok=True)
-        handle, temporary = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent)
-        os.close(handle)
-        try:
-            book.save(temporary)
-            os.replace(temporary, out)
-        finally:
-            if os.path.exists(temporary):
-                os.unlink(temporary)
-    except OSError as error:
-        raise OutputError(f"cannot write {out}: {error}; choose a writable --out path") from error
-    return out
