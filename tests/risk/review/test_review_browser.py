@@ -3,6 +3,8 @@ then find it in the store and in a re-exported Excel file."""
 
 from __future__ import annotations
 
+import contextlib
+import os
 import socket
 import threading
 import time
@@ -19,6 +21,8 @@ from risk.review.store import ReviewStore
 from risk.review.web import create_app
 
 CHROMIUM = Path("/usr/bin/chromium")
+#: Set to a folder to keep the lifecycle test's screenshots there (else the test's own tmp folder).
+SCREENSHOTS_ENV = "FANPIN_SCREENSHOTS"
 FLAGS = [
     "--headless",
     "--no-sandbox",
@@ -43,10 +47,9 @@ def free_port() -> int:
         return int(probe.getsockname()[1])
 
 
-@pytest.fixture
-def served(run_dir: Path, tmp_path: Path) -> Iterator[tuple[str, ReviewStore]]:
-    """The app on 127.0.0.1 and a free port, in a thread, stopped after the test."""
-    store = ReviewStore(tmp_path / "review.sqlite")
+@contextlib.contextmanager
+def serving(run_dir: Path, store: ReviewStore) -> Iterator[str]:
+    """The app of `run_dir` on 127.0.0.1 and a free port, in a thread, stopped on leaving."""
     app = create_app(load_run(run_dir), store=store)
     server = uvicorn.Server(
         uvicorn.Config(app, host="127.0.0.1", port=free_port(), log_level="warning", lifespan="off")
@@ -58,10 +61,18 @@ def served(run_dir: Path, tmp_path: Path) -> Iterator[tuple[str, ReviewStore]]:
         assert time.monotonic() < deadline, "the review server did not start"
         time.sleep(0.05)
     try:
-        yield f"http://127.0.0.1:{server.config.port}", store
+        yield f"http://127.0.0.1:{server.config.port}"
     finally:
         server.should_exit = True
         thread.join(timeout=10)
+
+
+@pytest.fixture
+def served(run_dir: Path, tmp_path: Path) -> Iterator[tuple[str, ReviewStore]]:
+    """The run's app served (`serving`) with a fresh store."""
+    store = ReviewStore(tmp_path / "review.sqlite")
+    with serving(run_dir, store) as url:
+        yield url, store
 
 
 def test_a_decision_made_in_the_browser_reaches_store_and_excel(
@@ -152,3 +163,55 @@ def test_a_step_recorded_in_the_browser_is_shown_after_reload(
     assert steps[["household_id", "step", "step_date", "handler", "source"]].values.tolist() == [
         ["H003", "入户核实", "2026-11-04", "赵干部", "web"]
     ]
+
+
+def test_a_lifecycle_decision_made_in_the_browser_is_shown_after_reload(
+    run_dir: Path, tmp_path: Path
+) -> None:
+    from playwright.sync_api import sync_playwright
+    from test_review_web import write_lifecycle
+
+    write_lifecycle(run_dir)
+    store = ReviewStore(tmp_path / "review.sqlite")
+    shots = Path(os.environ.get(SCREENSHOTS_ENV) or tmp_path)
+    with serving(run_dir, store) as url, sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=FLAGS)
+        try:
+            page = browser.new_page(viewport={"width": 1400, "height": 900})
+            page.goto(url + "/")
+            page.click("#tab-lifecycle")
+            page.wait_for_selector("#lifecycle-list")
+            assert page.locator("#lifecycle-list tbody tr").count() == 7
+            page.select_option("select[name=status]", "可考虑消除风险")
+            page.select_option("select[name=township]", "西乡")
+            page.click("#apply-lifecycle-filters")
+            page.wait_for_url("**township=*")
+            rows = page.locator("#lifecycle-list tbody tr")
+            assert rows.count() == 1 and rows.first.get_attribute("data-household") == "M004"
+            page.click("a.lifecycle-link")
+            page.wait_for_selector("h1:has-text('监测户 M004')")
+            assert page.locator("#conditions tr").count() == 5
+            page.select_option("select[name=decision]", "同意消除风险")
+            page.fill("input[name=reviewer]", "周五")
+            page.fill("textarea[name=note]", "收入连续8个月高于监测线")
+            page.click("#save-lifecycle-decision")
+            page.wait_for_selector("#saved")
+            page.reload()
+            history = page.locator("#history tr").nth(1).inner_text()
+            assert "同意消除风险" in history and "周五" in history and "8个月" in history
+            page.goto(url + "/lifecycle?status=可考虑消除风险")
+            decided = page.locator("#lifecycle-list tr[data-household=M004] td.decision")
+            assert decided.inner_text() == "同意消除风险"
+            page.screenshot(path=str(shots / "lifecycle_tab.png"), full_page=True)
+            page.goto(url + "/lifecycle/M004")
+            page.screenshot(path=str(shots / "lifecycle_household.png"), full_page=True)
+        finally:
+            browser.close()
+
+    current = store.current().set_index("household_id")
+    assert current.loc["M004", ["decision", "reviewer", "source"]].tolist() == [
+        "同意消除风险",
+        "周五",
+        "web",
+    ]
+    assert list(current.index) == ["M004"]
