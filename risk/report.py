@@ -7,8 +7,10 @@ the page never shows empty boxes.
 
 Sections: summary (with data warnings first), risk distribution, reasons by frequency (grouped by
 cause, with the measure that fits each), warnings by
-township, SHAP waterfalls for the top households, data completeness by source and month, and drift
-against the previous run (PSI of the scores and of every numeric feature).
+township, SHAP waterfalls for the top households, monitored and exited households, the earlier runs'
+review cases and their deadlines (counted to the scoring month's last day), the latest backtest beside
+the run, data completeness by source and month, and drift against the previous run (PSI of the scores
+and of every numeric feature).
 """
 
 from __future__ import annotations
@@ -18,7 +20,10 @@ import functools
 import io
 import json
 import math
+import os
+import sqlite3
 from collections.abc import Mapping, Sequence
+from datetime import date
 from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -35,6 +40,11 @@ if TYPE_CHECKING:
 
 
 N_WATERFALLS = 5
+#: Rows of the flagged-cases table (the rest is counted, and listed by `risk review cases`).
+FLAGGED_ROWS = 30
+BACKTEST_JSON = "backtest.json"
+BACKTEST_HTML = "backtest.html"
+BACKTEST_COMMAND = "risk backtest --data 数据目录 --runs 往期运行目录… --out 输出目录"
 WATERFALL_TERMS = 8
 COMPLETENESS_MONTHS = VOLUME_MONTHS
 PSI_MODERATE = 0.1
@@ -60,6 +70,8 @@ SECTIONS: tuple[tuple[str, str], ...] = (
     ("townships", "乡镇分布 Warnings by township"),
     ("households", "重点户解释 Top households explained"),
     ("lifecycle", "监测户跟踪 Monitored and exited households"),
+    ("cases", "案件时限 Cases and deadlines"),
+    ("backtest", "往期回测 How past lists did"),
     ("completeness", "数据完整性 Data completeness"),
     ("drift", "与上期比较 Drift against the previous run"),
 )
@@ -413,8 +425,18 @@ def plot_drift(drift: Mapping[str, Any], *, top: int = 15) -> Figure:
 # --- the page ----------------------------------------------------------------------------------------
 
 
-def report_data(context: RunContext, manifest: Mapping[str, Any]) -> dict[str, Any]:
-    """Everything the template shows, computed from the run (plots as data URIs)."""
+def report_data(
+    context: RunContext,
+    manifest: Mapping[str, Any],
+    *,
+    followups: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
+    """Everything the template shows, computed from the run (plots as data URIs).
+
+    `followups` holds the ``cases`` (`case_deadlines`) and ``backtest`` (`latest_backtest`)
+    sections, which look beyond the run's own data; without it both say nothing was found.
+    """
+    followups = followups or {}
     scores, explanations = context.scores, context.explanations
     warning = context.config.warning
     volumes = context.volumes.iloc[:, -COMPLETENESS_MONTHS:]
@@ -474,6 +496,8 @@ def report_data(context: RunContext, manifest: Mapping[str, Any]) -> dict[str, A
         "psi_moderate": PSI_MODERATE,
         "psi_major": PSI_MAJOR,
         "lifecycle": lifecycle_counts(context.lifecycle),
+        "cases": followups.get("cases") or case_deadlines((), store=None, month=context.month),
+        "backtest": followups.get("backtest") or latest_backtest(None),
     }
 
 
@@ -506,6 +530,212 @@ def lifecycle_counts(lifecycle: pd.DataFrame | None) -> dict[str, Any] | None:
     }
 
 
+# --- cases of earlier runs and the latest backtest -------------------------------------------------
+
+
+def case_deadlines(
+    run_dirs: Sequence[Path],
+    *,
+    store: Path | None,
+    month: pd.Period,
+    max_rows: int = FLAGGED_ROWS,
+) -> dict[str, Any]:
+    """The earlier runs' review cases counted to the last day of the scoring month.
+
+    Parameters
+    ----------
+    run_dirs
+        Earlier run folders (`risk.stages.outputs.earlier_runs`); only runs with steps or
+        decisions in the store are counted.
+    store
+        The review store (config ``review.store``); None or a missing file: nothing to count. The
+        store is opened only when the file exists, so scoring never creates one.
+    month
+        The scoring month: "today" is its last day (no clock), and steps and decisions dated after
+        it are left out, so re-scoring a month gives the same page.
+    max_rows
+        Flagged cases shown in the table (the rest are counted).
+
+    Returns
+    -------
+    dict
+        ``today``, ``store``, ``message`` (one line when there is nothing to count, else None),
+        ``runs`` (per run: month, run_id, cases, open, overdue, short_notice), ``totals``, ``flagged``
+        (overdue or short-notice cases: month, household_id, township, village, last_step,
+        last_date, flags; short notices first, then the most overdue) and ``more`` (flagged cases
+        beyond `max_rows`).
+        Household heads, ID numbers and other personal details are never read.
+    """
+    today = month.end_time.date()
+    result: dict[str, Any] = {"today": today.isoformat(), "store": str(store or ""),
+                              "message": None, "runs": [], "totals": None, "flagged": [],
+                              "more": 0}  # fmt: skip
+    if not run_dirs:
+        result["message"] = "没有找到更早的运行结果，无案件可统计。No earlier run beside this one."
+        return result
+    if store is None or not store.is_file():
+        result["message"] = (
+            f"未找到审核库 {store or '（未配置）'}（配置项 review.store），无案件可统计。"
+            f"No review store at {store or '(none configured)'}: no cases to count."
+        )
+        return result
+    try:
+        cases = stored_cases(run_dirs, store=store, today=today)
+    except (OSError, ValueError, KeyError, sqlite3.Error) as error:
+        result["message"] = f"审核库 {store} 无法读取 cannot be read: {error}"
+        return result
+    if cases.empty:
+        result["message"] = (
+            f"审核库 {store} 中没有更早运行的案件。The review store holds no case of an earlier run."
+        )
+        return result
+    return {**result, **_case_tables(cases, max_rows=max_rows)}
+
+
+def stored_cases(run_dirs: Sequence[Path], *, store: Path, today: date) -> pd.DataFrame:
+    """`risk.review.cases.case_status` of every earlier run with cases in `store`, as of `today`.
+
+    Adds ``month``, ``township`` and ``village`` (from the run's scores) to each case row.
+    """
+    from risk.review.cases import case_history, case_status  # noqa: PLC0415
+    from risk.review.run import load_run  # noqa: PLC0415
+    from risk.review.store import ReviewStore  # noqa: PLC0415
+
+    # short waits: a busy review page must not hold up the monthly scoring run for long
+    review = ReviewStore(store, timeout=1.0, retries=2)
+    steps, decisions = review.current_steps(), review.current()
+    stored = set(steps["run_id"].astype(str)) | set(decisions["run_id"].astype(str))
+    frames = []
+    for folder in run_dirs:
+        if _manifest_run_id(folder) not in stored:
+            continue
+        run = load_run(folder)
+        history, current = case_history(run, review)
+        history = history.loc[history["step_date"].astype(str).str[:10] <= today.isoformat()]
+        current = current.loc[current["decided_at"].astype(str).str[:10] <= today.isoformat()]
+        status = case_status(history, today=today, decisions=current)
+        places = run.scores.drop_duplicates("household_id").set_index("household_id")
+        frames.append(
+            status.assign(
+                month=run.month,
+                township=status["household_id"].map(_column_or_blank(places, "township")),
+                village=status["household_id"].map(_column_or_blank(places, "village")),
+            ).fillna({"township": "", "village": ""})
+        )
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+
+
+def _manifest_run_id(folder: Path) -> str | None:
+    try:
+        manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return str(manifest.get("run_id")) if isinstance(manifest, dict) else None
+
+
+def _column_or_blank(frame: pd.DataFrame, column: str) -> pd.Series:
+    if column in frame.columns:
+        return frame[column].astype(str)
+    return pd.Series("", index=frame.index)
+
+
+def _case_tables(cases: pd.DataFrame, *, max_rows: int) -> dict[str, Any]:
+    """Counts per run and overall, and the flagged cases (overdue or short notice) in order."""
+    runs = [
+        {"month": month, "run_id": run_id, **_case_counts(part)}
+        for (month, run_id), part in cases.groupby(["month", "run_id"], sort=True)
+    ]
+    # short notices first (few, and each a breach already done), then the longest overdue
+    flagged = cases.loc[cases["overdue"] | cases["notice_too_short"]].sort_values(
+        ["notice_too_short", "overdue_days", "month", "household_id"],
+        ascending=[False, False, True, True],
+        kind="mergesort",
+    )
+    columns = ["month", "household_id", "township", "village", "last_step", "last_date", "flags"]
+    return {
+        "runs": runs,
+        "totals": _case_counts(cases),
+        "flagged": flagged.head(max_rows).loc[:, columns].to_dict("records"),
+        "more": max(len(flagged) - max_rows, 0),
+    }
+
+
+def _case_counts(cases: pd.DataFrame) -> dict[str, int]:
+    return {
+        "cases": len(cases),
+        "open": int((~cases["closed"].astype(bool)).sum()),
+        "overdue": int(cases["overdue"].sum()),
+        "short_notice": int(cases["notice_too_short"].sum()),
+    }
+
+
+def latest_backtest(out_dir: Path | None) -> dict[str, Any]:
+    """The newest ``backtest.json`` in a sibling folder of `out_dir`, with a relative link to its page.
+
+    Newest: the latest ``known_until`` (the data month the backtest judged with), then the folder
+    name, so the choice depends on the files' content only. Unreadable files are skipped.
+
+    Returns
+    -------
+    dict
+        ``found`` False with ``command`` (how to make one); or ``found`` True with ``href`` (the
+        ``backtest.html`` relative to `out_dir`), ``known_until``, ``horizon`` and ``runs`` (per
+        past run: month, status, list_size, realised and rules' recall — None while its outcomes
+        are not in — and the predicted recall).
+    """
+    missing = {"found": False, "command": BACKTEST_COMMAND}
+    if out_dir is None or not out_dir.parent.is_dir():
+        return missing
+    best: tuple[tuple[str, str], Path, dict[str, Any]] | None = None
+    for folder in sorted(out_dir.parent.iterdir()):
+        if folder == out_dir or folder.name.startswith(".") or not folder.is_dir():
+            continue
+        result = _read_backtest(folder / BACKTEST_JSON)
+        if result is None:
+            continue
+        key = (str(result.get("known_until", "")), folder.name)
+        if best is None or key > best[0]:
+            best = (key, folder, result)
+    if best is None:
+        return missing
+    _, folder, result = best
+    href = Path(os.path.relpath(folder / BACKTEST_HTML, out_dir)).as_posix()
+    return {
+        "found": True,
+        "href": href,
+        "known_until": str(result.get("known_until", "")),
+        "horizon": result.get("horizon"),
+        "runs": [_backtest_row(run) for run in result["runs"] if isinstance(run, dict)],
+    }
+
+
+def _read_backtest(path: Path) -> dict[str, Any] | None:
+    if not path.is_file():
+        return None
+    try:
+        result = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    if not isinstance(result, dict) or not isinstance(result.get("runs"), list):
+        return None
+    return result
+
+
+def _backtest_row(run: Mapping[str, Any]) -> dict[str, Any]:
+    def recall(part: Any) -> float | None:
+        value = part.get("recall") if isinstance(part, Mapping) else None
+        return float(value) if isinstance(value, int | float) else None
+
+    return {
+        "month": str(run.get("month", "")),
+        "status": str(run.get("status", "")),
+        "list_size": run.get("list_size"),
+        "realised": recall(run.get("realised")),
+        "rules": recall(run.get("rules")),
+        "predicted": recall(run.get("predicted")),
+    }
+
+
 def _volume_rows(volumes: pd.DataFrame) -> list[dict[str, Any]]:
     rows = []
     for table, values in volumes.iterrows():
@@ -530,8 +760,15 @@ def render_report(data: Mapping[str, Any]) -> str:
     return _template().render(**data)
 
 
-def write_report(path: str | Path, *, context: RunContext, manifest: Mapping[str, Any]) -> Path:
-    """Render and write ``report.html`` for a run."""
+def write_report(
+    path: str | Path,
+    *,
+    context: RunContext,
+    manifest: Mapping[str, Any],
+    followups: Mapping[str, Any] | None = None,
+) -> Path:
+    """Render and write ``report.html`` for a run (`followups`: see `report_data`)."""
     target = Path(path)
-    target.write_text(render_report(report_data(context, manifest)), encoding="utf-8")
+    data = report_data(context, manifest, followups=followups)
+    target.write_text(render_report(data), encoding="utf-8")
     return target

@@ -94,23 +94,40 @@ def run_settings(config: FanpinConfig) -> dict[str, Any]:
     }
 
 
-def find_previous_run(out_dir: Path, *, month: pd.Period) -> Path | None:
-    """The latest run before `month` among `out_dir` itself and its sibling folders."""
+def earlier_runs(out_dir: Path, *, month: pd.Period) -> list[tuple[pd.Period, Path]]:
+    """Run folders before `month`: `out_dir` itself, then its sibling folders by name.
+
+    A run folder holds ``manifest.json`` (naming its month) and ``scores.parquet``; hidden folders
+    (the writers' staging folders) and unreadable manifests are skipped.
+    """
     candidates = [out_dir] + (
-        sorted(p for p in out_dir.parent.iterdir() if p.is_dir() and p != out_dir)
+        sorted(
+            p
+            for p in out_dir.parent.iterdir()
+            if p.is_dir() and p != out_dir and not p.name.startswith(".")
+        )
         if out_dir.parent.is_dir()
         else []
     )
-    best: tuple[pd.Period, Path] | None = None
+    found: list[tuple[pd.Period, Path]] = []
     for folder in candidates:
         manifest = folder / MANIFEST_NAME
         if not manifest.is_file() or not (folder / SCORES_FILE).is_file():
             continue
         try:
             earlier = pd.Period(json.loads(manifest.read_text(encoding="utf-8"))["month"], "M")
-        except (ValueError, KeyError, TypeError):
+        except (OSError, ValueError, KeyError, TypeError):
             continue
-        if earlier < month and (best is None or earlier > best[0]):
+        if earlier < month:
+            found.append((earlier, folder))
+    return found
+
+
+def find_previous_run(out_dir: Path, *, month: pd.Period) -> Path | None:
+    """The latest run before `month` among `out_dir` itself and its sibling folders."""
+    best: tuple[pd.Period, Path] | None = None
+    for earlier, folder in earlier_runs(out_dir, month=month):
+        if best is None or earlier > best[0]:
             best = (earlier, folder)
     return best[1] if best else None
 
@@ -134,6 +151,7 @@ def write_outputs(context: RunContext, out_dir: Path, *, timings: Mapping[str, f
     from risk.stages.lifecycle import lifecycle_file_frame  # noqa: PLC0415
 
     manifest = build_manifest(context, timings=timings)
+    followups = report_followups(context, out_dir)
     with atomic_output_dir(out_dir) as tmp:
         write_parquet(scores_schema_frame(context.scores), tmp / SCORES_FILE)
         write_parquet(
@@ -142,10 +160,29 @@ def write_outputs(context: RunContext, out_dir: Path, *, timings: Mapping[str, f
         if context.lifecycle is not None:
             write_parquet(lifecycle_file_frame(context.lifecycle), tmp / LIFECYCLE_FILE)
         write_warnings_workbook(tmp / WARNINGS_FILE, **workbook_parts(context))
-        report.write_report(tmp / REPORT_FILE, context=context, manifest=manifest)
+        report.write_report(
+            tmp / REPORT_FILE, context=context, manifest=manifest, followups=followups
+        )
         manifest["timings"] = dict(timings)
         write_manifest(tmp, manifest)
     return manifest
+
+
+def report_followups(context: RunContext, out_dir: Path) -> dict[str, Any]:
+    """The report's look beyond the run: earlier runs' review cases and the latest backtest.
+
+    Read before the output folder is swapped, from the folders beside `out_dir` and the review
+    store named by the config (``review.store``, relative to the working folder as for `risk review`).
+    """
+    store = context.config.review.store
+    return {
+        "cases": report.case_deadlines(
+            [folder for _, folder in earlier_runs(out_dir, month=context.month)],
+            store=Path(store) if store else None,
+            month=context.month,
+        ),
+        "backtest": report.latest_backtest(out_dir.absolute()),
+    }
 
 
 def rewrite_manifest(out_dir: Path, manifest: Mapping[str, Any]) -> None:

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 import subprocess
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
+from scoring_county import SCORING_MONTH
 
 from risk.report import SECTIONS, psi
 
@@ -129,3 +132,163 @@ def test_report_counts_lifecycle_statuses_by_township(html, scored_run):
     assert f'<td class="num">{monitored:,}</td>' in section
     townships = set(scored_run.scores["township"])
     assert any(t in section for t in townships)
+
+
+# --- cases of earlier runs and the latest backtest ---------------------------------------------------
+
+EARLIER_MONTH = "2025-11"  # the month before SCORING_MONTH; its list counts as a lead on 2025-12-01
+
+
+def _section(html: str, section_id: str) -> str:
+    return html.split(f'<section id="{section_id}">')[1].split("</section>")[0]
+
+
+def _earlier_run(scored_run, root: Path) -> Path:
+    """A copy of the scored run relabelled as the month before (same households and list)."""
+    earlier = root / EARLIER_MONTH
+    shutil.copytree(scored_run.out_dir, earlier)
+    manifest = json.loads((earlier / "manifest.json").read_text(encoding="utf-8"))
+    manifest["month"] = EARLIER_MONTH
+    (earlier / "manifest.json").write_text(json.dumps(manifest), encoding="utf-8")
+    return earlier
+
+
+def _steps(run_id: str, household: str, *rows: tuple[str, ...]) -> list:
+    from risk.review.store import CaseStep
+
+    return [
+        CaseStep(
+            run_id=run_id,
+            month=EARLIER_MONTH,
+            household_id=household,
+            step=row[0],
+            step_date=row[1],
+            notice_start=row[2] if len(row) > 2 else "",
+            notice_end=row[3] if len(row) > 3 else "",
+            source="excel",
+        )  # fmt: skip
+        for row in rows
+    ]
+
+
+@pytest.fixture(scope="module")
+def followed_run(tmp_path_factory, scored_run, scoring_tables, scoring_model, scoring_county_dir):
+    """A run of the scoring month beside an earlier run with cases in a store, and a backtest."""
+    from risk.config import FanpinConfig
+    from risk.review.store import ReviewStore
+    from risk.score import score_month
+
+    base = tmp_path_factory.mktemp("followed")
+    root = base / "runs"
+    earlier = _earlier_run(scored_run, root)
+    late, short, on_time = scored_run.scores.loc[scored_run.scores["warned"], "household_id"][:3]
+    run_id = scored_run.run_id
+    store = ReviewStore(base / "review.sqlite")
+    store.add_steps(
+        _steps(run_id, late, ("入户核实", "2025-12-03"))  # open on 12-31: 30 days, 15 late
+        + _steps(
+            run_id,
+            short,
+            ("入户核实", "2025-12-02"),
+            ("村级评议", "2025-12-03"),
+            ("公示", "2025-12-04", "2025-12-04", "2025-12-06"),
+            ("乡镇审核", "2025-12-07"),
+            ("县级审定", "2025-12-08"),
+        )  # fmt: skip
+        + _steps(
+            run_id,
+            on_time,
+            ("入户核实", "2025-12-02"),
+            ("村级评议", "2025-12-03"),
+            ("公示", "2025-12-04", "2025-12-04", "2025-12-08"),
+            ("乡镇审核", "2025-12-09"),
+            ("县级审定", "2025-12-10"),
+            ("线索", "2025-12-01"),
+        )  # fmt: skip
+    )
+    store.add_steps(
+        _steps(run_id, late, ("村级评议", "2026-01-20"))
+    )  # after the month: not counted
+    backtest = root / "backtest"
+    backtest.mkdir()
+    (backtest / "backtest.json").write_text(json.dumps({
+        "known_until": "2026-06", "horizon": 6,
+        "runs": [{"month": EARLIER_MONTH, "status": "closed", "list_size": 20,
+                  "predicted": {"recall": 0.31}, "realised": {"recall": 0.425},
+                  "rules": {"recall": 0.175}}],
+    }), encoding="utf-8")  # fmt: skip
+    (backtest / "backtest.html").write_text("<html></html>", encoding="utf-8")
+    config = FanpinConfig()
+    config = replace(config, review=replace(config.review, store=str(base / "review.sqlite")))
+    result = score_month(scoring_tables, month=SCORING_MONTH, model=scoring_model, config=config,
+                         out_dir=root / SCORING_MONTH, data_dir=scoring_county_dir,
+                         progress=False)  # fmt: skip
+    assert earlier.is_dir()
+    return result, {"late": late, "short": short, "on_time": on_time}
+
+
+def test_report_lists_late_cases_and_short_notices(followed_run, scored_run):
+    result, households = followed_run
+    html = (result.out_dir / "report.html").read_text(encoding="utf-8")
+    section = _section(html, "cases")
+    assert "2025-12-31" in section and "评分月份" in section  # "today" from the month, said so
+    flagged = section.split('<table id="flagged-cases">')[1].split("</table>")[0]
+    rows = {
+        household: row
+        for row in flagged.split("<tr>")[2:]
+        for household in households.values()
+        if f"<td>{household}</td>" in row
+    }
+    assert set(rows) == {households["late"], households["short"]}
+    assert (
+        "逾期15天" in rows[households["late"]] and "入户核实 2025-12-03" in rows[households["late"]]
+    )
+    assert "公示仅3天" in rows[households["short"]] and "逾期" not in rows[households["short"]]
+    places = scored_run.scores.set_index("household_id")
+    for household, row in rows.items():
+        assert f"<td>{places.at[household, 'township']}</td>" in row
+        assert f"<td>{places.at[household, 'village']}</td>" in row
+    listed = int(scored_run.scores["warned"].sum()) + len(
+        scored_run.manifest["audit"]["household_ids"]
+    )
+    # every listed household is a case; all but the two closed ones are still open on 12-31
+    assert f"<b>{listed:,}</b><span>案件 cases" in section
+    assert f"<b>{listed - 2:,}</b><span>未办结 open" in section
+    assert "<b>1</b><span>公示不足5天" in section
+    assert not re.search(r"\d{17}[\dXx]", section), "no ID number in the section"
+
+
+def test_report_links_the_latest_backtest(followed_run):
+    result, _ = followed_run
+    html = (result.out_dir / "report.html").read_text(encoding="utf-8")
+    section = _section(html, "backtest")
+    assert '<a href="../backtest/backtest.html">' in section
+    assert (result.out_dir / "../backtest/backtest.html").is_file()
+    row = section.split('<table id="backtest-runs">')[1].split("</table>")[0]
+    assert EARLIER_MONTH in row and "42.5%" in row and "17.5%" in row and "31.0%" in row
+
+
+def test_without_store_or_earlier_run_the_sections_say_so_in_one_line(html, scored_run, tmp_path):
+    from risk.report import case_deadlines
+
+    section = _section(html, "cases")
+    assert "没有找到更早的运行结果" in section and "flagged-cases" not in section
+    assert "risk backtest --data" in _section(html, "backtest")
+    missing = tmp_path / "none" / "review.sqlite"
+    result = case_deadlines([scored_run.out_dir], store=missing, month=pd.Period("2026-01", "M"))
+    assert "未找到审核库" in result["message"] and "\n" not in result["message"]
+    assert result["flagged"] == [] and not missing.exists(), "scoring never creates a store"
+
+
+def test_case_counts_are_reproducible(followed_run):
+    from risk.report import case_deadlines, latest_backtest
+    from risk.stages.outputs import earlier_runs
+
+    result, _ = followed_run
+    month = pd.Period(SCORING_MONTH, "M")
+    folders = [folder for _, folder in earlier_runs(result.out_dir, month=month)]
+    store = result.out_dir.parent.parent / "review.sqlite"
+    first = case_deadlines(folders, store=store, month=month)
+    assert first == case_deadlines(folders, store=store, month=month)
+    assert first["totals"]["overdue"] >= 1
+    assert latest_backtest(result.out_dir) == latest_backtest(result.out_dir)
