@@ -26,7 +26,7 @@ are watched: `relapse_watch` marks the highest-probability share of them ``relap
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -430,22 +430,22 @@ def monitored_status(
     status = np.where(worse != "", "worsening", np.where(ready, "ready_to_exit", "keep_supporting"))
     out = merged[list(CONDITIONS)].reset_index(names="household_id")
     out["status"] = status
+    held = zip(*(merged[c].to_numpy(bool) for c in CONDITIONS), strict=True)
     out["reason_zh"] = [
-        _monitored_reason(s, row, w)
-        for s, (_, row), w in zip(status, merged.iterrows(), worse, strict=True)
+        _monitored_reason(s, dict(zip(CONDITIONS, flags, strict=True)), w)
+        for s, flags, w in zip(status, held, worse, strict=True)
     ]
+    evidence = zip(*(merged[f"{c}_evidence"].tolist() for c in CONDITIONS), strict=True)
     out["evidence"] = [
         "；".join(
-            f"{CONDITION_LABELS_ZH[c]}：{row[f'{c}_evidence']}"
-            for c in CONDITIONS
-            if row[f"{c}_evidence"]
+            f"{CONDITION_LABELS_ZH[c]}：{text}"
+            for c, text in zip(CONDITIONS, texts, strict=True)
+            if text
         )
-        for _, row in merged.iterrows()
+        for texts in evidence
     ]
-    out[MISSING_COLUMN] = [
-        "；".join(row[f"{c}_missing"] for c in CONDITIONS if row[f"{c}_missing"])
-        for _, row in merged.iterrows()
-    ]
+    missing = zip(*(merged[f"{c}_missing"].tolist() for c in CONDITIONS), strict=True)
+    out[MISSING_COLUMN] = ["；".join(text for text in texts if text) for texts in missing]
     return out
 
 
@@ -507,7 +507,7 @@ def _condition(
     )
 
 
-def _monitored_reason(status: str, row: pd.Series, worse: str) -> str:
+def _monitored_reason(status: str, row: Mapping[str, bool], worse: str) -> str:
     held = [CONDITION_LABELS_ZH[c] for c in CONDITIONS if row[c]]
     lacking = [CONDITION_LABELS_ZH[c] for c in CONDITIONS if not row[c]]
     if status == "worsening":
@@ -565,6 +565,10 @@ def _window_rows(
 def _medical_oop(tables: Tables, starts: pd.Series, *, month: pd.Period) -> np.ndarray:
     """Medical out-of-pocket per household of `starts` (id → first month), up to `month`."""
     medical = tables.medical
+    if medical is not None and len(starts):
+        # the window first: mapping every claim of every year to its household costs seconds
+        settled = _months(medical["settle_date"])
+        medical = medical.loc[((settled >= starts.min()) & (settled <= month)).to_numpy()]
     if medical is not None and "household_id" not in medical.columns:
         # claims name the person; the members table places the person in a household
         person = tables.members.drop_duplicates("person_id").set_index("person_id")["household_id"]
