@@ -37,7 +37,13 @@ from openpyxl.utils import get_column_letter
 
 from features.contract.errors import DataContractError
 from risk.atomic import OutputError
-from risk.review.excel_io import parse_review_date
+from risk.review.excel_io import (
+    cell_id_text,
+    cell_key,
+    cell_text,
+    is_blank_cell,
+    parse_review_date,
+)
 from risk.review.run import ReviewRun
 from risk.review.store import (
     CASE_STEPS,
@@ -202,7 +208,7 @@ def read_step_file(path: str | Path, *, run: ReviewRun, source: str = "excel") -
     steps: list[tuple[int, CaseStep]] = []
     for number, row in rows:
         cells = {name: row[index] if index < len(row) else None for name, index in columns.items()}
-        if all(_blank(value) for value in cells.values()):
+        if all(is_blank_cell(value) for value in cells.values()):
             continue
         parsed = _parse_step_row(
             cells, _Where(file.name, number, letters), run=run, known=known, source=source
@@ -278,12 +284,12 @@ def _xlsx_rows(file: Path) -> list[list[tuple[int, tuple[Any, ...]]]]:
 
 
 def _header_columns(row: tuple[Any, ...]) -> dict[str, int]:
-    keys = [_key(value) for value in row]
+    keys = [cell_key(value) for value in row]
     columns: dict[str, int] = {}
     for name, label in STEP_HEADERS.items():
         for spelling in (label, name, *_ENGLISH_ALIASES.get(name, ())):
-            if _key(spelling) in keys:
-                columns[name] = keys.index(_key(spelling))
+            if cell_key(spelling) in keys:
+                columns[name] = keys.index(cell_key(spelling))
                 break
     return columns
 
@@ -302,7 +308,7 @@ def _parse_step_row(
     cells: dict[str, Any], where: _Where, *, run: ReviewRun, known: frozenset[str], source: str
 ) -> CaseStep | list[StepProblem]:
     problems: list[StepProblem] = []
-    household = _id_text(cells.get("household_id"))
+    household = cell_id_text(cells.get("household_id"))
     if not household:
         problems.append(where.problem("household_id", "户编号为空 户编号 is empty"))
     elif household not in known:
@@ -318,7 +324,7 @@ def _parse_step_row(
         problems.append(
             where.problem(
                 "step",
-                f"{_text(cells.get('step'))!r} 不是有效步骤 is not a step; expected one of "
+                f"{cell_text(cells.get('step'))!r} 不是有效步骤 is not a step; expected one of "
                 f"{' / '.join(CASE_STEPS)}",
             )
         )
@@ -339,8 +345,8 @@ def _parse_step_row(
         source=source,
         notice_start=dates["notice_start"],
         notice_end=dates["notice_end"],
-        handler=_text(cells.get("handler")),
-        note=_text(cells.get("note")),
+        handler=cell_text(cells.get("handler")),
+        note=cell_text(cells.get("note")),
     )
 
 
@@ -862,30 +868,10 @@ def _column(name: str, letters: dict[str, str]) -> str:
 
 # -- values --------------------------------------------------------------------------------------------
 def _step_name(value: Any) -> str | None:
-    text = "".join(unicodedata.normalize("NFKC", _text(value)).split())
+    text = "".join(unicodedata.normalize("NFKC", cell_text(value)).split())
     if text in _ORDER:
         return text
     return STEP_ALIASES.get(text)
-
-
-def _key(value: Any) -> str:
-    return "".join(unicodedata.normalize("NFKC", str(value or "")).split()).lower()
-
-
-def _blank(value: Any) -> bool:
-    return value is None or (isinstance(value, str) and not value.strip())
-
-
-def _text(value: Any) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))
-    return str(value).strip()
-
-
-def _id_text(value: Any) -> str:
-    return "".join(unicodedata.normalize("NFKC", _text(value)).split()).lstrip("'")
 
 
 def steps_frame(steps: Iterable[CaseStep]) -> pd.DataFrame:

@@ -144,7 +144,7 @@ def read_decisions(path: str | Path, *, run: ReviewRun) -> SheetDecisions:
     # read-only sheets yield missing rows as empty ones, so the position is the Excel row number
     for number, row in enumerate(rows, start=header_row + 1):
         cells = {name: row[index] if index < len(row) else None for name, index in columns.items()}
-        if all(_blank(value) for value in cells.values()):
+        if all(is_blank_cell(value) for value in cells.values()):
             continue
         parsed = _parse_row(cells, number, run=run, known=known, warnings=warnings)
         if isinstance(parsed, RowProblem):
@@ -195,15 +195,15 @@ def _find_review_sheet(
     book: openpyxl.Workbook, file: Path
 ) -> tuple[Worksheet, int, dict[str, int]]:
     """The sheet with the review headers (预警名单 first), its header row and column indexes."""
-    sheets = sorted(book.worksheets, key=lambda s: _key(s.title) != _key(WARNINGS_SHEET))
+    sheets = sorted(book.worksheets, key=lambda s: cell_key(s.title) != cell_key(WARNINGS_SHEET))
     for sheet in sheets:
         scanned = sheet.iter_rows(min_row=1, max_row=_HEADER_SCAN_ROWS, values_only=True)
         for number, row in enumerate(scanned, start=1):
-            keys = [_key(value) for value in row]
+            keys = [cell_key(value) for value in row]
             columns = {
-                name: keys.index(_key(label))
+                name: keys.index(cell_key(label))
                 for name, label in HEADERS.items()
-                if _key(label) in keys
+                if cell_key(label) in keys
             }
             if {"household_id", "decision"} <= set(columns):
                 return sheet, number, columns
@@ -221,7 +221,7 @@ def _parse_row(
     known: frozenset[str],
     warnings: list[RowProblem],
 ) -> Decision | RowProblem | None:
-    household = _id_text(cells.get("household_id"))
+    household = cell_id_text(cells.get("household_id"))
     verdict = _squeeze(cells.get("decision"))
     if not household:
         return RowProblem(number, "户编号", "户编号 is empty but the row has review entries")
@@ -233,7 +233,7 @@ def _parse_row(
             "check that the file belongs to this --run",
         )
     if not verdict:
-        if any(not _blank(cells.get(name)) for name in ("reason", "reviewer", "note")):
+        if any(not is_blank_cell(cells.get(name)) for name in ("reason", "reviewer", "note")):
             warnings.append(
                 RowProblem(
                     number, "审核结论", "review columns filled but 审核结论 is empty; skipped"
@@ -250,7 +250,7 @@ def _parse_row(
         decided_at = parse_review_date(cells.get("decided_at"))
     except ValueError as error:
         return RowProblem(number, "审核日期", str(error))
-    reason, reason_text = split_reason(_text(cells.get("reason")))
+    reason, reason_text = split_reason(cell_text(cells.get("reason")))
     if verdict == "排除" and not reason:
         warnings.append(
             RowProblem(number, "排除原因", "排除 without 排除原因; stored without a reason")
@@ -263,9 +263,9 @@ def _parse_row(
         source="excel",
         reason=reason,
         reason_text=reason_text,
-        reviewer=_text(cells.get("reviewer")),
+        reviewer=cell_text(cells.get("reviewer")),
         decided_at=decided_at,
-        note=_text(cells.get("note")),
+        note=cell_text(cells.get("note")),
     )
 
 
@@ -296,20 +296,23 @@ def _drop_duplicates(
 
 
 # -- values ---------------------------------------------------------------------------------------
-def _key(value: Any) -> str:
+def cell_key(value: Any) -> str:
+    """A header or value as compared: NFKC, no spaces, lower case."""
     return "".join(unicodedata.normalize("NFKC", str(value or "")).split()).lower()
 
 
 def _squeeze(value: Any) -> str:
     """NFKC (full-width → half-width) with every space removed: `' 排 除　'` → `'排除'`."""
-    return "".join(unicodedata.normalize("NFKC", _text(value)).split())
+    return "".join(unicodedata.normalize("NFKC", cell_text(value)).split())
 
 
-def _blank(value: Any) -> bool:
+def is_blank_cell(value: Any) -> bool:
+    """An empty cell: None or only spaces."""
     return value is None or (isinstance(value, str) and not value.strip())
 
 
-def _text(value: Any) -> str:
+def cell_text(value: Any) -> str:
+    """A cell as trimmed text; a whole number typed as 12.0 reads 12."""
     if value is None:
         return ""
     if isinstance(value, float) and value.is_integer():
@@ -317,15 +320,15 @@ def _text(value: Any) -> str:
     return str(value).strip()
 
 
-def _id_text(value: Any) -> str:
+def cell_id_text(value: Any) -> str:
     """户编号 as text; a number typed into the cell (WPS does this) loses no digits or `.0`.
 
     Examples
     --------
-    >>> _id_text(5201230010010001.0), _id_text(" Ｈ００１ "), _id_text("'0012")
+    >>> cell_id_text(5201230010010001.0), cell_id_text(" Ｈ００１ "), cell_id_text("'0012")
     ('5201230010010001', 'H001', '0012')
     """
-    return "".join(unicodedata.normalize("NFKC", _text(value)).split()).lstrip("'")
+    return "".join(unicodedata.normalize("NFKC", cell_text(value)).split()).lstrip("'")
 
 
 def split_reason(text: str) -> tuple[str, str]:
@@ -369,7 +372,7 @@ def parse_review_date(value: Any) -> str:
     >>> parse_review_date("2026年11月3日"), parse_review_date(" 2026/11/3 "), parse_review_date(46329)
     ('2026-11-03', '2026-11-03', '2026-11-03')
     """
-    if _blank(value):
+    if is_blank_cell(value):
         return ""
     if isinstance(value, datetime):
         return _datetime_text(value)
@@ -441,16 +444,16 @@ def _write_cases(
     """Fill `CASE_HEADERS` (added after the last header) for every row whose household is a case."""
     from openpyxl.styles import Font, PatternFill  # noqa: PLC0415
 
-    headers = {_key(cell.value): cell.column for cell in sheet[header_row] if cell.value}
+    headers = {cell_key(cell.value): cell.column for cell in sheet[header_row] if cell.value}
     first = max(headers.values()) + 1
     where = {}
     for offset, title in enumerate(CASE_HEADERS):
-        where[title] = headers.get(_key(title), first + offset)
+        where[title] = headers.get(cell_key(title), first + offset)
         sheet.cell(row=header_row, column=where[title], value=title).font = Font(bold=True)
     flagged = PatternFill("solid", fgColor="F8D7DA")
     index = columns["household_id"]
     for row in sheet.iter_rows(min_row=header_row + 1):
-        household = _id_text(row[index].value) if index < len(row) else ""
+        household = cell_id_text(row[index].value) if index < len(row) else ""
         if household not in cases.index:
             continue
         case = cases.loc[household]
@@ -472,7 +475,7 @@ def _fill_rows(
     placed: set[str] = set()
     for row in sheet.iter_rows(min_row=header_row + 1):
         index = columns["household_id"]
-        household = _id_text(row[index].value) if index < len(row) else ""
+        household = cell_id_text(row[index].value) if index < len(row) else ""
         if household in current.index:
             _write_decision(sheet, row[0].row, columns, current.loc[household])
             placed.add(household)
@@ -516,7 +519,7 @@ def _append_rows(
 ) -> None:
     if entries.empty:
         return
-    headers = {_key(cell.value): cell.column for cell in sheet[header_row] if cell.value}
+    headers = {cell_key(cell.value): cell.column for cell in sheet[header_row] if cell.value}
     scores = run.scores.set_index("household_id")
     from_scores = {"排名": "rank", "县": "county", "乡镇": "township", "村": "village",
                    "风险概率": "probability", "风险等级": "tier"}  # fmt: skip
@@ -524,9 +527,9 @@ def _append_rows(
     for household, entry in entries.iterrows():
         sheet.cell(row=number, column=columns["household_id"] + 1, value=str(household))
         for label, name in from_scores.items():
-            if _key(label) in headers and name in scores.columns:
+            if cell_key(label) in headers and name in scores.columns:
                 value = scores.at[household, name]
-                sheet.cell(row=number, column=headers[_key(label)], value=_plain(value))
+                sheet.cell(row=number, column=headers[cell_key(label)], value=_plain(value))
         _write_decision(sheet, number, columns, entry)
         number += 1
 
