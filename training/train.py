@@ -148,6 +148,7 @@ def train_from_tables(
     truth: pd.DataFrame | None = None,
     extra_labels: pd.DataFrame | None = None,
     progress: Progress | None = None,
+    prepared: PreparedData | None = None,
 ) -> TrainingResult:
     """Choose a candidate, evaluate it out of time beside the baselines, refit it on every labelled month.
 
@@ -165,6 +166,9 @@ def train_from_tables(
         Further identifications (`household_id, identified_month`), e.g. reviewer confirmations.
     progress
         Optional stage → context manager (progress display).
+    prepared
+        Labelled rows already built and split (a province's counties, `risk.train_province`); the
+        panel is then not built from `tables`, which only the rules baseline and the groups read.
 
     Returns
     -------
@@ -175,14 +179,15 @@ def train_from_tables(
     """
     stage = progress or (lambda name: nullcontext())
     timings: dict[str, float] = {}
-    prepared = prepare_training_data(
-        tables,
-        lines=lines,
-        options=options,
-        extra_labels=extra_labels,
-        stage=stage,
-        timings=timings,
-    )
+    if prepared is None:
+        prepared = prepare_training_data(
+            tables,
+            lines=lines,
+            options=options,
+            extra_labels=extra_labels,
+            stage=stage,
+            timings=timings,
+        )
     tables, split, feature_columns = prepared.tables, prepared.split, prepared.feature_columns
     train, valid = prepared.train, prepared.valid
     with stage("candidates"), _timed(timings, "candidates"):
@@ -822,13 +827,15 @@ def train_and_register(
     out_dir: Path,
     fingerprints: Mapping[str, str],
     write_files: Callable[[dict[str, Any], Path], Sequence[Path]],
+    champion_scorer: Callable[[Any, TrainingResult], dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
     """Compare configurations with the champion's on the same months, register the refit, gate, write files.
 
     The registered model is `result.model` (refitted on every labelled month) with its configuration;
     it becomes champion when its configuration is at least as good as the champion's on the newest
     validation months (`champion_metrics`). Returns the final evaluation (with `model_version`,
-    `champion`, `promotion`).
+    `champion`, `promotion`). `champion_scorer(champion, result)` replaces `champion_metrics` where
+    the rows live elsewhere (a province trained on a Dask cluster, `risk.train_province`).
     """
     from training.model import ModelMismatchError  # noqa: PLC0415
     from training.registry import promotion_gate  # noqa: PLC0415
@@ -839,7 +846,11 @@ def train_and_register(
     champion_info: dict[str, Any] | None = None
     if champion is not None:
         try:
-            champion_info = champion_metrics(champion, result, options=options)
+            champion_info = (
+                champion_scorer(champion, result)
+                if champion_scorer is not None
+                else champion_metrics(champion, result, options=options)
+            )
             champion_info["version"] = champion.version
         except (ModelMismatchError, ValueError) as error:
             champion_info = {"version": champion.version, "error": str(error)}
