@@ -2,7 +2,7 @@
 
 Measures one month scored with explanations for the top 5 % (the default operating point): loading
 and validating the directory, then `risk.score.score_month` stage by stage (feeds, features,
-prediction, rules and list, explanations, writing), and reports each stage's share of the run, the
+prediction, rules and list, explanations, lifecycle, writing), and reports each stage's share of the run, the
 households per second, CPU seconds and peak memory. End to end = the run's one load of the directory
 (`session.tables`: measured once, by the first stage that loaded it) + `score_month`.
 
@@ -22,10 +22,12 @@ from typing import Any
 import session
 
 from risk.config import FanpinConfig
+from risk.pipeline import STAGES as PIPELINE_STAGES
 from risk.score import score_month
 
 SCORED_SHARE_PERCENT = 5.0
-STAGES = ("feeds", "features", "predict", "select", "explain", "write")
+#: The stages as the pipeline declares them (lifecycle included), so the table never drops one.
+STAGES = tuple(stage.name for stage in PIPELINE_STAGES)
 
 
 @dataclass(frozen=True)
