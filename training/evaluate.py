@@ -251,7 +251,7 @@ img{max-width:100%;border:1px solid #eee;margin:0.5em 0}
 <h2>对比 Comparison on the same rows</h2>
 {{ table }}
 {% if candidates %}<h2>候选模型 Candidates</h2>
-<p>选择规则 criterion: {{ e.candidates.criterion }}{% if e.candidates.selected_on %} · 选择用月份 chosen on: train {{ e.candidates.selected_on.train }}, gap {{ e.candidates.selected_on.gap }}, validation {{ e.candidates.selected_on.valid }}{% endif %}{% if e.candidates.note %} · {{ e.candidates.note }}{% endif %}</p>
+<p>选择规则 criterion: {{ e.candidates.criterion }}{% if e.candidates.selected_on is mapping and e.candidates.selected_on.method == "household folds" %} · 选择方式 chosen on: {{ e.candidates.selected_on.folds }} 折按户交叉验证 household folds within {{ e.candidates.selected_on.train }} — {{ e.candidates.selected_on.note }}{% elif e.candidates.selected_on is mapping %} · 选择用月份 chosen on: train {{ e.candidates.selected_on.train }}, gap {{ e.candidates.selected_on.gap }}, validation {{ e.candidates.selected_on.valid }}{% elif e.candidates.selected_on %} · {{ e.candidates.selected_on }}{% endif %}{% if e.candidates.note %} · {{ e.candidates.note }}{% endif %}</p>
 {{ candidates }}{% endif %}
 {% for name, img in images %}<h2>{{ name }}</h2><img alt="{{ name }}" src="data:image/png;base64,{{ img }}">{% endfor %}
 {% if e.monotone %}<h2>单调约束 Monotone constraints</h2>

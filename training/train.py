@@ -60,7 +60,12 @@ from training.candidates import (
 from training.evaluate import SHARES, group_metrics, score_metrics, share_key, top_share
 from training.labels import build_labels
 from training.model import RiskModel
-from training.splits import OutOfTimeSplit, out_of_time_split, selection_split
+from training.splits import (
+    OutOfTimeSplit,
+    household_folds,
+    out_of_time_split,
+    selection_split,
+)
 
 KEYS = ["household_id", "month"]
 #: Stage name → context manager factory (the CLI passes rich progress; tests pass nothing).
@@ -94,8 +99,10 @@ class TrainOptions:
         Names of the candidates to try (None: the whole table of `training.candidates`). With one
         name, nothing is chosen.
     selection_min_months
-        Fewest training months the selection split must leave to fit on; with fewer, the default
-        candidate is kept and evaluation.json says why.
+        Fewest training months the out-of-time selection split must leave to fit on; with fewer,
+        candidates are judged by household folds within the training months (`selection_folds`).
+    selection_folds
+        Household folds for that short-history selection.
     tree_trainer
         Where the trees grow (`RiskModel.fit`'s `tree_trainer`): None for this machine, or
         `risk.engine_dask.dask_tree_trainer(...)` for a Dask cluster (``--engine dask``).
@@ -114,6 +121,7 @@ class TrainOptions:
     model_params: Mapping[str, Any] = field(default_factory=dict)
     candidates: tuple[str, ...] | None = None
     selection_min_months: int = 3
+    selection_folds: int = 3
     tree_trainer: Callable[..., Any] | None = None
 
 
@@ -397,7 +405,11 @@ def inner_split(
 def select_configuration(
     prepared: PreparedData, *, options: TrainOptions
 ) -> tuple[Configuration, dict[str, Any]]:
-    """Fit every candidate on the selection split's training months, judge it on its validation months.
+    """Fit every candidate inside the training months and judge it on rows it never saw.
+
+    Out of time when the training months can hold a selection split with its own gap
+    (`training.splits.selection_split`); otherwise, for a short history, by household folds inside the
+    training months (`_select_by_households`). The reported validation months are never used.
 
     Returns the chosen configuration and evaluation.json's `candidates` entry: one entry per
     candidate (its inner metrics, or why it was not judged), `chosen`, `criterion`, `selected_on`.
@@ -425,68 +437,113 @@ def select_configuration(
         report |= {"chosen": default, "note": "one candidate given: nothing to choose"}
         return by_name[default], report
     if inner is None:
-        note = (
-            f"the training months ({prepared.split.describe()['train']}) are too few for a "
-            f"selection split (at least {options.selection_min_months} + gap {options.horizon} + "
-            f"{options.valid_months} months): the default candidate is kept"
+        results, selected_on = _select_by_households(prepared, configurations, options=options)
+    else:
+        selected_on = {k: v for k, v in inner.describe().items() if k != "labelled"}
+        selected_on["method"] = "out of time"
+        rows = prepared.train
+        in_train = rows["month"].isin(inner.train_months).to_numpy()
+        fit_frame = rows.loc[in_train].reset_index(drop=True)
+        judge = rows.loc[rows["month"].isin(inner.valid_months).to_numpy()].reset_index(drop=True)
+        fit_rows, tune_rows = inner_split(
+            fit_frame, options=options, train_months=inner.train_months
         )
-        report |= {"chosen": default, "note": note}
-        return by_name[default], report
-    report["selected_on"] = {k: v for k, v in inner.describe().items() if k != "labelled"}
-    rows = prepared.train
-    in_train = rows["month"].isin(inner.train_months).to_numpy()
-    fit_frame = rows.loc[in_train].reset_index(drop=True)
-    judge = rows.loc[rows["month"].isin(inner.valid_months).to_numpy()].reset_index(drop=True)
-    fit_rows, tune_rows = inner_split(fit_frame, options=options, train_months=inner.train_months)
-    results = {
-        c.name: _judge_candidate(c, fit_frame, judge, fit_rows, tune_rows, columns, options)
-        for c in configurations
-    }
+        fits = [(fit_frame, fit_rows, tune_rows, judge)]
+        results = {c.name: _judge_candidate(c, fits, columns, options) for c in configurations}
+    report["selected_on"] = selected_on
     judged = {name: m for name, m in results.items() if "error" not in m}
     chosen = choose(judged, share=options.operating_share) if judged else default
     report |= results | {"chosen": chosen}
     return by_name[chosen], report
 
 
+def _select_by_households(
+    prepared: PreparedData, configurations: Sequence[Configuration], *, options: TrainOptions
+) -> tuple[dict[str, dict[str, Any]], dict[str, Any]]:
+    """Each candidate fitted on other households' rows of the training months, judged out of fold.
+
+    The households of the training months are dealt into `options.selection_folds` folds
+    (`training.splits.household_folds`). For each fold a candidate is fitted on the other folds'
+    rows (early stopping and calibration on a held-out share of those households, as always) and
+    scores the fold's rows; the pooled out-of-fold scores are judged by the criterion. No household
+    is on both sides of a fit; the months are shared, so the choice is cross-sectional (a shock that
+    hits every household in one month is seen on both sides) — `selected_on` says so.
+    """
+    rows = prepared.train
+    months = prepared.split.train_months
+    folds = household_folds(
+        rows["household_id"].unique(), folds=options.selection_folds, seed=options.random_state
+    )
+    fold = rows["household_id"].astype(str).map(folds).to_numpy()
+    parts: list[SelectionFit] = []
+    for k in range(options.selection_folds):
+        fit_frame = rows.loc[fold != k].reset_index(drop=True)
+        judge = rows.loc[fold == k].reset_index(drop=True)
+        fit_rows, tune_rows = inner_split(fit_frame, options=options, train_months=months)
+        parts.append((fit_frame, fit_rows, tune_rows, judge))
+    columns = prepared.feature_columns
+    results = {c.name: _judge_candidate(c, parts, columns, options) for c in configurations}
+    selected_on = {
+        "method": "household folds",
+        "train": prepared.split.describe()["train"],
+        "folds": options.selection_folds,
+        "note": (
+            f"the training months ({prepared.split.describe()['train']}) are too few for an "
+            f"out-of-time selection split ({options.selection_min_months} + gap {options.horizon} + "
+            f"{options.valid_months} months), so candidates were judged on households they were not "
+            f"fitted on, {options.selection_folds} folds within those months (no household on both "
+            "sides; the months are shared, so the choice is cross-sectional, not out of time); "
+            "the reported validation months are not used"
+        ),
+    }
+    return results, selected_on
+
+
+#: One fit of a candidate during selection: its rows, the fit and tune rows among them, the judged rows.
+SelectionFit = tuple[pd.DataFrame, np.ndarray, np.ndarray, pd.DataFrame]
+
+
 def _judge_candidate(
     configuration: Configuration,
-    fit_frame: pd.DataFrame,
-    judge: pd.DataFrame,
-    fit_rows: np.ndarray,
-    tune_rows: np.ndarray,
+    fits: Sequence[SelectionFit],
     columns: list[str],
     options: TrainOptions,
 ) -> dict[str, Any]:
-    """One candidate's metrics on the selection split (or the reason it could not be fitted)."""
+    """One candidate's metrics on the selection rows (or the reason it could not be fitted).
+
+    Each of `fits` is fitted and scores its judged rows; the judged rows of every fit are judged
+    together (one fit out of time, or one per household fold).
+    """
     start = time.perf_counter()
-    y = judge["label"].to_numpy()
-    try:
-        model = fit_configuration(
-            configuration,
-            fit_frame[columns],
-            fit_frame["label"].to_numpy(),
-            fit_rows,
-            tune_rows,
-            tree_trainer=options.tree_trainer,
-        )
-    except ValueError as error:  # e.g. the tune rows hold one class only
-        return {"error": str(error)}
+    labels, scores, trees, n_fit = [], [], [], 0
+    for frame, fit_rows, tune_rows, judge in fits:
+        try:
+            model = fit_configuration(
+                configuration,
+                frame[columns],
+                frame["label"].to_numpy(),
+                fit_rows,
+                tune_rows,
+                tree_trainer=options.tree_trainer,
+            )
+        except ValueError as error:  # e.g. the tune rows hold one class only
+            return {"error": str(error)}
+        labels.append(judge["label"].to_numpy())
+        scores.append(model.predict_proba(judge[columns])[:, 1])
+        trees.append(describe_model(model)["trees"])
+        n_fit += len(fit_rows)
+    y = np.concatenate(labels)
     shares = sorted({*SHARES, options.operating_share})
     metrics = score_metrics(
-        y,
-        model.predict_proba(judge[columns])[:, 1],
-        calibrated=True,
-        shares=shares,
-        seed=options.random_state,
+        y, np.concatenate(scores), calibrated=True, shares=shares, seed=options.random_state
     )
-    shape = describe_model(model)
     return {
         "auc": metrics["auc"],
         "recall_at": metrics["recall_at"],
         "precision_at": metrics["precision_at"],
         "ece": metrics["ece"],
-        "trees": shape["trees"],
-        "n_fit": int(len(fit_rows)),
+        "trees": trees[0] if len(trees) == 1 else trees,
+        "n_fit": int(n_fit // len(fits)),
         "n_valid": int(len(y)),
         "seconds": round(time.perf_counter() - start, 2),
     }

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from training.splits import newest_window, out_of_time_split, selection_split
+from training.splits import household_folds, newest_window, out_of_time_split, selection_split
 
 
 def M(text: str) -> pd.Period:
@@ -104,3 +104,15 @@ def test_refit_months_run_from_the_first_training_month_to_the_last_closed_windo
     assert str(split.labelled_months[-1]) == "2026-04"  # 2026-04 + 6 = 2026-10 = until
     assert len(split.labelled_months) == 25  # every month in between, none twice
     assert split.describe()["labelled"] == "2024-04..2026-04"
+
+
+def test_household_folds_put_every_household_in_one_fold() -> None:
+    ids = [f"H{i:03d}" for i in range(100)]
+    folds = household_folds(list(reversed(ids)), folds=3, seed=7)
+    assert sorted(folds) == ids
+    sizes = sorted(pd.Series(folds).value_counts().tolist())
+    assert sizes == [33, 33, 34]
+    assert folds == household_folds(ids, folds=3, seed=7)  # the order given does not matter
+    assert folds != household_folds(ids, folds=3, seed=8)
+    with pytest.raises(ValueError, match="at least 2"):
+        household_folds(ids, folds=1, seed=0)

@@ -146,6 +146,7 @@ def test_candidates_are_reported_and_the_criterion_picks(county) -> None:
         "valid": "2025-07..2025-09",
         "until": "2025-12",
         "horizon": "3",
+        "method": "out of time",
     }
     assert result.evaluation["split"]["train"] == "2024-06..2025-09"  # selection stays inside it
     judged = {n: candidates[n] for n in names}
@@ -160,6 +161,27 @@ def test_candidates_are_reported_and_the_criterion_picks(county) -> None:
     assert "候选模型 Candidates" in html
     assert f"<b>{candidates['chosen']} ✓</b>" in html
     assert html.count("<td class='l'>") >= len(names)
+
+
+def test_a_short_history_chooses_by_household_folds(county) -> None:
+    # horizon 6: 10 training months, too few for 3 + gap 6 + 3 — the choice is made all the same
+    names = ("risk_model", "shallow", "logistic")
+    result, settings = train(county, FAST, candidates=names)
+    candidates = result.evaluation["candidates"]
+    selected = candidates["selected_on"]
+    assert selected["method"] == "household folds" and selected["folds"] == 3
+    assert selected["train"] == result.evaluation["split"]["train"] == "2024-06..2025-03"
+    assert "not out of time" in selected["note"]
+    judged = {n: candidates[n] for n in names}
+    train_rows = result.prepared.train
+    assert all(m["n_valid"] == len(train_rows) for m in judged.values())  # every row judged once
+    assert all(len(m["trees"]) == 3 for m in judged.values() if m["trees"] is not None)
+    assert candidates["chosen"] == choose(judged, share=settings.operating_share)
+    assert result.configuration.name == candidates["chosen"]
+    html = render_html(
+        result.evaluation, validation=result.validation, shap_importance=result.shap_importance
+    )
+    assert "household folds within 2024-06..2025-03" in html
 
 
 def test_promotion_gate_end_to_end(county, tmp_path: Path) -> None:
