@@ -22,7 +22,12 @@ from simulation.feeds import (
     month_labels,
     snapshot_tables,
 )
-from simulation.population import Population, build_population
+from simulation.population import (
+    MAX_COUNTIES_PER_DIRECTORY,
+    PROVINCE_COUNTIES,
+    Population,
+    build_population,
+)
 from simulation.records import Recorder
 from simulation.scenarios import Scenario, get_scenario
 from simulation.timeline import Timeline
@@ -91,6 +96,7 @@ def simulate(
     draws: int = DRAWS,
     scenario: str | Scenario = "baseline",
     progress: Progress | None = None,
+    first_county: int = 0,
 ) -> Simulation:
     """Simulate a rural county (or several) and its department feeds, with the hidden truth.
 
@@ -109,12 +115,22 @@ def simulate(
         A scenario name (`simulation.scenarios.SCENARIOS`) or a `Scenario`.
     progress
         Optional callback `progress(stage, done, total)`.
+    first_county
+        Index in `simulation.population.PROVINCE_COUNTIES` of the first county (its name and code,
+        and so its ids): a province's county i is simulated alone with ``first_county=i``
+        (`simulation.province`). Nothing random depends on it.
 
     Returns
     -------
     Simulation
     """
-    _check(households=households, months=months, counties=counties, draws=draws)
+    _check(
+        households=households,
+        months=months,
+        counties=counties,
+        draws=draws,
+        first_county=first_county,
+    )
     world = get_scenario(scenario)
     rules = Rules.of(world)
     timeline = Timeline.build(end=end, months=months, downturn_at=world.downturn_at)
@@ -131,6 +147,7 @@ def simulate(
         line0=timeline.line(0),
         horizon_months=timeline.n_months,
         scenario=world,
+        first_county=first_county,
     )
     state = initial_state(pop, rules=rules)
     rec = Recorder(n_persons=len(pop.pi), n_households=len(pop.hi))
@@ -177,11 +194,21 @@ def simulate(
     return sim
 
 
-def _check(*, households: int, months: int, counties: int, draws: int) -> None:
+def _check(
+    *, households: int, months: int, counties: int, draws: int, first_county: int = 0
+) -> None:
     if households < 10:
         raise ConfigError(f"--households must be at least 10, got {households}")
-    if not 1 <= counties <= 8:
-        raise ConfigError(f"--counties must be between 1 and 8, got {counties}")
+    if not 1 <= counties <= MAX_COUNTIES_PER_DIRECTORY:
+        raise ConfigError(
+            f"--counties must be between 1 and {MAX_COUNTIES_PER_DIRECTORY}, got {counties} "
+            "(more counties: --layout province)"
+        )
+    if not 0 <= first_county <= len(PROVINCE_COUNTIES) - counties:
+        raise ConfigError(
+            f"first_county {first_county}: the simulated province declares "
+            f"{len(PROVINCE_COUNTIES)} counties"
+        )
     if months < 2:
         raise ConfigError(f"--months must be at least 2, got {months}")
     if draws < 1:

@@ -18,8 +18,38 @@ from simulation.dynamics import (
 )
 from simulation.scenarios import Scenario
 
-COUNTY_NAMES = ("清河县", "石泉县", "云岭县", "白水县", "青山县", "凤阳县", "安宁县", "长乐县")
-COUNTY_CODES = ("522622", "522623", "522624", "522625", "522626", "522627", "522628", "522629")
+#: The simulated province's counties: invented names in the region's style and 6-digit codes with
+#: one province prefix (52). A directory of `counties=k` counties uses the first k; county i of a
+#: province (`simulation.province`) is entry i, so its household and person ids (which begin with
+#: its code) never collide with another county's.
+PROVINCE_COUNTIES: tuple[tuple[str, str], ...] = (
+    ("清河县", "522622"), ("石泉县", "522623"), ("云岭县", "522624"), ("白水县", "522625"),
+    ("青山县", "522626"), ("凤阳县", "522627"), ("安宁县", "522628"), ("长乐县", "522629"),
+    ("龙溪县", "522630"), ("红岩县", "522631"), ("黄坪县", "522632"), ("桃源县", "522633"),
+    ("梅岭县", "522634"), ("竹山县", "522635"), ("松林县", "522636"), ("杨柳县", "522637"),
+    ("金川县", "522701"), ("银河县", "522702"), ("高桥县", "522703"), ("平溪县", "522704"),
+    ("新寨县", "522705"), ("东江县", "522706"), ("西林县", "522707"), ("南山县", "522708"),
+    ("北溪县", "522709"), ("大坪县", "522710"), ("小河县", "522711"), ("上川县", "522712"),
+    ("下坝县", "522713"), ("鹿鸣县", "522714"), ("鹤溪县", "522715"), ("紫岩县", "522716"),
+    ("望江县", "522301"), ("晴川县", "522302"), ("普济县", "522303"), ("兴和县", "522304"),
+    ("丰源县", "522305"), ("安平县", "522306"), ("福源县", "522307"), ("永乐县", "522308"),
+    ("永宁县", "522309"), ("太平县", "522310"), ("长宁县", "522311"), ("和平县", "522312"),
+    ("宝山县", "522313"), ("翠屏县", "522314"), ("乌蒙县", "520521"), ("赤溪县", "520522"),
+    ("七星县", "520523"), ("百里县", "520524"), ("九龙县", "520525"), ("三江县", "520526"),
+    ("五峰县", "520527"), ("六合县", "520528"), ("双河县", "520529"), ("万山县", "520530"),
+    ("千山县", "520531"), ("盘江县", "520532"), ("麻阳县", "520533"), ("草海县", "520534"),
+    ("铜鼓县", "520621"), ("锦江县", "520622"), ("梵净县", "520623"), ("思源县", "520624"),
+    ("德隆县", "520625"), ("沿溪县", "520626"), ("印山县", "520627"), ("石桥县", "520628"),
+    ("玉泉县", "520629"), ("江源县", "520630"), ("碧水县", "520631"), ("岑溪县", "520632"),
+    ("天星县", "520633"), ("镇安县", "520634"), ("龙宫县", "520421"), ("黄果县", "520422"),
+    ("织锦县", "520423"), ("关山县", "520424"), ("花江县", "520425"), ("牂牁县", "520426"),
+    ("夜郎县", "520427"), ("百花县", "520428"), ("红枫县", "520429"), ("云雾县", "520430"),
+    ("月山县", "520431"), ("星河县", "520432"), ("凤山县", "520433"), ("石屏县", "520434"),
+)  # fmt: skip
+#: Counties one simulated directory may hold (`risk simulate --counties N`, the county layout).
+MAX_COUNTIES_PER_DIRECTORY = 8
+COUNTY_NAMES = tuple(name for name, _ in PROVINCE_COUNTIES[:MAX_COUNTIES_PER_DIRECTORY])
+COUNTY_CODES = tuple(code for _, code in PROVINCE_COUNTIES[:MAX_COUNTIES_PER_DIRECTORY])
 _PLACE_A = tuple("岭石白青红黄柳杨李马龙凤金银桃梅松竹高长平安新东西南北大小上下")
 _PLACE_B = tuple("南门溪山河水坪坝沟湾寨口塘坡田庄桥岩林阳")
 MINORITIES = ("苗族", "布依族", "侗族", "彝族", "土家族")
@@ -56,6 +86,7 @@ def build_population(
     line0: float,
     horizon_months: int,
     scenario: Scenario,
+    first_county: int = 0,
 ) -> Population:
     """Draw the county (or counties) at month index 0.
 
@@ -75,13 +106,16 @@ def build_population(
         Months simulated (children may be born during them).
     scenario
         The county's scenario (prevalences, farming, job mix).
+    first_county
+        Index in `PROVINCE_COUNTIES` of the first county's name and code (a province's county i
+        is simulated alone with ``first_county=i``). Only names and ids depend on it.
 
     Returns
     -------
     Population
         Persons sorted by household; `person_start[h]:person_start[h+1]` are household h's members.
     """
-    regions = _regions(rng, households=households, counties=counties)
+    regions = _regions(rng, households=households, counties=counties, first_county=first_county)
     poor = rng.random(households) < np.where(regions["minority_village"], 0.45, 0.34)
     people = _people(rng, households=households, horizon_years=horizon_months / 12.0)
     hh = people["hh"]
@@ -111,7 +145,9 @@ def build_population(
     )
 
 
-def _regions(rng: np.random.Generator, *, households: int, counties: int) -> pd.DataFrame:
+def _regions(
+    rng: np.random.Generator, *, households: int, counties: int, first_county: int = 0
+) -> pd.DataFrame:
     county = np.sort(rng.integers(0, counties, households))
     county[: min(counties, households)] = np.arange(min(counties, households))
     county = np.sort(county)
@@ -125,11 +161,13 @@ def _regions(rng: np.random.Generator, *, households: int, counties: int) -> pd.
     town_of_village = (np.arange(counties * n_vil) % n_vil) * n_town // n_vil
     town_index = (np.arange(counties * n_vil) // n_vil) * n_town + town_of_village
     minority = rng.random(counties * n_vil) < 0.12
+    declared = np.array(PROVINCE_COUNTIES[first_county : first_county + counties])
     return pd.DataFrame(
         {
             "county_index": county,
             "village_index": village_index,
-            "county": np.array(COUNTY_NAMES)[county],
+            "county": declared[county, 0],
+            "county_code": declared[county, 1],
             "township": np.char.add(town_names[town_index[village_index]], "镇"),
             "village": np.char.add(vil_names[village_index], "村"),
             "minority_village": minority[village_index],
@@ -402,7 +440,7 @@ def _stable_households(
     rng: np.random.Generator, regions: pd.DataFrame, poor: np.ndarray
 ) -> pd.DataFrame:
     n = len(poor)
-    codes = np.array(COUNTY_CODES)[regions["county_index"].to_numpy()]
+    codes = regions["county_code"].to_numpy(dtype=str)
     vil = regions["village_index"].to_numpy()
     household_id = [
         f"{c}{v:05d}{s:05d}" for c, v, s in zip(codes, vil, regions["seq"].to_numpy(), strict=True)
@@ -445,7 +483,7 @@ def _stable_persons(
         regions["village_index"].to_numpy()[hh] % len(MINORITIES)
     ]
     ethnicity = np.where(is_minority, village_minority, "汉族")
-    codes = np.array(COUNTY_CODES)[regions["county_index"].to_numpy()[hh]]
+    codes = regions["county_code"].to_numpy(dtype=str)[hh]
     person_id = national_ids(rng, codes, birth, people["sex"])
     no_card = (people["age"] < 16) & (rng.random(n) < 0.04)
     system_no = np.char.add(np.char.add(codes, "00"), _digits(rng, n, 14))

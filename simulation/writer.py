@@ -62,14 +62,9 @@ def write_simulation(sim: Simulation, out_dir: str | Path, *, fmt: str = "parque
     except OSError as error:
         raise OSError(f"cannot write to {out}: {error}") from error
     try:
-        write_tables(sim.tables, staging, fmt=fmt)
+        write_county(sim, staging, fmt=fmt)
         for month, tables in sim.exports.items():
             write_tables(tables, staging / f"export_{month}", fmt=fmt)
-        if sim.truth is not None:
-            (staging / "_truth").mkdir()
-            truth = sim.truth[["household_id", "month", "p_true", "cause"]]
-            _write_parquet(truth, staging / "_truth" / "truth.parquet")
-        write_case_register(sim, staging)
         out.mkdir(exist_ok=True)
         for item in sorted(staging.iterdir()):
             target = out / item.name
@@ -84,6 +79,20 @@ def write_simulation(sim: Simulation, out_dir: str | Path, *, fmt: str = "parque
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     return out
+
+
+def write_county(sim: Simulation, folder: Path, *, fmt: str) -> None:
+    """The county's tables as exported at its last month, `_truth/` and `_cases/`, into `folder`.
+
+    Not the `export_M/` folders: a county directory holds them inside (`write_simulation`), a
+    province beside its counties (`simulation.province`).
+    """
+    write_tables(sim.tables, folder, fmt=fmt)
+    if sim.truth is not None:
+        (folder / "_truth").mkdir()
+        truth = sim.truth[["household_id", "month", "p_true", "cause"]]
+        _write_parquet(truth, folder / "_truth" / "truth.parquet")
+    write_case_register(sim, folder)
 
 
 def write_case_register(sim: Simulation, folder: Path) -> None:
