@@ -283,14 +283,9 @@ class _State:
         )
         options = {name: _options(listed, name) for name in FILTERS}
         shown = _sorted(_filtered(listed, chosen), sort=sort, descending=descending)
-        pages = max((len(shown) + PAGE_SIZE - 1) // PAGE_SIZE, 1)
-        page = min(max(_int(request.query_params.get("page"), 1), 1), pages)
         return self._render(
             "list.html",
-            rows=shown.iloc[(page - 1) * PAGE_SIZE : page * PAGE_SIZE].to_dict("records"),
-            matching=len(shown),
-            page=page,
-            pages=pages,
+            **_page_of(shown, request.query_params.get("page")),
             state={**chosen, "sort": sort, "order": "desc" if descending else ""},
             total=len(listed),
             chosen=chosen,
@@ -356,8 +351,8 @@ class _State:
     ) -> Response:
         if self._household(household_id) is None:
             return self._render("missing.html", household_id=household_id, status=404)
-        if not hmac.compare_digest(form_token, self._form_token(household_id)):
-            return HTMLResponse("表单已过期，请刷新页面后重试 (form expired)", status_code=400)
+        if not self._token_matches(household_id, form_token):
+            return _expired()
         problem = _form_problem(decision, reason, reviewer)
         if problem:
             return HTMLResponse(f"{problem}", status_code=400)
@@ -390,8 +385,8 @@ class _State:
         row = self._household(household_id)
         if row is None:
             return self._render("missing.html", household_id=household_id, status=404)
-        if not hmac.compare_digest(form_token, self._form_token(household_id)):
-            return HTMLResponse("表单已过期，请刷新页面后重试 (form expired)", status_code=400)
+        if not self._token_matches(household_id, form_token):
+            return _expired()
         typed = {
             "step": step,
             "step_date": step_date,
@@ -426,17 +421,12 @@ class _State:
             return self._render("lifecycle.html", rows=[], missing=self.lifecycle_problem)
         tracked = _with_decision(frame, self.store.current(self.run.run_id))
         shown = _lifecycle_filtered(tracked, chosen)
-        pages = max((len(shown) + PAGE_SIZE - 1) // PAGE_SIZE, 1)
-        page = min(max(_int(request.query_params.get("page"), 1), 1), pages)
         return self._render(
             "lifecycle.html",
             missing="",
-            rows=shown.iloc[(page - 1) * PAGE_SIZE : page * PAGE_SIZE].to_dict("records"),
+            **_page_of(shown, request.query_params.get("page")),
             total=len(tracked),
-            matching=len(shown),
             counts=tracked["status_zh"].value_counts().to_dict(),
-            page=page,
-            pages=pages,
             chosen=chosen,
             filters=LIFECYCLE_FILTERS,
             options={
@@ -471,8 +461,8 @@ class _State:
         row = self._lifecycle_row(household_id)
         if row is None:
             return self._render("missing.html", household_id=household_id, status=404)
-        if not hmac.compare_digest(form_token, self._form_token(household_id)):
-            return HTMLResponse("表单已过期，请刷新页面后重试 (form expired)", status_code=400)
+        if not self._token_matches(household_id, form_token):
+            return _expired()
         problem = _lifecycle_form_problem(decision, reviewer, stage=str(row["stage"]))
         if problem:  # nothing stored: the page comes back with the reason
             context = self._lifecycle_context(household_id, row)
@@ -579,6 +569,10 @@ class _State:
                 }
             )
         return timeline
+
+    def _token_matches(self, household_id: str, offered: str) -> bool:
+        """Whether a form's token is this household's (a form from an older page is refused)."""
+        return hmac.compare_digest(offered, self._form_token(household_id))
 
     def _form_token(self, household_id: str) -> str:
         message = f"{self.run.run_id}\x00{household_id}".encode()
@@ -952,6 +946,22 @@ def _filtered(listed: pd.DataFrame, chosen: dict[str, str]) -> pd.DataFrame:
 def _sorted(listed: pd.DataFrame, *, sort: str, descending: bool) -> pd.DataFrame:
     column = SORTS.get(sort, SORTS["rank"])[0]
     return listed.sort_values([column, "rank"], ascending=[not descending, True], kind="stable")
+
+
+def _expired() -> Response:
+    return HTMLResponse("表单已过期，请刷新页面后重试 (form expired)", status_code=400)
+
+
+def _page_of(shown: pd.DataFrame, asked: str | None) -> dict[str, Any]:
+    """The rows of page `asked` (1-based, clamped to the pages there are) and the paging numbers."""
+    pages = max((len(shown) + PAGE_SIZE - 1) // PAGE_SIZE, 1)
+    page = min(max(_int(asked, 1), 1), pages)
+    return {
+        "rows": shown.iloc[(page - 1) * PAGE_SIZE : page * PAGE_SIZE].to_dict("records"),
+        "matching": len(shown),
+        "page": page,
+        "pages": pages,
+    }
 
 
 def _int(text: str | None, default: int) -> int:

@@ -19,6 +19,8 @@ from risk.review.run import load_run
 from risk.review.store import Decision, ReviewStore
 from risk.review.web import check_binding, create_app
 
+TEMPLATES = Path(__file__).parents[3] / "risk" / "templates" / "review"
+
 ID_NUMBER = "452301199001011234"
 NOW = datetime(2026, 11, 20, 9, 30, 15)
 
@@ -212,6 +214,24 @@ def test_long_lists_are_paged(tmp_path: Path) -> None:
     second = web.get("/", params={"township": "东镇", "page": "2"}).text
     assert len(listed(second)) == 26 and not set(listed(first)) & set(listed(second))
     assert listed(web.get("/", params={"page": "99"}).text)[0] == "H401"  # clamped to the last
+
+
+def test_the_lifecycle_tab_pages_with_the_same_links() -> None:
+    from jinja2 import DictLoader, Environment
+
+    from risk.review.web import _page_of, _query
+
+    frame = pd.DataFrame({"household_id": [f"H{i:03d}" for i in range(450)]})
+    last = _page_of(frame, "99")  # clamped to the last page
+    assert (last["page"], last["pages"], last["matching"], len(last["rows"])) == (3, 3, 450, 50)
+    assert _page_of(frame, "x")["page"] == 1 and _page_of(frame.iloc[:0], "2")["pages"] == 1
+    env = Environment(loader=DictLoader({"_pages.html": (TEMPLATES / "_pages.html").read_text()}))
+    env.globals["query"] = _query
+    nav = env.from_string(
+        '{% from "_pages.html" import pages_nav with context %}'
+        '{{ pages_nav("/lifecycle", {"status": "风险加重"}, 2, 3) }}'
+    ).render()
+    assert nav.count('href="/lifecycle?') == 2 and "第 2/3 页" in nav and "page=3" in nav
 
 
 def test_main_reasons_and_reason_types_follow_the_scoring_step(
