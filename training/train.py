@@ -890,7 +890,9 @@ def train_and_register(
 
     The registered model is `result.model` (refitted on every labelled month) with its configuration;
     it becomes champion when its configuration is at least as good as the champion's on the newest
-    validation months (`champion_metrics`). Returns the final evaluation (with `model_version`,
+    validation months (`champion_metrics`). When the champion's configuration wins instead, it is
+    refitted on the same labelled months and registered as a further version that becomes champion
+    (`evaluation["promotion"]["champion_refit"]`); the challenger stays registered as challenger. Returns the final evaluation (with `model_version`,
     `champion`, `promotion`). `champion_scorer(champion, result)` replaces `champion_metrics` where
     the rows live elsewhere (a province trained on a Dask cluster, `risk.train_province`).
     """
@@ -931,44 +933,140 @@ def train_and_register(
         "registered": "the challenger's configuration refitted on every labelled month "
         f"({evaluation.get('registered_model', {}).get('fitted_on')})",
     }
+    refit = None
+    if not decision.promote and champion is not None and champion_info is not None:
+        refit = refit_champion(champion, champion_info, result, options=options)
 
     def write_outputs(version: str, run_id: str) -> Sequence[Path]:
         evaluation["model_version"] = version
         evaluation["run_id"] = run_id
         return write_files(evaluation, out_dir)
 
-    metrics = flat_metrics(evaluation)
     configuration = result.configuration
-    model_params = configuration.params if configuration else result.model.get_params()
-    params = {
-        **{f"model.{k}": v for k, v in model_params.items() if k != "monotone"},
-        "candidate": configuration.name if configuration else None,
-        "horizon": options.horizon,
-        "valid_months": options.valid_months,
-        "until": evaluation.get("split", {}).get("until"),
-        "operating_share": options.operating_share,
-        "monotone_features": ",".join(sorted(getattr(result.model, "monotone_constraints_", {}))),
-        "fitted_on": evaluation.get("registered_model", {}).get("fitted_on"),
-    }
-    tags = {
-        "fanpin.until": str(evaluation.get("split", {}).get("until")),
-        "fanpin.valid": str(evaluation.get("split", {}).get("valid")),
-        "fanpin.candidate": str(configuration.name if configuration else None),
-        "fanpin.fitted_on": str(evaluation.get("registered_model", {}).get("fitted_on")),
-    }
     registered = registry.log_and_register(
         result.model,
-        params=params,
-        metrics=metrics,
+        **_registration(result.model, configuration, evaluation, options),
+        metrics=flat_metrics(evaluation),
         fingerprints=fingerprints,
-        tags=tags,
         signature_frame=result.valid_features.drop(columns=KEYS),
         write_outputs=write_outputs,
         decide=lambda: decision,
-        configuration=configuration.to_dict() if configuration else None,
     )
     evaluation["model_uri"] = registered.model_uri
+    if refit is not None:
+        _register_champion_refit(
+            refit,
+            registry=registry,
+            evaluation=evaluation,
+            result=result,
+            options=options,
+            fingerprints=fingerprints,
+            write_outputs=lambda version, run_id: write_files(evaluation, out_dir),
+        )
     return evaluation
+
+
+def refit_champion(
+    champion: Any,
+    champion_info: Mapping[str, Any],
+    result: TrainingResult,
+    *,
+    options: TrainOptions,
+) -> tuple[Any, Configuration, dict[str, Any]] | None:
+    """The champion's configuration refitted on every labelled month, when it won the gate.
+
+    A configuration that beat the challenger on the newest months should score with the newest
+    data too, not as it was fitted months ago. None when the champion has no stored configuration
+    or this run's rows are not at hand (a province trained elsewhere): the champion then stays as
+    registered.
+    """
+    stored = getattr(champion, "configuration", None)
+    if stored is None or result.prepared is None or "configuration" not in champion_info:
+        return None
+    configuration = Configuration.from_dict(stored)
+    model, info = refit_on_labelled_months(result.prepared, configuration, options=options)
+    return model, configuration, info
+
+
+def _register_champion_refit(
+    refit: tuple[Any, Configuration, dict[str, Any]],
+    *,
+    registry: Any,
+    evaluation: dict[str, Any],
+    result: TrainingResult,
+    options: TrainOptions,
+    fingerprints: Mapping[str, str],
+    write_outputs: Callable[[str, str], Sequence[Path]],
+) -> None:
+    """Register the champion's configuration refitted on every labelled month as the new champion."""
+    from training.registry import GateDecision  # noqa: PLC0415
+
+    model, configuration, info = refit
+    champion_info = evaluation["champion"]
+    promotion = evaluation["promotion"]
+    reason = (
+        f"the champion's configuration ({configuration.name!r}, version "
+        f"{champion_info['version']}) won the gate on {promotion['compared_on']}; refitted on "
+        f"every labelled month ({info['fitted_on']}) and promoted"
+    )
+    entry: dict[str, Any] = {"configuration": configuration.name, **info, "reason": reason}
+    promotion["champion_refit"] = entry
+
+    def write(version: str, run_id: str) -> Sequence[Path]:
+        entry.update(version=version, run_id=run_id)
+        promotion["reason"] = f"{promotion['reason']}; {reason} as version {version}"
+        return write_outputs(version, run_id)
+
+    metrics = {
+        k: champion_info.get(k) for k in ("auc", "recall_at", "precision_at", "brier", "ece")
+    }
+    fields = _registration(model, configuration, evaluation, options, fitted_on=info["fitted_on"])
+    registered = registry.log_and_register(
+        model,
+        **fields,
+        metrics=flat_metrics({k: v for k, v in metrics.items() if v is not None}),
+        fingerprints=fingerprints,
+        signature_frame=result.valid_features.drop(columns=KEYS),
+        write_outputs=write,
+        decide=lambda: GateDecision(True, reason),
+    )
+    entry["model_uri"] = registered.model_uri
+
+
+def _registration(
+    model: Any,
+    configuration: Configuration | None,
+    evaluation: Mapping[str, Any],
+    options: TrainOptions,
+    *,
+    fitted_on: str | None = None,
+) -> dict[str, Any]:
+    """MLflow params, tags and the stored configuration of a model about to be registered."""
+    split = evaluation.get("split", {})
+    fitted_on = fitted_on or evaluation.get("registered_model", {}).get("fitted_on")
+    model_params = configuration.params if configuration else model.get_params()
+    name = configuration.name if configuration else None
+    params = {
+        **{f"model.{k}": v for k, v in model_params.items() if k != "monotone"},
+        "candidate": name,
+        "horizon": options.horizon,
+        "valid_months": options.valid_months,
+        "until": split.get("until"),
+        "operating_share": options.operating_share,
+        "monotone_features": ",".join(sorted(getattr(model, "monotone_constraints_", {}))),
+        "fitted_on": fitted_on,
+    }
+    tags = {
+        "fanpin.until": str(split.get("until")),
+        "fanpin.valid": str(split.get("valid")),
+        "fanpin.candidate": str(name),
+        "fanpin.fitted_on": str(fitted_on),
+    }
+    return {
+        "params": params,
+        "tags": tags,
+        "configuration": configuration.to_dict() if configuration else None,
+    }
 
 
 def flat_metrics(evaluation: Mapping[str, Any]) -> dict[str, float]:

@@ -45,7 +45,10 @@ def test_train_then_retrain_with_more_outcomes(small_county: Path, tmp_path: Pat
     assert "oracle" not in second  # the hidden truth is read only when --oracle names it
     assert second["champion"]["version"] == "1"  # re-scored on the new, newest window
     assert second["promotion"]["compared_on"] == second["split"]["valid"] != first["split"]["valid"]
-    expected = "2" if second["promotion"]["promoted"] else "1"
+    # the winner scores: the challenger, or the champion's configuration refitted as version 3
+    expected = "2" if second["promotion"]["promoted"] else "3"
+    if not second["promotion"]["promoted"]:
+        assert second["promotion"]["champion_refit"]["version"] == "3"
     assert load_model("models:/small@champion", tracking_uri=uri).version == expected
     output = capsys.readouterr()
     assert "Successfully registered" not in output.out + output.err

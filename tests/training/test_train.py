@@ -198,11 +198,18 @@ def test_promotion_gate_end_to_end(county, tmp_path: Path) -> None:
     third = register(useless, settings, registry, tmp_path / "3")
     assert not third["promotion"]["promoted"]
     assert "kept as challenger" in third["promotion"]["reason"]
+    # the champion's configuration won: refitted on every labelled month and promoted as version 4
+    refit = third["promotion"]["champion_refit"]
+    assert refit["version"] == "4" and refit["fitted_on"] == third["split"]["labelled"]
+    assert "refitted on every labelled month" in third["promotion"]["reason"]
+    written = json.loads((tmp_path / "3" / "evaluation.json").read_text(encoding="utf-8"))
+    assert written["promotion"]["champion_refit"]["version"] == "4"
     champion = load_model("models:/gate@champion", tracking_uri=registry.tracking_uri)
-    assert champion.version == "2"
+    assert champion.version == "4"
     challenger = load_model("models:/gate@challenger", tracking_uri=registry.tracking_uri)
     assert challenger.version == "3"
-    # what was promoted is the refit (every labelled month), not the evaluation fit
+    # what was promoted is the refit (every labelled month), not the evaluation fit: the same
+    # configuration refitted on the same months gives the same trees as version 2's refit
     assert champion.model.fingerprint() == good.model.fingerprint()
     assert champion.configuration == good.configuration.to_dict()
 
