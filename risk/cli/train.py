@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from functools import partial
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -102,6 +103,27 @@ def train(
         )
         return
     assert data is not None
+    from features.contract.province import county_folders  # noqa: PLC0415
+
+    counties = county_folders(data)
+    if counties is not None:
+        if compare_monotone:
+            raise ConfigError("train: --compare-monotone is for one county, not a province")
+        _train_province(
+            data,
+            counties,
+            until=until,
+            horizon=horizon,
+            out=out,
+            tracking_uri=tracking_uri,
+            model_name=model_name,
+            config=config,
+            review_store=review_store,
+            oracle=oracle,
+            engine=engine,
+            scheduler=scheduler,
+        )
+        return
     _train_directory(
         data,
         until=until,
@@ -192,6 +214,166 @@ def _train_directory(
             write_files=_writer(result),
         )
     _summary(evaluation, out=out, tracking_uri=uri)
+
+
+def _train_province(
+    data: Path,
+    counties: Sequence[Any],
+    *,
+    until: str | None,
+    horizon: int | None,
+    out: Path,
+    tracking_uri: str | None,
+    model_name: str | None,
+    config: Path | None,
+    review_store: Path | None,
+    oracle: Path | None,
+    engine: str,
+    scheduler: str | None,
+) -> None:
+    """`risk train --data PROVINCE`: each county's labelled rows from its own tables (risk.train_province).
+
+    Local engine: the county panels concatenated, then the county path (`train_from_tables`). Dask
+    engine: the panels are built and kept on the workers, the trees grown with DaskLGBMClassifier.
+    """
+    from risk.atomic import atomic_output_dir  # noqa: PLC0415
+    from risk.config import load_config  # noqa: PLC0415
+    from training.registry import Registry, file_fingerprints  # noqa: PLC0415
+    from training.train import TrainOptions, train_and_register  # noqa: PLC0415
+
+    dask = wants_dask(engine, scheduler)
+    province_toml = data / "risk.toml"
+    settings = load_config(config or (province_toml if province_toml.is_file() else None))
+    if horizon is not None and not 1 <= horizon <= 24:
+        raise ConfigError(f"train: --horizon must be 1–24 months, got {horizon}")
+    options = TrainOptions(
+        horizon=horizon or settings.model.horizon,
+        valid_months=settings.model.valid_months,
+        until=_month(until) if until else None,
+        operating_share=_operating_share(settings),
+    )
+    uri = tracking_uri or settings.model.resolved_tracking_uri()
+    registry = Registry(uri, model_name or settings.model.name)
+    extra = _review_confirmations(review_store, horizon=options.horizon)
+    if dask:
+        if oracle is not None:
+            raise ConfigError("train: --oracle is read by the local engine only (--engine local)")
+        _train_province_dask(
+            counties,
+            settings=settings,
+            options=options,
+            registry=registry,
+            extra_labels=extra,
+            out=out,
+            scheduler=scheduler,
+        )
+        _summary_after(out, uri)
+        return
+    from risk.train_province import prepare_province, province_summary  # noqa: PLC0415
+    from training.train import train_from_tables  # noqa: PLC0415
+
+    province = prepare_province(
+        counties,
+        load=partial(_load_county, settings=settings, options=options),
+        lines=settings.lines,
+        options=options,
+        extra_labels=extra,
+        stage=_stage,
+    )
+    prepared = province.prepared
+    result = train_from_tables(
+        prepared.tables,
+        lines=settings.lines,
+        rule_params=settings.rules,
+        options=options,
+        truth=_read_oracle(oracle),
+        extra_labels=extra,
+        progress=_stage,
+        prepared=prepared,
+    )
+    result.evaluation["province"] = province_summary(
+        province.counties, engine="local", split=prepared.split
+    )
+    files = dict(province.files)
+    if oracle is not None:
+        files["_oracle"] = oracle
+    fingerprints = file_fingerprints(files)
+    result.evaluation["data_fingerprints"] = fingerprints
+    with _stage("登记模型 MLflow + champion gate"), atomic_output_dir(out) as folder:
+        evaluation = train_and_register(
+            result,
+            registry=registry,
+            options=options,
+            out_dir=folder,
+            fingerprints=fingerprints,
+            write_files=_writer(result),
+        )
+    _summary(evaluation, out=out, tracking_uri=uri)
+
+
+def _train_province_dask(
+    counties: Sequence[Any],
+    *,
+    settings: Any,
+    options: Any,
+    registry: Any,
+    extra_labels: pd.DataFrame | None,
+    out: Path,
+    scheduler: str | None,
+) -> None:
+    from risk.atomic import atomic_output_dir  # noqa: PLC0415
+    from risk.engine_dask import dask_client  # noqa: PLC0415
+    from risk.train_province import train_province_dask  # noqa: PLC0415
+    from training.train import train_and_register  # noqa: PLC0415
+
+    with dask_client(scheduler=scheduler) as client:
+        result, champion, fingerprints = train_province_dask(
+            client,
+            counties,
+            pseudonym_key=settings.privacy.pseudonym_key(),
+            lines=settings.lines,
+            rule_params=settings.rules,
+            options=options,
+            extra_labels=extra_labels,
+            check_policy=partial(_check_county_policy, settings=settings, options=options),
+            progress=_stage,
+        )
+        result.evaluation["data_fingerprints"] = fingerprints
+        with _stage("登记模型 MLflow + champion gate"), atomic_output_dir(out) as folder:
+            train_and_register(
+                result,
+                registry=registry,
+                options=options,
+                out_dir=folder,
+                fingerprints=fingerprints,
+                write_files=_writer(result),
+                champion_scorer=champion,
+            )
+
+
+def _summary_after(out: Path, tracking_uri: str) -> None:
+    import json  # noqa: PLC0415
+
+    evaluation = json.loads((out / "evaluation.json").read_text(encoding="utf-8"))
+    _summary(evaluation, out=out, tracking_uri=tracking_uri)
+
+
+def _load_county(path: Path, *, settings: Any, options: Any) -> Any:
+    """One county of a province, loaded, its --until and policy figures checked."""
+    from features.contract.io import load_directory  # noqa: PLC0415
+
+    tables = load_directory(path, pseudonym_key=settings.privacy.pseudonym_key()).tables
+    _check_county_policy(tables, settings=settings, options=options)
+    return tables
+
+
+def _check_county_policy(tables: Any, *, settings: Any, options: Any) -> None:
+    """--until within the county's data and every policy figure its months need (runs where it loads)."""
+    if options.until is not None and options.until > tables.export_month:
+        raise ConfigError(
+            f"train: --until {options.until} is after the data's last month {tables.export_month}"
+        )
+    _require_policy(settings, tables, options=options)
 
 
 def _require_policy(settings: Any, tables: Any, *, options: Any) -> None:
