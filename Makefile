@@ -6,7 +6,7 @@ STAMP   := $(VENV)/.installed
 DEMO_OUT ?= demo
 
 .DEFAULT_GOAL := help
-.PHONY: help install demo test lint bench bench-models clean
+.PHONY: help install demo test lint bench bench-models bench-province clean
 
 help:  ## Show this help
 	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  make %-10s %s\n", $$1, $$2}'
@@ -33,6 +33,9 @@ test: $(STAMP)  ## Lint, then run every test (notebooks and browser tests includ
 
 bench: $(STAMP)  ## Speed, memory and model quality (200,000 households; every scenario); writes bench/results.json
 	$(BIN)/python bench/run.py
+
+bench-province: $(STAMP)  ## A 1,000,000-household province in 50 counties: --engine dask (2 workers) vs local; writes bench/province.json
+	$(BIN)/python bench/bench_province.py
 
 bench-models: $(STAMP)  ## Model quality only: every scenario, trained and scored as a county would
 	$(BIN)/python bench/bench_generalisation.py --out bench/generalisation.json
