@@ -38,8 +38,8 @@ from simulation.writer import FORMATS, write_county, write_tables
 
 #: The smallest county a province is split into (the simulator's own minimum).
 MIN_COUNTY_HOUSEHOLDS = 10
-#: Spread (log-normal sigma) of county sizes: with 50 counties the largest is about 4× the
-#: smallest above the minimum, the spread of county household counts within a province.
+#: Spread (log-normal sigma) of county sizes, as household counts differ between a province's
+#: counties: 1,000,000 households in 50 counties (seed 0) gives 6,107 to 41,951 per county.
 SIZE_SPREAD = 0.45
 #: Streams of the province's seed: county sizes, and each county's own seed.
 _SIZES_STREAM, _COUNTY_STREAM = 0, 1
