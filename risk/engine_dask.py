@@ -1,12 +1,26 @@
 """The Dask engine: ``risk score --engine dask`` and ``risk train --engine dask``.
 
 Scoring runs the SAME stage sequence as the local engine (`risk.pipeline.run_month`); this module only
-says where its steps run (`DaskExecutor`): households are partitioned **by county** (whole counties
-packed into balanced partitions, each with its members and every record of its households and
-people), the partitions are scattered to the workers, and every partition step (feed tallies,
-features, prediction, department rules, explanations) runs on the worker that holds its partition. The
-client runs the province-wide steps on what the partitions send back: the feed warnings, the ranks and
-the capacity cut over all probabilities, the list, and writing.
+says where its steps run (`DaskExecutor`).
+
+**A province** (a folder of county folders): the client reads no record. It lists the county folders,
+estimates each county's size from its files' sizes, and packs whole counties into balanced groups
+(`pack_counties`); each group is a task that reads, validates and pseudonymises its counties on a
+worker (`risk.stages.load.load_part`), and every partition step (feed tallies and input digests,
+features, prediction, department rules, explanations, the lifecycle, the profile's samples and bin
+counts) runs on the worker that holds the group. The client gets only what the province-wide steps
+need: per household the probability, raw score, region and rules fired (the capacity cut, ranks, the
+list), the listed households' reasons, the feed tallies, counts and digests; then it renders nothing
+per county itself — each county's workbook and report are rendered on the workers and written by the
+client into ``OUT/<county>/`` with the province's files, in one atomic swap. Because every partition is
+a task that reads its own files, a worker lost mid-run costs only a recomputation: the scheduler
+reruns the lost groups' tasks on the other workers. A data error in any county stops the run with the
+county, file, row and column named and nothing written.
+
+**Tables already loaded** (a county directory, a notebook): households are partitioned by county
+(whole counties packed into balanced partitions, each with its members and every record of its
+households and people) and scattered to the workers — scattered data cannot be recomputed, so a lost
+worker there fails the run with a clear message (nothing written).
 
 Why counties and not townships: the feed-coverage features (``medical_feed_months_12m``,
 ``assistance_feed_months_12m``, the employment coverage) count the months in which the household's
@@ -14,11 +28,13 @@ Why counties and not townships: the feed-coverage features (``medical_feed_month
 A county (≈ 10⁴–10⁵ households) is far below one worker's memory; a province has ~100 counties and
 the nation ~2,800, which is plenty of parallelism.
 
-Results are identical to ``--engine local`` (tests/risk/test_engine_dask.py compares the files).
+Results are identical to ``--engine local`` (tests/risk/test_engine_dask.py and
+tests/risk/test_province.py compare the files).
 """
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -28,16 +44,20 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from features.contract.errors import ConfigError
+from features.contract.errors import ConfigError, FanpinError
+from features.contract.province import county_bytes
 from features.contract.tables import Tables
 from risk.config import FanpinConfig
 from risk.explain import ReasonSpec
 from risk.ids import isin_ids
-from risk.pipeline import run_month
+from risk.pipeline import Province, run_month
 from risk.run_context import LoadedModelLike, ScoreResult
+from risk.stages.load import load_part
 
 #: Partitions per worker: a few, so a slow county does not leave the other workers idle.
 PARTITIONS_PER_WORKER = 2
+#: Seconds to wait for a scheduler given with ``--scheduler`` before giving up with a clear error.
+CONNECT_TIMEOUT_S = 5
 #: Tables whose records carry ``household_id``; the others are reached through ``person_id``.
 _BY_HOUSEHOLD = ("households", "members", "income", "assistance", "events", "outcomes")
 _BY_PERSON = ("medical", "disability", "employment")
@@ -56,6 +76,19 @@ def county_partitions(households: pd.DataFrame, *, n_partitions: int) -> list[li
     [['A'], ['B', 'C']]
     """
     sizes = households["county"].astype(str).value_counts()
+    return pack_counties({str(k): int(v) for k, v in sizes.items()}, n_partitions=n_partitions)
+
+
+def pack_counties(sizes: Mapping[str, int], *, n_partitions: int) -> list[list[str]]:
+    """Counties packed into at most `n_partitions` groups of similar total size.
+
+    Largest county first into the currently smallest group (greedy; deterministic: ties by name).
+
+    Examples
+    --------
+    >>> pack_counties({"A": 5, "B": 3, "C": 2}, n_partitions=2)
+    [['A'], ['B', 'C']]
+    """
     ordered = sorted(sizes.items(), key=lambda item: (-item[1], item[0]))
     groups: list[list[str]] = [[] for _ in range(max(1, min(n_partitions, len(ordered))))]
     loads = [0] * len(groups)
@@ -162,7 +195,7 @@ def dask_client(
             "--engine dask needs the 'distributed' package: pip install 'dask[distributed]'"
         ) from error
     if scheduler:
-        with Client(scheduler) as connected:
+        with connect(scheduler) as connected:
             yield connected
         return
     workers = n_workers or machine_workers()
@@ -173,10 +206,39 @@ def dask_client(
             processes=True,
             dashboard_address=None,
             env={"OMP_NUM_THREADS": "1", "NUMBA_NUM_THREADS": "1"},
+            # a task's error reaches the user once, as the run's message, not also as worker logs
+            silence_logs=logging.CRITICAL,
         ) as cluster,
         Client(cluster) as local,
     ):
         yield local
+
+
+@contextmanager
+def connect(scheduler: str, *, timeout: float = CONNECT_TIMEOUT_S) -> Iterator[Any]:
+    """A client of the scheduler at `scheduler`; a `ConfigError` naming it when it cannot be reached.
+
+    Raises
+    ------
+    ConfigError
+        Nothing answers at the address within `timeout` seconds (or it is not a valid address).
+    """
+    from distributed import Client  # noqa: PLC0415
+
+    try:
+        client = Client(scheduler, timeout=timeout, set_as_default=False)
+    except (OSError, TimeoutError, ValueError) as error:
+        raise ConfigError(
+            f"--scheduler {scheduler}: 无法连接 Dask 调度器 no Dask scheduler answered within "
+            f"{timeout:g} s ({type(error).__name__}: {error}); start one (dask scheduler) or check "
+            "the address, e.g. tcp://10.0.0.5:8786 — or run with --engine local"
+        ) from error
+    with client:
+        yield client
+
+
+class ClusterError(FanpinError):
+    """The cluster lost the run's data or workers; nothing was written."""
 
 
 def n_workers_of(client: Any) -> int:
@@ -205,9 +267,34 @@ class DaskExecutor:
         groups = county_partitions(tables.households, n_partitions=self.n_partitions)
         return list(self.client.scatter(partition_all(tables, groups)))
 
+    def load(self, province: Province, *, month: pd.Period, config: FanpinConfig) -> list[Any]:
+        """Whole counties packed by their files' sizes; each group read by a task on a worker.
+
+        The tasks hold only paths, so the scheduler can rerun a group elsewhere if its worker dies.
+        """
+        sizes = {county.name: county_bytes(county) for county in province.counties}
+        by_name = {county.name: county for county in province.counties}
+        groups = pack_counties(sizes, n_partitions=self.n_partitions)
+        return [
+            self.client.submit(
+                load_part,
+                [by_name[name] for name in group],
+                pseudonym_key=province.pseudonym_key,
+                month=month,
+                config=config,
+                pure=False,
+            )
+            for group in groups
+        ]
+
     def share(self, value: Any) -> Any:
-        """`value` sent once to every worker."""
-        return self.client.scatter(value, broadcast=True)
+        """`value` as a task's result, so a worker lost with it can get it again (not scattered)."""
+        return self.client.submit(_same, value, pure=False)
+
+    def each(self, function: Callable[..., Any], items: Sequence[Any], **common: Any) -> list[Any]:
+        """One task per item on any worker; the results gathered on the client."""
+        futures = [self.client.submit(function, item, **common, pure=False) for item in items]
+        return self.gather(futures)
 
     def map(
         self,
@@ -228,20 +315,51 @@ class DaskExecutor:
         """Wait for the tasks; a task's error is raised here, as it was raised on the worker."""
         from distributed import wait  # noqa: PLC0415
 
-        wait(list(handles))
-        for future in handles:
-            if future.status == "error":
-                future.result()
+        with cluster_errors():
+            wait(list(handles))
+            for future in handles:
+                if future.status in {"error", "lost", "cancelled"}:
+                    future.result()
         return list(handles)
 
     def gather(self, handles: Sequence[Any]) -> list[Any]:
         """The tasks' results, on the client."""
-        return list(self.client.gather(list(handles)))
+        with cluster_errors():
+            return list(self.client.gather(list(handles)))
+
+
+def _same(value: Any) -> Any:
+    return value
+
+
+@contextmanager
+def cluster_errors() -> Iterator[None]:
+    """Errors of the cluster itself (not of the data) as a `ClusterError` saying what to do."""
+    from distributed.client import FutureCancelledError  # noqa: PLC0415
+    from distributed.scheduler import KilledWorker  # noqa: PLC0415
+
+    try:
+        yield
+    except FanpinError:
+        raise
+    except KilledWorker as error:
+        raise ClusterError(
+            "分布式计算失败 a Dask worker died while running this run's task "
+            f"({error}) and the scheduler gave up retrying it; no outputs were written. "
+            "Check the workers' memory and logs, then run again (or with --engine local)"
+        ) from error
+    except (FutureCancelledError, OSError, TimeoutError) as error:
+        raise ClusterError(
+            "分布式计算失败 the Dask cluster lost this run's data or its connection "
+            f"({type(error).__name__}: {error}); no outputs were written. Run again; data "
+            "loaded by the client and scattered (a county directory) cannot be recomputed "
+            "after a worker is lost, a province's counties can"
+        ) from error
 
 
 # -------------------------------------------------------------------------------------- the job
 def score_month_dask(
-    tables: Tables,
+    tables: Tables | Province,
     *,
     month: str | pd.Period,
     model: LoadedModelLike,
@@ -256,13 +374,14 @@ def score_month_dask(
     n_workers: int | None = None,
     n_partitions: int | None = None,
     client: Any = None,
+    on_stage: Callable[[str], None] | None = None,
 ) -> ScoreResult:
     """`risk.score.score_month` on a Dask cluster: same arguments, same outputs, same files.
 
     Parameters
     ----------
     tables, month, model, config, out_dir, data_dir, previous_dir, progress, load_warnings, catalogue
-        As for `risk.score.score_month`.
+        As for `risk.score.score_month`; a `risk.pipeline.Province` is read on the workers.
     scheduler
         Address of an existing Dask scheduler (``tcp://host:8786``); None starts a LocalCluster.
     n_workers
@@ -271,11 +390,20 @@ def score_month_dask(
         County groups (default: ``PARTITIONS_PER_WORKER`` × workers).
     client
         An already connected ``distributed.Client`` (notebooks, tests).
+    on_stage
+        Called with each stage's name once it is done.
 
     Returns
     -------
     ScoreResult
         As the local engine's; ``timings`` has the same stage names.
+
+    Raises
+    ------
+    ConfigError
+        `scheduler` cannot be reached.
+    ClusterError
+        The cluster lost data that cannot be recomputed, or a task kept killing its workers.
     """
     with dask_client(scheduler=scheduler, n_workers=n_workers, client=client) as dask:
         return run_month(
@@ -290,6 +418,7 @@ def score_month_dask(
             progress=progress,
             load_warnings=load_warnings,
             catalogue=catalogue,
+            on_stage=on_stage,
         )
 
 

@@ -2,10 +2,13 @@
 
 `STAGES` declares the sequence and what each stage passes on; `run_month` runs it. A stage has a
 partition step, run on every partition where the partition lives, and/or a client step over what the
-partitions sent back. The local engine (`risk.score.score_month`) runs one partition, the whole
-directory, in process (`LocalExecutor`); the Dask engine (`risk.engine_dask.score_month_dask`) runs
-county groups on the workers. The province-wide steps — the capacity cut over all probabilities, the
-ranks, the list, writing — run once, on the client. Both engines give the same files.
+partitions sent back. A partition is a few pieces (`risk.stages.load.Piece`): the counties of a
+province, each read where its partition runs, or the tables a caller loaded. The local engine
+(`risk.score.score_month`) runs in process — the tables as one partition, or each county of a province
+as its own; the Dask engine (`risk.engine_dask.score_month_dask`) runs county groups on the workers.
+The province-wide steps — the capacity cut over all probabilities, the ranks, the list, the profile's
+edges, writing — run once, on the client, over a few values per household. Both engines give the
+same files.
 """
 
 from __future__ import annotations
@@ -13,14 +16,16 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Protocol
 
+import numpy as np
 import pandas as pd
 
-from features.contract.errors import DataContractError
+from features.contract.province import CountyFolder, county_folders
 from features.contract.tables import Tables
+from risk import report
 from risk.config import FanpinConfig
 from risk.explain import ReasonSpec, default_catalogue, previous_main_reasons
 from risk.ids import isin_ids
@@ -35,7 +40,7 @@ from risk.run_context import (
 )
 from risk.stages.explain import PartExplained, explain_part, gather_explanations
 from risk.stages.features import features_of_part
-from risk.stages.feeds import FeedTally, combine_tallies, feed_tally, feed_warnings
+from risk.stages.feeds import FeedTally, combine_tallies, feed_warnings
 from risk.stages.lifecycle import (
     PartLifecycle,
     assemble_lifecycle,
@@ -43,18 +48,39 @@ from risk.stages.lifecycle import (
     explain_relapse_part,
     lifecycle_of_part,
 )
+from risk.stages.load import (
+    Part,
+    Piece,
+    PieceFeeds,
+    check_month,
+    load_part,
+    over_pieces,
+    part_feeds,
+    tables_part,
+)
 from risk.stages.outputs import (
+    CountyOutputs,
     find_previous_run,
     input_digests,
+    render_county,
     rewrite_manifest,
     run_settings,
     write_outputs,
 )
 from risk.stages.predict import predict_part
+from risk.stages.profile import (
+    add_counts,
+    bin_counts,
+    profile_sample,
+    sample_edges,
+    sample_rate,
+    shares,
+)
 from risk.stages.select import (
     PartScores,
     draw_audit,
     gather_scores,
+    operating_pick,
     run_counts,
     scores_of_part,
     select_list,
@@ -93,9 +119,12 @@ STAGES: tuple[Stage, ...] = (
     Stage("predict", "模型评分 prediction",
           "probability and raw score of the households not monitored (PartPredictions, kept)", ""),
     Stage("select", "规则与名单 rules + list",
-          "department rules; sends predictions, regions, fired rules, candidates' features "
-          "(PartScores)",
-          "run id, ranks, tiers, the operating point's cut, the list, the audit sample"),
+          "department rules; sends predictions, regions, fired rules (PartScores); then its "
+          "sampled candidates' numeric features, and its candidates per bin of this run's and "
+          "the previous run's edges (BinCounts)",
+          "run id, ranks, tiers, the operating point's cut, the list, the audit sample; the "
+          "profile's decile edges from the sample, the manifest's profile and drift from the "
+          "added counts"),
     Stage("explain", "原因解释 explanations",
           "reasons of its listed households, who they are (PartExplained)",
           "puts the reasons in the list's order"),
@@ -103,16 +132,59 @@ STAGES: tuple[Stage, ...] = (
           "exit conditions of its monitored households, probabilities of those out of "
           "monitoring within the window (PartLifecycle); then reasons of its relapse list",
           "the province-wide relapse list; lifecycle.parquet's frame"),
-    Stage("write", "写出结果 writing", "",
-          "scores, explanations, lifecycle, workbook, report, manifest, atomically"),
+    Stage("write", "写出结果 writing",
+          "each county's workbook and report rendered (a province)",
+          "scores, explanations, lifecycle, workbook, report, manifest, the counties' folders, "
+          "atomically"),
 )  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Province:
+    """A province to score: its county folders, read where their partitions run.
+
+    Attributes
+    ----------
+    path
+        The province folder (``DIR/<county>/...``).
+    counties
+        Its counties (`features.contract.province.county_folders`).
+    pseudonym_key
+        The key every county's ID-like ids are pseudonymised with (the same for all).
+    """
+
+    path: Path
+    counties: tuple[CountyFolder, ...]
+    pseudonym_key: bytes = field(repr=False)
+
+
+def province_of(path: str | Path, *, pseudonym_key: bytes) -> Province | None:
+    """The province at `path`, or None when `path` is one county's directory.
+
+    Raises
+    ------
+    DataContractError
+        `path` is not a directory, or holds neither table files nor county folders.
+    """
+    counties = county_folders(path)
+    if counties is None:
+        return None
+    return Province(Path(path), tuple(counties), pseudonym_key)
 
 
 class Executor(Protocol):
     """Where the partition steps run; handles stand for results that stay there until gathered."""
 
     def partitions(self, tables: Tables) -> list[Any]:
-        """Handles of the partitions' tables."""
+        """Handles of the partitions of tables already loaded (each a `Part`, or `Tables`)."""
+        ...
+
+    def load(self, province: Province, *, month: pd.Period, config: FanpinConfig) -> list[Any]:
+        """Handles of partitions that read the province's counties where they run (`load_part`)."""
+        ...
+
+    def each(self, function: Callable[..., Any], items: Sequence[Any], **common: Any) -> list[Any]:
+        """``function(item, **common)`` for every item, anywhere; the results on the client."""
         ...
 
     def share(self, value: Any) -> Any:
@@ -140,11 +212,22 @@ class Executor(Protocol):
 
 
 class LocalExecutor:
-    """Everything in this process, the whole directory as one partition."""
+    """Everything in this process: the tables as one partition, a province's counties one each."""
 
     def partitions(self, tables: Tables) -> list[Any]:
         """The tables as the only partition."""
-        return [tables]
+        return [tables_part(tables)]
+
+    def load(self, province: Province, *, month: pd.Period, config: FanpinConfig) -> list[Any]:
+        """Every county read in turn, as its own partition."""
+        return [
+            load_part([county], pseudonym_key=province.pseudonym_key, month=month, config=config)
+            for county in province.counties
+        ]
+
+    def each(self, function: Callable[..., Any], items: Sequence[Any], **common: Any) -> list[Any]:
+        """Call `function` on every item in turn."""
+        return [function(item, **common) for item in items]
 
     def share(self, value: Any) -> Any:
         """`value` itself."""
@@ -172,10 +255,15 @@ class LocalExecutor:
 
 
 class StageClock:
-    """Times every stage, in `STAGES` order; shows one progress bar per stage when asked."""
+    """Times every stage, in `STAGES` order; shows one progress bar per stage when asked.
 
-    def __init__(self, *, show: bool) -> None:
+    `on_stage`, when given, is called with a stage's name once it is done (tests use it to break a
+    cluster between two stages).
+    """
+
+    def __init__(self, *, show: bool, on_stage: Callable[[str], None] | None = None) -> None:
         self.timings: dict[str, float] = {}
+        self._on_stage = on_stage
         self._labels = {stage.name: stage.label for stage in STAGES}
         self._progress: Any = None
         if show:
@@ -218,6 +306,8 @@ class StageClock:
         self.timings[name] = round(time.perf_counter() - start, 4)
         if task is not None:
             self._progress.update(task, completed=1)
+        if self._on_stage is not None:
+            self._on_stage(name)
 
 
 @dataclass(frozen=True)
@@ -234,17 +324,29 @@ class MonthInputs:
     catalogue: Mapping[str, ReasonSpec]
 
 
-def check_month(tables: Tables, month: pd.Period) -> None:
-    """Refuse a month after the data's export month."""
-    if month > tables.export_month:
-        raise DataContractError(
-            f"--month {month} is after the data's latest month {tables.export_month} "
-            f"(评分月份晚于数据最新月份); score a month up to {tables.export_month} or add newer data"
-        )
+@dataclass(frozen=True)
+class ModelRef:
+    """A model's name, version and address without the model (what a county's outputs show)."""
+
+    name: str
+    version: str
+    uri: str
+    model: Any = None
+
+
+@dataclass(frozen=True)
+class Fed:
+    """The feeds stage's result: the tally of all pieces, its warnings, input digests, notes."""
+
+    tally: FeedTally
+    warnings: list[FeedWarning]
+    inputs: dict[str, str]
+    notes: tuple[str, ...]
+    pieces: dict[str, PieceFeeds]
 
 
 def run_month(
-    tables: Tables,
+    source: Tables | Province,
     *,
     month: str | pd.Period,
     model: LoadedModelLike,
@@ -256,14 +358,18 @@ def run_month(
     progress: bool = True,
     load_warnings: Sequence[str] = (),
     catalogue: Mapping[str, ReasonSpec] | None = None,
+    on_stage: Callable[[str], None] | None = None,
 ) -> ScoreResult:
-    """Run `STAGES` on `executor`'s partitions of `tables` and write the outputs into `out_dir`.
+    """Run `STAGES` on `executor`'s partitions and write the outputs into `out_dir`.
 
     The arguments are `risk.score.score_month`'s, plus the `executor` that decides where each
-    partition step runs.
+    partition step runs. `source` is either tables already loaded (a county directory) or a
+    `Province`, whose counties are read inside the partitions; a province's run also writes each
+    county's own list and report into ``OUT/<county>/``. `on_stage` is called after each stage.
     """
     period = pd.Period(month, freq="M")
-    check_month(tables, period)
+    if isinstance(source, Tables):
+        check_month(source, period)
     out = Path(out_dir)
     run = MonthInputs(
         month=period,
@@ -275,34 +381,37 @@ def run_month(
         load_warnings=tuple(load_warnings),
         catalogue=dict(catalogue) if catalogue is not None else default_catalogue(),
     )
-    with StageClock(show=progress) as clock:
+    with StageClock(show=progress, on_stage=on_stage) as clock:
         with clock.stage("feeds"):
-            parts = executor.partitions(tables)
-            tally, warnings = _feeds(executor, parts, month=period)
-            inputs = input_digests(tables, data_dir)
+            parts = _partitions(executor, source, month=period, config=config)
+            fed = _feeds(executor, parts, source=source, data_dir=run.data_dir, month=period)
         with clock.stage("features"):
             shared_model = executor.share(model.model)
             names = [str(n) for n in model.model.feature_names_in_]
             built = executor.settle(executor.map(
-                features_of_part, parts, month=period, lines=config.lines, expected=names
+                over_pieces, parts, do=features_of_part, month=period, lines=config.lines,
+                expected=names,
             ))  # fmt: skip
         with clock.stage("predict"):
-            predicted = executor.settle(executor.map(predict_part, built, model=shared_model))
-        with clock.stage("select"):
-            gathered = executor.gather(
-                executor.map(scores_of_part, predicted, month=period, config=config)
+            predicted = executor.settle(
+                executor.map(over_pieces, built, do=predict_part, model=shared_model)
             )
-            whole = gather_scores(gathered)
-            run_id, scores, audit = _select(run, whole, inputs=inputs)
+        with clock.stage("select"):
+            gathered: list[Part] = executor.gather(executor.map(
+                over_pieces, predicted, do=scores_of_part, month=period, config=config
+            ))  # fmt: skip
+            whole = gather_scores([piece.value for piece in _flat(gathered)])
+            run_id, scores, audit = _select(run, whole, inputs=fed.inputs)
+            bins, drift = _profile(executor, predicted, run, n_scored=len(scores))
         with clock.stage("explain"):
             explained = _explain(executor, predicted, gathered, run, scores, audit, shared_model)
         with clock.stage("lifecycle"):
-            lifecycle = _lifecycle(executor, predicted, run, shared_model)
-        context = _context(run, run_id=run_id, inputs=inputs, tally=tally, warnings=warnings,
-                           whole=whole, scores=scores, audit=audit, explained=explained,
-                           lifecycle=lifecycle)  # fmt: skip
+            lifecycle, followed = _lifecycle(executor, predicted, run, shared_model)
+        context = _context(run, run_id=run_id, fed=fed, whole=whole, scores=scores, audit=audit,
+                           explained=explained, lifecycle=lifecycle, bins=bins, drift=drift)  # fmt: skip
         with clock.stage("write"):
-            manifest = write_outputs(context, out, timings=clock.timings)
+            counties = _county_outputs(executor, context, gathered, fed, followed)
+            manifest = write_outputs(context, out, timings=clock.timings, counties=counties)
     manifest["timings"] = dict(clock.timings)
     rewrite_manifest(out, manifest)
     return ScoreResult(
@@ -319,12 +428,53 @@ def run_month(
     )
 
 
+def as_part(value: Part | Tables) -> Part:
+    """A partition as pieces (an executor may hand out plain tables)."""
+    return tables_part(value) if isinstance(value, Tables) else value
+
+
+def _partitions(
+    executor: Executor, source: Tables | Province, *, month: pd.Period, config: FanpinConfig
+) -> list[Any]:
+    if isinstance(source, Province):
+        return executor.load(source, month=month, config=config)
+    return executor.map(as_part, executor.partitions(source))
+
+
+def _flat(parts: Sequence[Sequence[Any]]) -> list[Any]:
+    """The pieces of all partitions, by county name when they have one (any packing, one order)."""
+    pieces = [piece for part in parts for piece in part]
+    if all(getattr(piece, "name", None) is not None for piece in pieces):
+        pieces.sort(key=lambda piece: str(piece.name))
+    return pieces
+
+
+def _per_piece(
+    parts: Sequence[Part], build: Callable[[Piece], Mapping[str, Any]]
+) -> list[dict[str, Any]]:
+    """`each` arguments of a map over `over_pieces`: one mapping per piece, partition by partition."""
+    return [{"per_piece": [build(piece) for piece in part]} for part in parts]
+
+
 def _feeds(
-    executor: Executor, parts: Sequence[Any], *, month: pd.Period
-) -> tuple[FeedTally, list[FeedWarning]]:
-    tallies = executor.gather(executor.map(feed_tally, parts, month=month, span=VOLUME_MONTHS))
-    tally = combine_tallies(tallies)
-    return tally, feed_warnings(tally, month=month)
+    executor: Executor,
+    parts: Sequence[Any],
+    *,
+    source: Tables | Province,
+    data_dir: Path | None,
+    month: pd.Period,
+) -> Fed:
+    found: list[PieceFeeds] = _flat(
+        executor.gather(executor.map(part_feeds, parts, month=month, span=VOLUME_MONTHS))
+    )
+    tally = combine_tallies([piece.tally for piece in found])
+    if isinstance(source, Tables):
+        inputs = input_digests(source, data_dir)
+    else:
+        inputs = dict(sorted((k, v) for piece in found for k, v in piece.inputs.items()))
+    notes = tuple(note for piece in found for note in piece.notes)
+    named = {str(piece.name): piece for piece in found if piece.name is not None}
+    return Fed(tally, feed_warnings(tally, month=month), inputs, notes, named)
 
 
 def _select(
@@ -351,43 +501,88 @@ def _select(
 def _explain(
     executor: Executor,
     predicted: Sequence[Any],
-    gathered: Sequence[PartScores],
+    gathered: Sequence[Part],
     run: MonthInputs,
     scores: pd.DataFrame,
     audit: Mapping[str, Any],
     shared_model: Any,
 ) -> PartExplained:
-    """Each partition explains its own listed households (the list's order kept within it)."""
+    """Each county explains its own listed households (the list's order kept within it)."""
     listed = scores.loc[scores["warned"], "household_id"].tolist() + list(audit["household_ids"])
     previous = previous_main_reasons(run.previous_dir) if run.previous_dir else None
-    each = [_listed_of_part(part, listed, scores=scores, previous=previous) for part in gathered]
+    each = _per_piece(
+        gathered,
+        lambda piece: _listed_of_part(piece.value, listed, scores=scores, previous=previous),
+    )
     explained = executor.gather(executor.map(
-        explain_part, predicted, each=each, model=shared_model, catalogue=run.catalogue,
-        month=run.month,
+        over_pieces, predicted, each=each, do=explain_part, model=shared_model,
+        catalogue=run.catalogue, month=run.month,
     ))  # fmt: skip
-    return gather_explanations(explained)
+    return gather_explanations([piece.value for piece in _flat(explained)])
 
 
 def _lifecycle(
     executor: Executor, predicted: Sequence[Any], run: MonthInputs, shared_model: Any
-) -> pd.DataFrame:
-    """Statuses per partition; the relapse list over all; its reasons where each household lives."""
-    parts: list[PartLifecycle] = executor.gather(
-        executor.map(lifecycle_of_part, predicted, month=run.month, config=run.config)
-    )
+) -> tuple[pd.DataFrame, dict[str, list[str]]]:
+    """Statuses per county; the relapse list over all; its reasons where each household lives.
+
+    Also returns each named county's followed households (its rows of the lifecycle frame).
+    """
+    gathered: list[Part] = executor.gather(executor.map(
+        over_pieces, predicted, do=lifecycle_of_part, month=run.month, config=run.config
+    ))  # fmt: skip
+    parts: list[PartLifecycle] = [piece.value for piece in _flat(gathered)]
     relapse = choose_relapse(parts, params=run.config.lifecycle)
     chosen = set(relapse.index[relapse.to_numpy() == "relapse_risk"])
-    each = [
-        {"listed": sorted(h for h in part.exited["household_id"].astype(str) if h in chosen)}
-        for part in parts
-    ]
-    reasons = executor.gather(executor.map(
-        explain_relapse_part, predicted, each=each, model=shared_model, catalogue=run.catalogue,
-        month=run.month,
-    ))  # fmt: skip
-    return assemble_lifecycle(
-        parts, relapse, pd.concat(reasons, ignore_index=True), month=run.month
+    each = _per_piece(
+        gathered,
+        lambda piece: {
+            "listed": sorted(
+                h for h in piece.value.exited["household_id"].astype(str) if h in chosen
+            )
+        },
     )
+    reasons = executor.gather(executor.map(
+        over_pieces, predicted, each=each, do=explain_relapse_part, model=shared_model,
+        catalogue=run.catalogue, month=run.month,
+    ))  # fmt: skip
+    frame = assemble_lifecycle(
+        parts,
+        relapse,
+        pd.concat([piece.value for piece in _flat(reasons)], ignore_index=True),
+        month=run.month,
+    )
+    followed = {
+        str(piece.name): [
+            *piece.value.monitored["household_id"].astype(str),
+            *piece.value.exited["household_id"].astype(str),
+        ]
+        for piece in _flat(gathered)
+        if piece.name is not None
+    }
+    return frame, followed
+
+
+def _profile(
+    executor: Executor, predicted: Sequence[Any], run: MonthInputs, *, n_scored: int
+) -> tuple[dict[str, dict[str, Any]], dict[str, list[float]]]:
+    """The manifest's feature profile (this run's edges, exact shares) and shares for the drift."""
+    samples = executor.gather(
+        executor.map(over_pieces, predicted, do=profile_sample, rate=sample_rate(n_scored))
+    )
+    edges = sample_edges([piece.value for piece in _flat(samples)])
+    before = report.previous_edges(run.previous_dir)
+    now_handles = executor.map(over_pieces, predicted, do=bin_counts, edges=edges)
+    then_handles = executor.map(over_pieces, predicted, do=bin_counts, edges=before)
+    now = add_counts([piece.value for piece in _flat(executor.gather(now_handles))])
+    then = add_counts([piece.value for piece in _flat(executor.gather(then_handles))])
+    bins = {
+        name: {"edges": cuts, "shares": shares(now.counts[name], now.n)}
+        for name, cuts in edges.items()
+        if name in now.counts
+    }
+    drift = {name: shares(counts, then.n) for name, counts in then.counts.items()}
+    return bins, drift
 
 
 def _listed_of_part(
@@ -397,7 +592,7 @@ def _listed_of_part(
     scores: pd.DataFrame,
     previous: pd.DataFrame | None,
 ) -> dict[str, Any]:
-    """What a partition needs to explain its listed households: their ids, scores, past reasons."""
+    """What a county needs to explain its listed households: their ids, scores, past reasons."""
     own = set(part.predictions.index.astype(str))
     mine = [h for h in listed if h in own]
     return {
@@ -413,14 +608,14 @@ def _context(
     run: MonthInputs,
     *,
     run_id: str,
-    inputs: dict[str, str],
-    tally: FeedTally,
-    warnings: Sequence[FeedWarning],
+    fed: Fed,
     whole: PartScores,
     scores: pd.DataFrame,
     audit: dict[str, Any],
     explained: PartExplained,
     lifecycle: pd.DataFrame,
+    bins: Mapping[str, Mapping[str, Any]],
+    drift: Mapping[str, list[float]],
 ) -> RunContext:
     """Everything the writers need, from the stages' results."""
     counts = run_counts(
@@ -430,25 +625,109 @@ def _context(
         n_monitored=whole.n_monitored,
         n_explained=int(explained.explanations["household_id"].nunique()),
         n_audit=len(audit["household_ids"]),
-        n_feed_warnings=len(warnings),
+        n_feed_warnings=len(fed.warnings),
     )
     return RunContext(
         run_id=run_id,
         month=run.month,
         model=run.model,
         config=run.config,
-        features=whole.features,
+        feature_bins=bins,
+        drift_shares=drift,
         scores=scores,
         explanations=explained.explanations,
         listed_info=explained.listed_info,
-        volumes=tally.volumes,
-        feed_warnings=tuple(warnings),
-        load_warnings=run.load_warnings,
-        inputs=inputs,
+        volumes=fed.tally.volumes,
+        feed_warnings=tuple(fed.warnings),
+        load_warnings=run.load_warnings + fed.notes,
+        inputs=fed.inputs,
         data_dir=run.data_dir,
         previous_dir=run.previous_dir,
         audit=audit,
         catalogue=run.catalogue,
+        counts=counts,
+        lifecycle=lifecycle,
+    )
+
+
+def _county_outputs(
+    executor: Executor,
+    context: RunContext,
+    gathered: Sequence[Part],
+    fed: Fed,
+    followed: Mapping[str, Sequence[str]],
+) -> list[CountyOutputs]:
+    """Each county's workbook and report of a province's run, rendered by the executor."""
+    pieces = [piece for piece in _flat(gathered) if piece.name is not None]
+    if not pieces:
+        return []
+    picked = operating_pick(context.scores, warning=context.config.warning)
+    contexts = [
+        county_context(
+            context,
+            piece.value,
+            fed=fed.pieces[str(piece.name)],
+            followed=followed.get(str(piece.name), []),
+            picked=picked,
+        )
+        for piece in pieces
+    ]
+    rendered = executor.each(render_county, contexts)
+    return [
+        CountyOutputs(str(piece.name), files) for piece, files in zip(pieces, rendered, strict=True)
+    ]
+
+
+def county_context(
+    context: RunContext,
+    part: PartScores,
+    *,
+    fed: PieceFeeds,
+    followed: Sequence[str],
+    picked: np.ndarray,
+) -> RunContext:
+    """The run seen from one county: its households' rows, its feeds, its counts (province ranks)."""
+    ids = set(part.predictions.index.astype(str))
+    mask = isin_ids(context.scores["household_id"], ids)
+    scores = context.scores.loc[mask].reset_index(drop=True)
+    explanations = context.explanations.loc[
+        isin_ids(context.explanations["household_id"], ids)
+    ].reset_index(drop=True)
+    audit = {
+        **context.audit,
+        "household_ids": [h for h in context.audit["household_ids"] if h in ids],
+    }
+    warnings = feed_warnings(fed.tally, month=context.month)
+    lifecycle = context.lifecycle
+    if lifecycle is not None:
+        lifecycle = lifecycle.loc[isin_ids(lifecycle["household_id"], set(followed))].reset_index(
+            drop=True
+        )
+    counts = run_counts(
+        scores,
+        warning=context.config.warning,
+        n_households=part.n_households,
+        n_monitored=part.n_monitored,
+        n_explained=int(explanations["household_id"].nunique()),
+        n_audit=len(audit["household_ids"]),
+        n_feed_warnings=len(warnings),
+        picked=picked[mask],
+    )
+    info = context.listed_info
+    return replace(
+        context,
+        model=ModelRef(str(context.model.name), str(context.model.version), str(context.model.uri)),
+        feature_bins={},
+        drift_shares={},
+        scores=scores,
+        explanations=explanations,
+        listed_info=info.loc[isin_ids(info.index, ids)],
+        volumes=fed.tally.volumes,
+        feed_warnings=tuple(warnings),
+        load_warnings=fed.notes,
+        inputs=dict(fed.inputs),
+        previous_dir=None,
+        audit=audit,
         counts=counts,
         lifecycle=lifecycle,
     )

@@ -147,18 +147,19 @@ def _rendered(draw: Any, *args: Any, **kwargs: Any) -> str:
 # --- profiles and drift ---------------------------------------------------------------------------
 
 
-def feature_profile(features: pd.DataFrame, scores: pd.DataFrame) -> dict[str, Any]:
+def feature_profile(
+    scores: pd.DataFrame, features: Mapping[str, Mapping[str, Any]]
+) -> dict[str, Any]:
     """Decile edges and shares of the scores and of every numeric feature (stored in the manifest).
 
-    The next run bins its own values by these edges to compute the population stability index.
+    `features` holds each feature's ``edges`` and ``shares``, computed where the households are
+    (`risk.stages.profile`); the scores' are computed here. The next run bins its own values by these
+    edges to compute the population stability index.
     """
     profile: dict[str, Any] = {
         "probability": _bins(scores["probability"].to_numpy(dtype=float)),
     }
-    for column in features.columns:
-        series = features[column]
-        if pd.api.types.is_numeric_dtype(series) and not pd.api.types.is_bool_dtype(series):
-            profile[str(column)] = _bins(series.to_numpy(dtype=float, na_value=np.nan))
+    profile.update({name: dict(entry) for name, entry in features.items()})
     return profile
 
 
@@ -194,27 +195,59 @@ def psi(expected: Sequence[float], actual: Sequence[float]) -> float:
     return round(float(np.sum((a - e) * np.log(a / e))), 6)
 
 
+def previous_manifest(previous_dir: Path | None) -> dict[str, Any] | None:
+    """An earlier run's manifest, or None when there is none or it cannot be read."""
+    if previous_dir is None:
+        return None
+    try:
+        loaded: dict[str, Any] = json.loads(
+            (previous_dir / "manifest.json").read_text(encoding="utf-8")
+        )
+    except (OSError, json.JSONDecodeError):
+        return None
+    return loaded
+
+
+def previous_edges(previous_dir: Path | None) -> dict[str, list[float]]:
+    """The feature bin edges stored in an earlier run's profile (what this run's drift bins by)."""
+    manifest = previous_manifest(previous_dir)
+    profile = (manifest or {}).get("profile") or {}
+    return {
+        str(name): list(entry["edges"])
+        for name, entry in profile.items()
+        if name != "probability" and isinstance(entry, Mapping) and "edges" in entry
+    }
+
+
 def drift_against(
-    previous_dir: Path | None, features: pd.DataFrame, scores: pd.DataFrame
+    previous_dir: Path | None,
+    scores: pd.DataFrame,
+    feature_shares: Mapping[str, Sequence[float]],
 ) -> dict[str, Any]:
-    """PSI of the scores and each numeric feature against an earlier run's stored profile."""
+    """PSI of the scores and each numeric feature against an earlier run's stored profile.
+
+    `feature_shares` are this run's shares per bin of the earlier run's edges (`previous_edges`),
+    counted where the households are.
+    """
     if previous_dir is None:
         return {"previous_run": None}
-    try:
-        previous = json.loads((previous_dir / "manifest.json").read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError):
+    previous = previous_manifest(previous_dir)
+    if previous is None:
         return {"previous_run": str(previous_dir), "error": "manifest.json unreadable"}
     profile = previous.get("profile") or {}
-    current = {"probability": scores["probability"].to_numpy(dtype=float)}
-    for column in features.columns:
-        if column in profile and pd.api.types.is_numeric_dtype(features[column]):
-            current[str(column)] = features[column].to_numpy(dtype=float, na_value=np.nan)
     values = {
-        name: psi(profile[name]["shares"], _shares(current[name], profile[name]["edges"]))
-        for name in current
-        if name in profile
+        name: psi(profile[name]["shares"], list(current))
+        for name, current in feature_shares.items()
+        if name in profile and name != "probability"
     }
-    score_psi = values.pop("probability", None)
+    score_psi = (
+        psi(
+            profile["probability"]["shares"],
+            _shares(scores["probability"].to_numpy(dtype=float), profile["probability"]["edges"]),
+        )
+        if "probability" in profile
+        else None
+    )
     ordered = dict(sorted(values.items(), key=lambda item: (-item[1], item[0])))
     return {
         "previous_run": str(previous_dir),

@@ -119,8 +119,11 @@ class RunContext:
 
     Attributes
     ----------
-    features
-        Features of the scored households (for the profile and drift in the manifest).
+    feature_bins
+        The manifest's profile of every numeric feature (``edges``, ``shares``), computed where the
+        households are (`risk.stages.profile`).
+    drift_shares
+        This run's shares per bin of the previous run's edges, by feature (the manifest's drift).
     scores
         The ``scores.parquet`` frame, by rank.
     explanations
@@ -141,7 +144,8 @@ class RunContext:
     month: pd.Period
     model: LoadedModelLike
     config: FanpinConfig
-    features: pd.DataFrame
+    feature_bins: Mapping[str, Mapping[str, Any]]
+    drift_shares: Mapping[str, list[float]]
     scores: pd.DataFrame
     explanations: pd.DataFrame
     listed_info: pd.DataFrame

@@ -11,7 +11,7 @@ This module also names the scoring API callers use (`check_feeds`, `predict_hous
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 import pandas as pd
@@ -19,7 +19,7 @@ import pandas as pd
 from features.contract.tables import Tables
 from risk.config import FanpinConfig
 from risk.explain import ReasonSpec
-from risk.pipeline import LocalExecutor, run_month
+from risk.pipeline import LocalExecutor, Province, run_month
 from risk.run_context import (
     EXPLANATIONS_FILE,
     FEED_DATES,
@@ -81,7 +81,7 @@ __all__ = [
 
 
 def score_month(
-    tables: Tables,
+    tables: Tables | Province,
     *,
     month: str | pd.Period,
     model: LoadedModelLike,
@@ -92,13 +92,17 @@ def score_month(
     progress: bool = True,
     load_warnings: Sequence[str] = (),
     catalogue: Mapping[str, ReasonSpec] | None = None,
+    on_stage: Callable[[str], None] | None = None,
 ) -> ScoreResult:
-    """Score one month and write the five outputs atomically into `out_dir`.
+    """Score one month and write the outputs atomically into `out_dir`.
 
     Parameters
     ----------
     tables
-        Loaded, validated contract tables (``features.contract.io.load_directory(...).tables``).
+        Loaded, validated contract tables (``features.contract.io.load_directory(...).tables``), or
+        a `risk.pipeline.Province` (`risk.pipeline.province_of`): its counties are read one by one
+        (each its own partition), and each county's list and report are written into
+        ``OUT/<county>/`` beside the province's files.
     month
         The scoring month (``YYYY-MM``); at most the directory's export month.
     model
@@ -120,6 +124,8 @@ def score_month(
         Warnings from loading (shown in the manifest and report).
     catalogue
         Feature name → catalogue entry (default: ``features.catalogue.CATALOGUE``).
+    on_stage
+        Called with each stage's name once it is done.
 
     Returns
     -------
@@ -146,4 +152,5 @@ def score_month(
         progress=progress,
         load_warnings=load_warnings,
         catalogue=catalogue,
+        on_stage=on_stage,
     )

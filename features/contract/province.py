@@ -38,6 +38,17 @@ def holds_tables(path: Path) -> bool:
     )
 
 
+def county_bytes(county: CountyFolder) -> int:
+    """Bytes of a county's table files: its size for packing counties, no record read."""
+    return sum(
+        entry.stat().st_size
+        for entry in county.path.iterdir()
+        if entry.is_file()
+        and entry.suffix.lower() in EXTENSIONS
+        and table_for_stem(entry.stem) is not None
+    )
+
+
 def county_folders(path: str | Path) -> list[CountyFolder] | None:
     """The counties of the province at `path`, by folder name; None when `path` is one county.
 

@@ -13,8 +13,9 @@ import datetime as dt
 import json
 import os
 import shutil
-from collections.abc import Mapping
-from dataclasses import asdict
+import tempfile
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -146,13 +147,52 @@ def scores_schema_frame(scores: pd.DataFrame) -> pd.DataFrame:
     return scores.astype({"household_id": "str", "month": "str", "tier": "str"})
 
 
-def write_outputs(context: RunContext, out_dir: Path, *, timings: Mapping[str, float]) -> dict:
-    """Write the outputs into a temporary folder, then swap it into `out_dir`."""
+@dataclass(frozen=True)
+class CountyOutputs:
+    """A province's county and its own files (name → bytes), written into ``OUT/<name>/``."""
+
+    name: str
+    files: Mapping[str, bytes]
+
+
+def render_county(context: RunContext) -> dict[str, bytes]:
+    """A county's list (``warnings.xlsx``, only its households) and ``report.html``, as bytes.
+
+    `context` is the run seen from the county (`risk.pipeline.county_context`); rendering needs no
+    file of the run, so it can happen on any worker. The county's report has no drift section of its
+    own (the province's report has it) and no earlier runs' cases.
+    """
+    manifest = build_manifest(context, timings={})
+    with tempfile.TemporaryDirectory(prefix="fanpin-county-") as folder:
+        path = Path(folder) / WARNINGS_FILE
+        write_warnings_workbook(path, **workbook_parts(context))
+        workbook = path.read_bytes()
+    page = report.render_report(report.report_data(context, manifest))
+    return {WARNINGS_FILE: workbook, REPORT_FILE: page.encode("utf-8")}
+
+
+def write_outputs(
+    context: RunContext,
+    out_dir: Path,
+    *,
+    timings: Mapping[str, float],
+    counties: Sequence[CountyOutputs] = (),
+) -> dict:
+    """Write the outputs into a temporary folder, then swap it into `out_dir`.
+
+    A province's counties each get ``OUT/<county>/`` with their own files, inside the same swap:
+    all of `out_dir` appears, or none of it.
+    """
     from risk.stages.lifecycle import lifecycle_file_frame  # noqa: PLC0415
 
     manifest = build_manifest(context, timings=timings)
     followups = report_followups(context, out_dir)
     with atomic_output_dir(out_dir) as tmp:
+        for county in counties:
+            folder = tmp / county.name
+            folder.mkdir()
+            for name, content in county.files.items():
+                (folder / name).write_bytes(content)
         write_parquet(scores_schema_frame(context.scores), tmp / SCORES_FILE)
         write_parquet(
             context.explanations.loc[:, list(EXPLANATION_COLUMNS)], tmp / EXPLANATIONS_FILE
@@ -228,8 +268,8 @@ def build_manifest(context: RunContext, *, timings: Mapping[str, float]) -> dict
         "data_dir": str(context.data_dir) if context.data_dir else None,
         "previous_run": str(context.previous_dir) if context.previous_dir else None,
         "audit": context.audit,
-        "drift": report.drift_against(context.previous_dir, context.features, context.scores),
-        "profile": report.feature_profile(context.features, context.scores),
+        "drift": report.drift_against(context.previous_dir, context.scores, context.drift_shares),
+        "profile": report.feature_profile(context.scores, context.feature_bins),
         "rules": {
             "rural_income_by_year": {
                 str(k): v for k, v in config.rules.rural_income_by_year.items()

@@ -1,7 +1,8 @@
 """Ranking, tiers, department rules and the list: who is warned this month, and the audit sample.
 
 The department rules run per partition (`scores_of_part`, which also packs what the partition sends to
-the client: predictions, regions, the rules that fired, the candidates' features). Ranking, tiers and
+the client: predictions, regions, the rules that fired — a few values per household, never its
+features). Ranking, tiers and
 the operating point (capacity / top percent / threshold) are province-wide: the client combines the
 partitions (`gather_scores`) and selects once, so "the top 5 %" is of everyone.
 """
@@ -36,8 +37,6 @@ class PartScores:
         ``county``, ``township``, ``village`` of the candidates, same index.
     triggers
         Household → rules fired on a record of the month, only households where one fired.
-    features
-        The candidates' features (the manifest's profile and drift).
     n_households, n_monitored
         Households of the partition, and those already monitored.
     """
@@ -45,7 +44,6 @@ class PartScores:
     predictions: pd.DataFrame
     regions: pd.DataFrame
     triggers: pd.Series
-    features: pd.DataFrame
     n_households: int
     n_monitored: int
 
@@ -79,29 +77,9 @@ def scores_of_part(part: PartPredictions, *, month: pd.Period, config: FanpinCon
         predictions=predictions,
         regions=regions,
         triggers=triggers.loc[triggers.map(len).to_numpy() > 0],
-        features=part.part.candidates,
         n_households=len(part.part.features),
         n_monitored=int(part.part.monitored.sum()),
     )
-
-
-def gather_features(parts: Sequence[pd.DataFrame]) -> pd.DataFrame:
-    """Concatenate partition features, categories made whole.
-
-    A partition's ``county`` categories are its own counties only; the whole run's are every county,
-    sorted. Categories that agree across partitions (``household_type``) are kept as they are.
-    """
-    frame = pd.concat(parts)
-    for name in frame.columns:
-        dtypes = [p[name].dtype for p in parts]
-        if not all(isinstance(d, pd.CategoricalDtype) for d in dtypes):
-            continue
-        if all(d == dtypes[0] for d in dtypes):
-            frame[name] = frame[name].astype(dtypes[0])
-        else:
-            union = sorted({str(c) for d in dtypes for c in d.categories})
-            frame[name] = pd.Categorical(frame[name].astype(object), categories=union)
-    return frame
 
 
 def gather_scores(parts: Sequence[PartScores]) -> PartScores:
@@ -110,7 +88,6 @@ def gather_scores(parts: Sequence[PartScores]) -> PartScores:
         predictions=pd.concat([p.predictions for p in parts]),
         regions=pd.concat([p.regions for p in parts]),
         triggers=pd.concat([p.triggers for p in parts]),
-        features=gather_features([p.features for p in parts]),
         n_households=sum(p.n_households for p in parts),
         n_monitored=sum(p.n_monitored for p in parts),
     )
@@ -254,6 +231,15 @@ def select_list(
     )
 
 
+def operating_pick(scores: pd.DataFrame, *, warning: WarningConfig) -> np.ndarray:
+    """Rows of the whole run's `scores` that the operating point picks (rules left aside)."""
+    return select_warned(
+        scores.set_index("household_id")[["probability", "rank"]],
+        pd.Series(dtype=object),
+        warning=warning,
+    ).to_numpy()
+
+
 def draw_audit(scores: pd.DataFrame, *, size: int, run_id: str) -> dict[str, Any]:
     """The review audit sample of households not warned; its seed derives from the run id."""
     from risk.review.audit import draw_audit_sample  # noqa: PLC0415
@@ -272,14 +258,16 @@ def run_counts(
     n_explained: int,
     n_audit: int,
     n_feed_warnings: int,
+    picked: np.ndarray | None = None,
 ) -> dict[str, int]:
-    """Households in the data, monitored (not scored), scored, warned, rule-triggered, ..."""
+    """Households in the data, monitored (not scored), scored, warned, rule-triggered, ...
+
+    `picked` says which rows of `scores` the operating point picked (`operating_pick`); by default
+    it is computed from `scores` itself, which must then be the whole run's.
+    """
     fired = scores["rule_triggers"].map(len).to_numpy() > 0
-    picked = select_warned(
-        scores.set_index("household_id")[["probability", "rank"]],
-        pd.Series(dtype=object),
-        warning=warning,
-    ).to_numpy()
+    if picked is None:
+        picked = operating_pick(scores, warning=warning)
     warned = scores["warned"].to_numpy(dtype=bool)
     return {
         "households": n_households,

@@ -9,7 +9,6 @@ from scoring_county import SCORING_MONTH
 from risk.config import FanpinConfig
 from risk.engine_dask import county_partitions, partition_tables, score_month_dask
 from risk.run_context import EXPLANATIONS_FILE, SCORES_FILE
-from risk.stages.select import gather_features
 
 distributed = pytest.importorskip("distributed")
 
@@ -74,20 +73,6 @@ def test_partitions_keep_counties_whole_and_cover_everyone(scoring_tables) -> No
         assert set(part.households["county"].astype(str)) == set(group)
         people = set(part.members["person_id"].astype(str))
         assert set(part.medical["person_id"].astype(str)) <= people
-
-
-def test_gather_features_makes_categories_whole() -> None:
-    a = pd.DataFrame(
-        {"county": pd.Categorical(["乙"], categories=["乙"]), "x": [1.0]}, index=["h2"]
-    )
-    b = pd.DataFrame(
-        {"county": pd.Categorical(["甲", "甲"], categories=["甲"]), "x": [2.0, 3.0]},
-        index=["h1", "h3"],
-    )
-    out = gather_features([a, b])
-    assert out.index.tolist() == ["h2", "h1", "h3"]
-    assert list(out["county"].cat.categories) == sorted(["甲", "乙"])
-    assert out["county"].astype(str).tolist() == ["乙", "甲", "甲"]
 
 
 def test_train_dask_returns_a_local_booster(client) -> None:
