@@ -290,3 +290,29 @@ def test_registry_failing_half_way_keeps_the_champion(
 def test_unknown_option_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
     assert run(["validate", "--no-such-option"]) == 2
     assert "internal error" not in capsys.readouterr().err
+
+
+def test_unreachable_scheduler_is_a_clear_error_within_seconds(
+    county: tuple[Path, Path], tmp_path: Path, capsys
+) -> None:
+    """`--scheduler` naming a closed port: exit 2, the address named, no hang, nothing written."""
+    import time  # noqa: PLC0415
+
+    from risk.engine_dask import CONNECT_TIMEOUT_S, connect  # noqa: PLC0415
+
+    address = f"tcp://127.0.0.1:{_closed_port()}"
+    start = time.perf_counter()
+    with pytest.raises(Exception) as raised, connect(address):
+        pass
+    assert time.perf_counter() - start < CONNECT_TIMEOUT_S + 5
+    assert address in str(raised.value) and type(raised.value).__name__ == "ConfigError"
+
+    out = tmp_path / "runs" / MONTH
+    start = time.perf_counter()
+    status = run([*score_args(county, out, MONTH), "--engine", "dask", "--scheduler", address])
+    elapsed = time.perf_counter() - start
+    err = capsys.readouterr().err
+    assert status == 2, err
+    assert address in err and "Traceback" not in err
+    assert elapsed < 60, f"the CLI took {elapsed:.0f} s (loading the county and model included)"
+    assert not out.exists()

@@ -2,6 +2,12 @@
 
 Thin layer: options are read and checked here, configuration is loaded once, and the work is done by
 `risk.score.score_month` (and, for the demo, the simulator's and training's Python APIs).
+
+``--data`` is a county's data directory or a province (``DIR/<county>/`` folders,
+`features.contract.province`). A province is not loaded here: its counties are read where they are
+scored (in turn with ``--engine local``, on the workers with ``--engine dask``), and its settings are
+``--config``, else ``DIR/risk.toml``, else ``./risk.toml`` — one file for every county (a county
+folder's own risk.toml is not read; the run says so in its warnings).
 """
 
 from __future__ import annotations
@@ -115,18 +121,31 @@ def score(
 ) -> None:
     """Score every household not yet monitored in a month, explain the warned ones, write the list."""
     period = parse_month(month)
+    from features.contract.province import county_folders  # noqa: PLC0415
+
+    counties = county_folders(data)
     settings = operating_config(
-        load_config(config), capacity=capacity, top_percent=top_percent, threshold=threshold
+        load_config(settings_path(config, data, province=counties is not None)),
+        capacity=capacity,
+        top_percent=top_percent,
+        threshold=threshold,
     )
     runner = _engine(engine, scheduler)
     from features.contract.io import load_directory  # noqa: PLC0415
+    from risk.pipeline import Province  # noqa: PLC0415
     from risk.stages.outputs import print_summary  # noqa: PLC0415
 
-    loaded = load_directory(data, pseudonym_key=settings.privacy.pseudonym_key())
-    require_policy(settings, loaded.tables, months=[period], doing="score")
+    key = settings.privacy.pseudonym_key()
+    source: Any
+    if counties is not None:
+        source, warnings = Province(Path(data), tuple(counties), key), []
+    else:
+        loaded = load_directory(data, pseudonym_key=key)
+        require_policy(settings, loaded.tables, months=[period], doing="score")
+        source, warnings = loaded.tables, [issue.message for issue in loaded.report.warnings]
     chosen = load_scoring_model(model, settings)
     result = runner(
-        loaded.tables,
+        source,
         month=period,
         model=chosen,
         config=settings,
@@ -134,9 +153,17 @@ def score(
         data_dir=data,
         previous_dir=previous,
         progress=progress,
-        load_warnings=[issue.message for issue in loaded.report.warnings],
+        load_warnings=warnings,
     )
     print_summary(result)
+
+
+def settings_path(config: Path | None, data: Path, *, province: bool) -> Path | None:
+    """The settings file: ``--config``, else a province's ``DIR/risk.toml``, else the default."""
+    if config is not None or not province:
+        return config
+    own = Path(data) / "risk.toml"
+    return own if own.is_file() else None
 
 
 def _engine(engine: str, scheduler: str | None) -> Any:

@@ -177,3 +177,29 @@ def test_a_worker_killed_mid_run_gives_the_clean_run_or_nothing(
         return
     assert result.run_id == dask_run.run_id
     assert _files(out) == _files(dask_run.out_dir)
+
+
+def test_validate_checks_every_county_of_a_province(province_dir, tmp_path, monkeypatch, capsys):
+    from risk.cli import main  # noqa: PLC0415
+
+    monkeypatch.setenv("FANPIN_PSEUDONYM_KEY", "province-test-key")
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(SystemExit) as done:
+        main(["validate", "--data", str(province_dir)])
+    out = capsys.readouterr().out
+    assert int(done.value.code or 0) == 0, out
+    assert out.count("== 县 county") == PROVINCE["counties"]
+    assert "3/3 个县可用 counties usable" in out
+
+    broken = tmp_path / "broken"
+    shutil.copytree(province_dir, broken)
+    victim = sorted(p for p in broken.iterdir() if p.is_dir())[0]
+    medical = pd.read_csv(victim / "medical.csv", dtype=str, keep_default_na=False)
+    medical.loc[2, "visit_type"] = "急诊"
+    medical.to_csv(victim / "medical.csv", index=False)
+    with pytest.raises(SystemExit) as done:
+        main(["validate", "--data", str(broken)])
+    captured = capsys.readouterr()
+    assert int(done.value.code or 0) == 2
+    assert f"县 county {victim.name}" in captured.err and "visit_type" in captured.err
+    assert "2/3 个县可用" in captured.out
