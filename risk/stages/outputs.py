@@ -457,3 +457,13 @@ def print_summary(result: ScoreResult, *, console: Any = None) -> None:
         console.print("[green]各部门数据本月均有记录 all department feeds have records.[/green]")
     for name in OUTPUT_FILES:
         console.print(f"  {name:<22} {result.paths[name]}")
+    counties = sorted(
+        p.name
+        for p in result.out_dir.iterdir()
+        if p.is_dir() and not p.name.startswith(".") and (p / WARNINGS_FILE).is_file()
+    )
+    if counties:
+        console.print(
+            f"  县级名单与报告 each county's list and report ({len(counties)}): "
+            f"{result.out_dir}/<县 county>/{WARNINGS_FILE}, {REPORT_FILE}"
+        )
