@@ -21,7 +21,7 @@ import pandas as pd
 from risk.stages.predict import PartPredictions
 
 #: Households whose features set the profile's decile edges (about; every one below it).
-PROFILE_SAMPLE = 50_000
+PROFILE_SAMPLE = 100_000
 _DECILES = np.linspace(0.1, 0.9, 9)
 
 

@@ -205,3 +205,13 @@ def test_validate_checks_every_county_of_a_province(province_dir, tmp_path, monk
     assert int(done.value.code or 0) == 2
     assert f"县 county {victim.name}" in captured.err and "visit_type" in captured.err
     assert "2/3 个县可用" in captured.out
+
+
+def test_validate_on_the_cluster_sends_back_each_countys_report(province, client) -> None:
+    from risk.cli.data import validate_on_cluster  # noqa: PLC0415
+
+    reports = validate_on_cluster(
+        province.counties, pseudonym_key=KEY, scheduler=client.scheduler.address
+    )
+    assert [r.ok for r in reports] == [True] * len(province.counties)
+    assert [Path(r.directory).name for r in reports] == [c.name for c in province.counties]
