@@ -23,6 +23,9 @@ candidates within `RECALL_TOLERANCE` of the best recall count as tied (a differe
 among hundreds is noise), and among them the highest AUC wins; a remaining tie goes to the earlier row
 of the table.
 
+Where they are judged: on an out-of-time split inside the training months when the history allows
+one, else by household folds within the training months (`training.train.select_configuration`).
+
 A `Configuration` (estimator name + every parameter) is stored with each registered model, so a later
 run can refit the champion's configuration on the same months as its challenger (`training.train`).
 """
@@ -287,13 +290,18 @@ def fit_configuration(
     *,
     n_jobs: int | None = None,
     tree_trainer: Any = None,
+    sample_weight: Any = None,
 ) -> Any:
     """Fit `configuration` on `fit_rows` of `frame`; early stopping and calibration on `tune_rows`.
 
-    `tree_trainer` (``--engine dask``) is passed to tree estimators only.
+    `tree_trainer` (``--engine dask``) is passed to tree estimators only. `sample_weight` (one per
+    row of `frame`, e.g. `training.train.recency_weights`) weights the fitted rows; the tune rows
+    are never weighted, so early stopping and calibration see the months as they are.
     """
     model = configuration.build(n_jobs=n_jobs)
-    extra = {"tree_trainer": tree_trainer} if isinstance(model, RiskModel) else {}
+    extra: dict[str, Any] = {"tree_trainer": tree_trainer} if isinstance(model, RiskModel) else {}
+    if sample_weight is not None:
+        extra["sample_weight"] = sample_weight[fit_rows]
     return model.fit(
         frame.iloc[fit_rows], y[fit_rows], eval_set=(frame.iloc[tune_rows], y[tune_rows]), **extra
     )

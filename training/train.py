@@ -3,8 +3,10 @@
 `train_from_tables` does the modelling on contract tables and returns everything the report needs:
 
 1. **choose** a configuration among the declared candidates (`training.candidates`) on an inner
-   out-of-time split of the training months, with its own label gap (`training.splits.selection_split`):
-   the choice never sees the reported validation months;
+   out-of-time split of the training months, with its own label gap (`training.splits.selection_split`),
+   or — when the history is too short for that (a county's first year and a half) — by household folds
+   within the training months (`training.splits.household_folds`): the choice never sees the reported
+   validation months;
 2. **evaluate** it out of time: fit on the training months, score the validation months beside the
    baselines, the oracle and by group — these are the reported metrics;
 3. **refit** the same configuration on every labelled as-of month up to the last whose label window has
@@ -19,6 +21,11 @@ is made by exactly the procedure whose out-of-time performance is reported, and 
 on the freshest rows no tree has seen — the base rate of the months about to be scored. Scaling the
 evaluation fit's tree count by the row count was the alternative; it assumes the best count grows with
 rows in a known way, and it would still leave the calibrator without unseen recent rows.
+
+A fit can weight its rows by recency (`TrainOptions.recency_half_life`, `recency_weights`: a row's
+weight halves every so many months back from the newest month of that fit). It is off by default:
+on ten simulated counties of five kinds a 12-month half-life changed AUC by −0.0003 and recall at
+10 % by −0.0005 on average (docs/model.md).
 
 `train_and_register` adds the champion comparison (configurations refitted on the same months, not a
 refitted champion re-scored in-sample), MLflow logging and the evaluation files; `train_from_table` is
@@ -103,6 +110,11 @@ class TrainOptions:
         candidates are judged by household folds within the training months (`selection_folds`).
     selection_folds
         Household folds for that short-history selection.
+    recency_half_life
+        Months over which a fitted row's weight halves, counted back from the newest month of the
+        fit (`recency_weights`); 12 makes last year's rows count half as much as this month's. None
+        (the default) weights every month alike. Tune rows (early stopping, calibration) are never
+        weighted.
     tree_trainer
         Where the trees grow (`RiskModel.fit`'s `tree_trainer`): None for this machine, or
         `risk.engine_dask.dask_tree_trainer(...)` for a Dask cluster (``--engine dask``).
@@ -122,6 +134,7 @@ class TrainOptions:
     candidates: tuple[str, ...] | None = None
     selection_min_months: int = 3
     selection_folds: int = 3
+    recency_half_life: float | None = None
     tree_trainer: Callable[..., Any] | None = None
 
 
@@ -208,6 +221,7 @@ def train_from_tables(
             prepared.fit_rows,
             prepared.tune_rows,
             tree_trainer=options.tree_trainer,
+            sample_weight=recency_weights(train["month"], half_life=options.recency_half_life),
         )
     extra: dict[str, Any] = {}
     if options.compare_monotone and configuration.params.get("monotone"):
@@ -219,6 +233,7 @@ def train_from_tables(
                 prepared.fit_rows,
                 prepared.tune_rows,
                 tree_trainer=options.tree_trainer,
+                sample_weight=recency_weights(train["month"], half_life=options.recency_half_life),
             )
         extra["monotone"] = _monotone_comparison(model, free, valid, feature_columns, options)
     with stage("baselines"), _timed(timings, "baselines"):
@@ -384,6 +399,27 @@ def prepare_training_data(
     return PreparedData(tables, split, train, valid, feature_columns, fit_rows, tune_rows, gap=gap)
 
 
+def recency_weights(months: pd.Series, *, half_life: float | None) -> np.ndarray | None:
+    """Weight of each row: 0.5 ** (months before the newest month among `months` / `half_life`).
+
+    A county changes (downturns, new shocks, new rules), so the newest labelled months say most
+    about the months about to be scored; older months still count, less. None when `half_life` is
+    None (every row alike).
+
+    Examples
+    --------
+    >>> recency_weights(pd.Series(pd.period_range("2025-01", "2025-03", freq="M")), half_life=1.0)
+    array([0.25, 0.5 , 1.  ])
+    """
+    if half_life is None:
+        return None
+    if not half_life > 0:
+        raise ValueError(f"recency_half_life must be positive or None, got {half_life!r}")
+    periods = pd.PeriodIndex(months, freq="M")
+    ordinal = np.asarray(periods.asi8, dtype=float)
+    return np.asarray(0.5 ** ((ordinal.max() - ordinal) / float(half_life)), dtype=float)
+
+
 def inner_split(
     train: pd.DataFrame, *, options: TrainOptions, train_months: Sequence[pd.Period]
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -525,6 +561,7 @@ def _judge_candidate(
                 fit_rows,
                 tune_rows,
                 tree_trainer=options.tree_trainer,
+                sample_weight=recency_weights(frame["month"], half_life=options.recency_half_life),
             )
         except ValueError as error:  # e.g. the tune rows hold one class only
             return {"error": str(error)}
@@ -568,6 +605,7 @@ def refit_on_labelled_months(
         fit_rows,
         tune_rows,
         tree_trainer=options.tree_trainer,
+        sample_weight=recency_weights(rows["month"], half_life=options.recency_half_life),
     )
     tune_months = list(months)[-options.tune_months :]
     info = {
@@ -578,6 +616,11 @@ def refit_on_labelled_months(
         "n_tune": int(len(tune_rows)),
         "tuned_on": f"{tune_months[0]}..{tune_months[-1]}",
         **describe_model(model),
+        "row_weights": (
+            "every month alike"
+            if options.recency_half_life is None
+            else f"halving every {options.recency_half_life:g} months back from {months[-1]}"
+        ),
         "trees_and_calibration": (
             "re-derived as in the evaluation fit, one step later: early stopping and the calibrator "
             f"on the rows of a held-out {options.tune_fraction:.0%} of households in the last "
@@ -863,6 +906,7 @@ def champion_metrics(
         prepared.tune_rows,
         n_jobs=options.n_jobs,
         tree_trainer=options.tree_trainer,
+        sample_weight=recency_weights(prepared.train["month"], half_life=options.recency_half_life),
     )
     probability = model.predict_proba(prepared.valid[columns])[:, 1]
     metrics = score_metrics(

@@ -14,7 +14,13 @@ from features.rules import RuleParams
 from training.candidates import CANDIDATES, choose, fit_configuration
 from training.evaluate import render_html, score_metrics
 from training.registry import Registry, load_model
-from training.train import TrainOptions, train_and_register, train_from_tables, write_json
+from training.train import (
+    TrainOptions,
+    recency_weights,
+    train_and_register,
+    train_from_tables,
+    write_json,
+)
 
 FAST = {"n_estimators": 40, "learning_rate": 0.1, "min_child_samples": 20}
 #: one candidate (today's shape) where a test is not about choosing: quick, and the choice is fixed
@@ -122,6 +128,7 @@ def test_registered_model_learns_from_every_labelled_month(county) -> None:
     assert evaluation["evaluated_model"]["fitted_on"] == evaluation["split"]["train"]
     assert registered["n_rows"] > evaluation["n_train"]
     assert registered["tuned_on"] == "2025-07..2025-12"  # the freshest months tune and calibrate
+    assert registered["row_weights"] == "every month alike"
     # the reported figures stay those of the evaluation fit, out of time
     assert "fitted on the training months 2024-06..2025-03 only" in evaluation["metrics_of"]
     assert (
@@ -161,6 +168,14 @@ def test_candidates_are_reported_and_the_criterion_picks(county) -> None:
     assert "候选模型 Candidates" in html
     assert f"<b>{candidates['chosen']} ✓</b>" in html
     assert html.count("<td class='l'>") >= len(names)
+
+
+def test_recency_weights_halve_every_half_life_back_from_the_newest_month() -> None:
+    months = pd.Series(pd.PeriodIndex(["2025-06", "2024-06", "2025-06", "2023-06"], freq="M"))
+    assert recency_weights(months, half_life=12.0).tolist() == [1.0, 0.5, 1.0, 0.25]
+    assert recency_weights(months, half_life=None) is None
+    with pytest.raises(ValueError, match="positive"):
+        recency_weights(months, half_life=0.0)
 
 
 def test_a_short_history_chooses_by_household_folds(county) -> None:
