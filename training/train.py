@@ -25,7 +25,8 @@ rows in a known way, and it would still leave the calibrator without unseen rece
 A fit can weight its rows by recency (`TrainOptions.recency_half_life`, `recency_weights`: a row's
 weight halves every so many months back from the newest month of that fit). It is off by default:
 on ten simulated counties of five kinds a 12-month half-life changed AUC by −0.0003 and recall at
-10 % by −0.0005 on average (docs/model.md).
+10 % by +0.0004 on average, each within seed noise and costing up to 0.013 recall on one county
+(docs/model.md).
 
 `train_and_register` adds the champion comparison (configurations refitted on the same months, not a
 refitted champion re-scored in-sample), MLflow logging and the evaluation files; `train_from_table` is
