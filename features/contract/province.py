@@ -71,7 +71,7 @@ def county_folders(path: str | Path) -> list[CountyFolder] | None:
     """
     root = Path(path)
     if not root.is_dir():
-        raise DataContractError(f"{root}: 数据目录不存在 not a directory")
+        raise DataContractError(f"数据目录不存在 no such directory: {root}")
     if holds_tables(root):
         return None
     counties = [
