@@ -315,7 +315,8 @@ class DaskExecutor:
         """Wait for the tasks; a task's error is raised here, as it was raised on the worker."""
         from distributed import wait  # noqa: PLC0415
 
-        with cluster_errors():
+        # `wait` finds its client as the default one; a client of --scheduler is not made default
+        with cluster_errors(), self.client.as_current():
             wait(list(handles))
             for future in handles:
                 if future.status in {"error", "lost", "cancelled"}:
