@@ -20,8 +20,10 @@ parts' causes in proportion to what each part amounts to for the household, so t
 part that moved. Rigid spending splits into medical cost, disaster, death, business and other losses;
 the contract carries no schooling spending, so schooling shows through school-age members and 教育资助.
 A level (income, wages now, members working now) describes the household's standing and speaks for
-`low_income`; a change or an event (a spell ended, wages fell, a claim, a disaster) speaks for the
-shock behind it.
+`low_income` (no wage now after a spell ended in the last 6 months is that job's loss); a change or an
+event (a spell ended, wages fell, a claim, a disaster) speaks for the shock behind it, unless the
+records contradict the shock (`shock_needs`). Transfer and property income falls (a subsidy or rent
+that stopped) are the household's income, not a shock: `low_income`.
 """
 
 from __future__ import annotations
@@ -196,6 +198,12 @@ class FeatureSpec:
         speaks for that cause instead of `cause` (the first pair that applies wins). An income fall
         in the year a working-age member died is the death's, a farm income fall in a disaster year
         the disaster's, a chronic gap with a severely disabled member the disability's.
+    shock_needs
+        (feature, operator, bound) checks the household's records must not contradict for the value
+        to speak for its shock `cause` (operator ``">"`` or ``"<="``; a missing feature contradicts
+        nothing). Where a known value fails a check, and no `explained_by` pair applies, the value
+        speaks for `low_income` instead: a wage fall is a job loss only while an able working-age
+        member is out of work and a spell ended in the last 12 months.
     """
 
     name: str
@@ -215,6 +223,7 @@ class FeatureSpec:
     parts: tuple[str, ...] = ()
     records: Records | None = None
     explained_by: tuple[tuple[str, str], ...] = ()
+    shock_needs: tuple[tuple[str, str, float], ...] = ()
 
     def reason(self, value: object) -> str:
         """The reason sentence for one household's value.
@@ -291,6 +300,7 @@ def _spec(
     parts: tuple[str, ...] = (),
     records: Records | None = None,
     explained_by: tuple[tuple[str, str], ...] = (),
+    shock_needs: tuple[tuple[str, str, float], ...] = (),
 ) -> FeatureSpec:
     return FeatureSpec(
         name,
@@ -310,6 +320,7 @@ def _spec(
         parts,
         records,
         explained_by,
+        shock_needs,
     )
 
 
@@ -322,13 +333,13 @@ INCOME_CHANGE_PARTS: tuple[str, ...] = (
 )
 INCOME_PARTS: tuple[str, ...] = ("income_gap_before_12m", *INCOME_CHANGE_PARTS)
 #: What an income fall is the effect of when the household's own records show a shock that year
-#: (the first that applies): wages fall when a working-age member dies, is newly certified disabled
-#: or falls seriously ill; farm and business income falls when a business fails or a disaster
-#: destroys the crop or the house. Without such a record the fall speaks for itself (work, business).
+#: (the first that applies): wages fall when a member dies (many rural earners work past 64), is
+#: newly certified disabled or falls seriously ill (a disability certified years ago explains a
+#: standing gap, not this year's fall); farm and business income falls when a business fails or a
+#: disaster destroys the crop or the house. Without such a record the fall speaks for itself (work, business).
 WAGE_FALL_EXPLAINED_BY: tuple[tuple[str, str], ...] = (
-    ("working_age_deaths_12m", "death"),
+    ("member_deaths_12m", "death"),
     ("disability_certified_12m", "disability"),
-    ("severe_disabled_members", "disability"),
     ("seriously_ill_members_12m", "illness"),
 )
 BUSINESS_FALL_EXPLAINED_BY: tuple[tuple[str, str], ...] = (
@@ -336,11 +347,33 @@ BUSINESS_FALL_EXPLAINED_BY: tuple[tuple[str, str], ...] = (
     ("disasters_12m", "disaster"),
     ("house_damage_12m", "disaster"),
 )
+#: What the employment feed must not contradict for a wage fall to be a job loss: an able
+#: working-age member out of work in the last 6 months, and a spell that ended in the last 12. A fall
+#: with nobody able left out of work (the earner retired, left, or is too ill to work) or whose last
+#: spell ended over a year ago is the household's standing now: low income.
+JOB_LOSS_NEEDS: tuple[tuple[str, str, float], ...] = (
+    ("months_unemployed_6m", ">", 0.0),
+    ("months_since_spell_ended", "<=", 12.0),
+)
+#: The wage fall as the employment feed records it: the wages of the last 12 months
+#: (``employment_wage_12m``) less twelve times this month's (``monthly_wage_now``) — a spell that
+#: stopped and was not replaced, in yuan a year. An income check can miss it (wages declared late,
+#: a job lost this quarter barely moves a 12-month comparison); explanations count the larger of it
+#: and the income checks' fall (``wage_income_change_12m``) for the wage part of the shortfall.
+RECORDED_WAGE_FALL: tuple[str, str] = ("employment_wage_12m", "monthly_wage_now")
+#: Levels of work that speak for a job loss when a spell ended in the last 6 months (and no death,
+#: disability or serious illness explains them first): no wage this month because a job ended.
+WORK_LEVEL_EXPLAINED_BY: tuple[tuple[str, str], ...] = (
+    *WAGE_FALL_EXPLAINED_BY,
+    ("spells_ended_6m", "work"),
+)
 #: Transfer income (pensions, subsidies) falls when the member who drew it dies.
 TRANSFER_FALL_EXPLAINED_BY: tuple[tuple[str, str], ...] = (("member_deaths_12m", "death"),)
 #: A gap to the line that was already there last year is the disability's when a member is severely
 #: disabled (因残: the household cannot earn), else chronic low income.
 GAP_EXPLAINED_BY: tuple[tuple[str, str], ...] = (("severe_disabled_members", "disability"),)
+#: The feature that makes disability the household's standing (a grade 1–2 member: 因残).
+SEVERE_DISABILITY = "severe_disabled_members"
 #: Parts of the rigid spending (刚性支出) of the last 12 months.
 RIGID_PARTS: tuple[str, ...] = (
     "oop_medical_12m",
@@ -355,6 +388,9 @@ EVENT_LOSS_PARTS: tuple[str, ...] = RIGID_PARTS[1:]
 #: ``income_after_rigid_to_line_12m``). Explanations put the causes whose share of it is material
 #: first, largest first: the shock with the largest money effect is what a reviewer names.
 SHORTFALL_PARTS: tuple[str, ...] = (*INCOME_PARTS, *RIGID_PARTS)
+#: The part of the shortfall that is the household's standing (last year's gap); the others are
+#: this year's shocks (falls and rigid spending).
+STANDING_PARTS: tuple[str, ...] = ("income_gap_before_12m",)
 EVENT_COUNT_PARTS: tuple[str, ...] = (
     "disasters_12m",
     "house_damage_12m",
@@ -806,6 +842,7 @@ _INCOME = (
         "因务工就业不稳",
         group="income_drop",
         cause="work",
+        risky_when="positive",
         reason_zero_zh="月收入没有波动",
     ),
     _spec(
@@ -832,6 +869,7 @@ _INCOME = (
         "因务工就业不稳",
         group="wage_loss",
         cause="low_income",
+        explained_by=WORK_LEVEL_EXPLAINED_BY,
         reason_zero_zh="当月没有工资性收入",
     ),
     _spec(
@@ -849,6 +887,7 @@ _INCOME = (
         reason_zero_zh="工资性收入与上年持平",
         reason_negative_zh="工资性收入同比减少{value:,.0f}元",
         explained_by=WAGE_FALL_EXPLAINED_BY,
+        shock_needs=JOB_LOSS_NEEDS,
     ),
     _spec(
         "business_income_change_12m",
@@ -873,7 +912,7 @@ _INCOME = (
         "As business_income_change_12m for property income.",
         "财产性收入同比增加{value:,.0f}元",
         "其他",
-        cause="other",
+        cause="low_income",
         group="income_drop",
         risky_when="negative",
         reason_zero_zh="财产性收入与上年持平",
@@ -887,7 +926,7 @@ _INCOME = (
         "As business_income_change_12m for transfer income (低保金, pensions, subsidies).",
         "转移性收入同比增加{value:,.0f}元",
         "其他",
-        cause="other",
+        cause="low_income",
         group="income_drop",
         risky_when="negative",
         reason_zero_zh="转移性收入与上年持平",
@@ -1215,6 +1254,7 @@ _EMPLOYMENT = (
         monotone=-1,
         group="work",
         cause="low_income",
+        explained_by=WORK_LEVEL_EXPLAINED_BY,
         reason_zero_zh="当月无人务工",
     ),
     _spec(
@@ -1260,6 +1300,7 @@ _EMPLOYMENT = (
         "因务工就业不稳",
         group="work",
         cause="low_income",
+        explained_by=WORK_LEVEL_EXPLAINED_BY,
         reason_zero_zh="当月没有务工收入",
     ),
     _spec(
@@ -1326,6 +1367,7 @@ _EMPLOYMENT = (
         "因务工就业不稳",
         group="job_loss",
         cause="work",
+        risky_when="positive",
         reason_zero_zh="近12个月结束的务工中没有短期零工",
     ),
     _spec(
@@ -1982,6 +2024,9 @@ def catalogue_markdown() -> str:
             cause += " (split by parts: " + ", ".join(f"`{p}`" for p in spec.parts) + ")"
         if spec.explained_by:
             cause += " (or " + ", ".join(f"{c} when `{e}` > 0" for e, c in spec.explained_by) + ")"
+        if spec.shock_needs:
+            needs = " and ".join(f"`{f}` {op} {bound:g}" for f, op, bound in spec.shock_needs)
+            cause += f" (low_income unless {needs})"
         cells = (
             f"`{spec.name}`",
             spec.label_zh,

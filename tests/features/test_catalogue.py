@@ -68,6 +68,11 @@ def test_entry_is_complete(spec) -> None:  # noqa: ANN001
     assert all(by_name(part).cause for part in spec.parts)
     if spec.records is not None:
         assert spec.records.table in spec.source
+    for event, cause in spec.explained_by:
+        assert event in names and cause in CAUSE_NAMES
+    for feature, operator, _ in spec.shock_needs:
+        assert feature in names and operator in (">", "<=")
+        assert spec.cause not in (None, "low_income")  # only a shock can be contradicted
     assert spec.risk_type is None or spec.risk_type in RISK_TYPES
     assert spec.kind in ("numeric", "categorical")
     assert spec.monotone in (-1, 0, 1)
@@ -129,3 +134,17 @@ def test_every_part_splits_a_composite_into_known_causes() -> None:
     assert {by_name(p).cause for p in rigid.parts} >= {"illness", "disaster", "death", "business"}
     income = by_name("income_to_line_ratio_12m")
     assert {by_name(p).cause for p in income.parts} >= {"low_income", "work", "business"}
+
+
+def test_the_shortfall_names_features_and_its_standing_part() -> None:
+    from features.catalogue import (
+        RECORDED_WAGE_FALL,
+        SEVERE_DISABILITY,
+        SHORTFALL_PARTS,
+        STANDING_PARTS,
+    )
+
+    names = set(feature_names())
+    assert set(SHORTFALL_PARTS) | set(RECORDED_WAGE_FALL) | {SEVERE_DISABILITY} <= names
+    assert set(STANDING_PARTS) < set(SHORTFALL_PARTS)
+    assert by_name(SEVERE_DISABILITY).cause == "disability"
