@@ -9,11 +9,20 @@ Reasons follow the cause vocabulary of ``features.catalogue.CAUSES``. For each h
 risk-raising contributions are summed by cause — a composite feature (rigid spending, income level,
 all events) split over its parts' causes in proportion to what each part amounts to for the
 household, and an income fall that the household's records explain (a death, a new disability, a
-serious illness, a disaster in the same year: ``explained_by``) counted for that shock. The causes
-with a risk-raising sum are then ordered as a reviewer would: first those whose money effect — their
-share of the household's shortfall in yuan a year (``SHORTFALL_PARTS``: last year's gap to the line,
-this year's income falls, rigid spending) — reaches `MATERIAL_SHARE` of the household's year,
-largest first; then the others by their summed contribution. They become reasons 1, 2, 3. A reason is phrased from the
+serious illness, a disaster in the same year: ``explained_by``) counted for that shock. A wage fall
+is a job loss only where the employment feed does not contradict it (``shock_needs``: an able member
+out of work, a spell ended in the last 12 months); otherwise it is the household's low income. The
+causes with a risk-raising sum are then ordered as a reviewer would, in four tiers:
+
+1. shocks (every cause but ``low_income`` and ``other``) whose money this year — falls of income by
+   source (the wage fall the larger of the income checks' and the employment feed's,
+   ``RECORDED_WAGE_FALL``) and rigid spending, ``SHORTFALL_PARTS`` less ``STANDING_PARTS`` —
+   reaches `MATERIAL_SHARE` of the household's year, largest first;
+2. the household's standing (`STANDING_ORDER`): a severely disabled member, then low income;
+3. other causes whose money (last year's gap included) is material, largest first;
+4. the rest, by their summed contribution.
+
+They become reasons 1, 2, 3. A reason is phrased from the
 feature that carries most of its cause (the part that moved, for a composite), with the evidence behind
 it (amount, month, file and row of the source record) and the measure that fits the cause. A
 contribution that lowers the risk, a missing value, or a value on the harmless side (no claim, an
@@ -36,7 +45,13 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from features.catalogue import CAUSES, SHORTFALL_PARTS
+from features.catalogue import (
+    CAUSES,
+    RECORDED_WAGE_FALL,
+    SEVERE_DISABILITY,
+    SHORTFALL_PARTS,
+    STANDING_PARTS,
+)
 from features.contract.tables import Tables
 from risk.explain_speed import fast_contributions, tables_for
 from training.model import ModelMismatchError
@@ -49,6 +64,15 @@ N_REASONS = 3
 #: fall (DOMAIN.md), a quarter of what the household lives on. Judged on every simulated scenario,
 #: 0.15–0.25 name causes alike; smaller shares let everyday costs outrank a chronic gap.
 MATERIAL_SHARE = 0.25
+#: The household's standing, in the order a reviewer names it when no shock is material: a severely
+#: disabled member (因残), then chronic low income. Both come before shocks too small to matter.
+STANDING_ORDER: tuple[str, ...] = ("disability", "low_income")
+#: Causes that describe the household's standing, not a shock. A shock with a material money effect
+#: is named before them however large the standing gap: a sudden expense or income drop is what a
+#: reviewer records as the 致贫返贫风险 (DOMAIN.md, 突发严重困难户); chronic low income is what is
+#: left when the records show no such shock. ``other`` (hardship payments, unexplained falls) says
+#: that the household is in difficulty, not why.
+STANDING_CAUSES: frozenset[str] = frozenset({"low_income", "other"})
 #: Suggested assistance measure by cause (``features.catalogue.CAUSES``; DOMAIN.md).
 MEASURES: Mapping[str, str] = {cause.name: cause.measure_zh for cause in CAUSES}
 #: Chinese name of each cause.
@@ -503,6 +527,11 @@ class _CauseSplit:
         (``SHORTFALL_PARTS``: last year's gap, this year's income falls, rigid spending).
     material
         Households × causes: that money is at least `MATERIAL_SHARE` of the household's year.
+    shock
+        Households × causes: the money of this year's shocks alone (``SHORTFALL_PARTS`` less
+        ``STANDING_PARTS``).
+    year
+        Per household: the yuan a year it lives on (`_household_year`).
     """
 
     names: tuple[str, ...]
@@ -513,6 +542,9 @@ class _CauseSplit:
     points: np.ndarray
     money: np.ndarray
     material: np.ndarray
+    shock: np.ndarray
+    year: np.ndarray
+    standing_rank: np.ndarray
 
 
 def _cause_names(catalogue: Mapping[str, ReasonSpec]) -> tuple[str, ...]:
@@ -531,7 +563,8 @@ def _row_causes(
     spec: ReasonSpec | None, frame: pd.DataFrame, code: Mapping[str, int]
 ) -> np.ndarray:
     """Cause code of a feature in each household (-1 none): its ``cause``, or the cause of the
-    first ``explained_by`` event the household's records show (event feature above zero)."""
+    first ``explained_by`` event the household's records show (event feature above zero), or
+    ``low_income`` where a known value fails one of its ``shock_needs``."""
     static = _cause_of(spec)
     causes = np.full(len(frame), -1 if static is None else code[static], dtype=np.int64)
     if static is None:
@@ -542,7 +575,19 @@ def _row_causes(
             shown = (_column(frame, event) > 0) & ~settled
         causes[shown] = code[cause]
         settled |= shown
+    for feature, operator, bound in tuple(getattr(spec, "shock_needs", ()) or ()):
+        causes[_contradicts(_column(frame, feature), operator, bound) & ~settled] = code[
+            "low_income"
+        ]
     return causes
+
+
+def _contradicts(values: np.ndarray, operator: str, bound: float) -> np.ndarray:
+    """Known values that fail ``value <operator> bound`` (a missing value contradicts nothing)."""
+    known = ~np.isnan(values)
+    with np.errstate(invalid="ignore"):
+        holds = values > bound if operator == ">" else values <= bound
+    return known & ~holds
 
 
 def _column(frame: pd.DataFrame, name: str) -> np.ndarray:
@@ -587,6 +632,9 @@ def _cause_attribution(
         points=np.zeros((n, f), dtype=bool),
         money=np.zeros((n, len(names))),
         material=np.zeros((n, len(names)), dtype=bool),
+        shock=np.zeros((n, len(names))),
+        year=np.zeros(n),
+        standing_rank=_standing_rank(frame, names),
     )
     _shortfall_by_cause(split, frame, catalogue, code)
     for j, feature in enumerate(values.columns):
@@ -604,6 +652,21 @@ def _cause_attribution(
         split.cause[rest, j] = own[rest]
         split.share[rest, j] = 1.0
     return split
+
+
+def _standing_rank(frame: pd.DataFrame, names: tuple[str, ...]) -> np.ndarray:
+    """Households × causes: the cause's place in `STANDING_ORDER` (-1 when not the standing).
+
+    Disability is the household's standing only with a severely disabled member
+    (``SEVERE_DISABILITY`` above zero).
+    """
+    ranks = np.full((len(frame), len(names)), -1, dtype=np.int64)
+    severe = np.nan_to_num(_column(frame, SEVERE_DISABILITY)) > 0
+    for place, cause in enumerate(STANDING_ORDER):
+        if cause in names:
+            applies = severe if cause == "disability" else np.ones(len(frame), dtype=bool)
+            ranks[applies, names.index(cause)] = place
+    return ranks
 
 
 def _shortfall_by_cause(
@@ -627,11 +690,23 @@ def _shortfall_by_cause(
             continue
         k = _row_causes(spec, frame, code)
         values = _column(frame, part)
-        amount = np.where(_pointing(spec, values) & (k >= 0), np.abs(np.nan_to_num(values)), 0.0)
+        amount = np.where(_pointing(spec, values), np.abs(np.nan_to_num(values)), 0.0)
+        if part == "wage_income_change_12m":
+            amount = np.fmax(amount, _recorded_wage_fall(frame))
+        amount = np.where(k >= 0, amount, 0.0)
         split.money[everyone, np.maximum(k, 0)] += amount
+        if part not in STANDING_PARTS:
+            split.shock[everyone, np.maximum(k, 0)] += amount
     year = _household_year(frame)
+    split.year[:] = year
     with np.errstate(invalid="ignore"):
         split.material[:] = (split.money >= MATERIAL_SHARE * year[:, None]) & (split.money > 0)
+
+
+def _recorded_wage_fall(frame: pd.DataFrame) -> np.ndarray:
+    """Yuan a year of recorded wages that stopped (``RECORDED_WAGE_FALL``; 0 when none or unknown)."""
+    wages, now = (_column(frame, name) for name in RECORDED_WAGE_FALL)
+    return np.clip(np.nan_to_num(wages - 12.0 * now), 0.0, None)
 
 
 def _household_year(frame: pd.DataFrame) -> np.ndarray:
@@ -688,8 +763,9 @@ def _split_by_parts(
 def _choose_reasons(long: pd.DataFrame, split: _CauseSplit, *, n_reasons: int) -> None:
     """Set ``cause``, ``cause_zh``, ``measure``, ``cause_contribution`` and ``reason_order``.
 
-    The causes of a household with a material money effect come first, largest money first; the
-    others follow by their summed risk-raising contribution. Each is phrased by its lead row: the
+    Tiers (module docstring): material shocks by their money this year, then the household's
+    standing (`STANDING_ORDER`), then other causes with material money, then the rest by their
+    summed risk-raising contribution. Each is phrased by its lead row: the
     risk-raising contribution with the largest share for that cause whose value points to it.
     Causes without such a row are skipped (a cause that only lowers the risk is never a reason).
     """
@@ -712,6 +788,13 @@ def _choose_reasons(long: pd.DataFrame, split: _CauseSplit, *, n_reasons: int) -
     eligible = (cause >= 0) & (contribution > 0) & split.points[rows, cols] & (total > 0)
     chosen = np.flatnonzero(eligible)
     material = split.material[rows[chosen], cause[chosen]]
+    year = split.year[rows[chosen]]
+    shock_money = split.shock[rows[chosen], cause[chosen]]
+    standing = np.isin(np.asarray(split.names, dtype=object), list(STANDING_CAUSES))
+    with np.errstate(invalid="ignore"):
+        is_shock = (
+            ~standing[cause[chosen]] & (shock_money > 0) & (shock_money >= MATERIAL_SHARE * year)
+        )
     leads = pd.DataFrame(
         {
             "at": chosen,
@@ -723,10 +806,14 @@ def _choose_reasons(long: pd.DataFrame, split: _CauseSplit, *, n_reasons: int) -
             "money": np.where(material, split.money[rows[chosen], cause[chosen]], 0.0),
         }
     )
+    rank = split.standing_rank[rows[chosen], cause[chosen]]
+    leads["tier"] = np.where(is_shock, 0, np.where(rank >= 0, 1, np.where(material, 2, 3)))
+    key = np.where(rank >= 0, -rank, leads["money"].to_numpy())
+    leads["key"] = np.where(is_shock, shock_money, key)
     leads = leads.sort_values(["row", "cause", "score"], ascending=[True, True, False])
     leads = leads.drop_duplicates(["row", "cause"]).sort_values(
-        ["row", "material", "money", "total", "cause"],
-        ascending=[True, False, False, False, True],
+        ["row", "tier", "key", "total", "cause"],
+        ascending=[True, True, False, False, True],
         kind="mergesort",
     )
     order = leads.groupby("row", sort=False).cumcount().to_numpy() + 1

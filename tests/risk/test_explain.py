@@ -504,10 +504,10 @@ def test_a_shock_that_lowers_the_risk_is_never_a_reason_however_large():
 
 
 def test_an_income_fall_the_records_explain_speaks_for_the_shock_behind_it():
-    values = {"wage_income_change_12m": [0.8, 0.8], "working_age_deaths_12m": [0.1, 0.0]}
+    values = {"wage_income_change_12m": [0.8, 0.8], "member_deaths_12m": [0.1, 0.0]}
     features = {
         "wage_income_change_12m": [-20000.0, -20000.0],
-        "working_age_deaths_12m": [1.0, 0.0],
+        "member_deaths_12m": [1.0, 0.0],
         "income_per_capita_12m": [6000.0, 6000.0],
         "household_size": [3.0, 3.0],
         "income_to_line_ratio_12m": [0.8, 0.8],
@@ -533,3 +533,68 @@ def test_a_business_fall_in_a_disaster_year_and_a_gap_with_severe_disability():
     }
     reasons = main_reasons(_explain_values(values, features))
     assert list(reasons["cause"]) == ["disaster", "disability"]
+
+
+def test_a_wage_fall_is_a_job_loss_only_where_the_employment_feed_agrees():
+    n = 4
+    values = {"wage_income_change_12m": [0.8] * n, "income_per_capita_12m": [0.3] * n}
+    features = {
+        "wage_income_change_12m": [-9000.0] * n,
+        "income_per_capita_12m": [6000.0] * n,
+        # H0 an able member out of work after a spell ended 3 months ago; H1 nobody able is out of
+        # work (the earner retired or left); H2 the last spell ended 14 months ago; H3 no feed
+        "months_unemployed_6m": [4.0, 0.0, 6.0, np.nan],
+        "months_since_spell_ended": [3.0, 3.0, 14.0, np.nan],
+    }
+    first = main_reasons(_explain_values(values, features)).drop_duplicates("household_id")
+    assert list(first["cause"]) == ["work", "low_income", "low_income", "work"]
+    assert first.iloc[1]["reason_zh"] == "工资性收入同比减少9,000元"  # the value, said as it is
+
+
+def test_a_recorded_wage_that_stopped_is_a_job_loss_named_before_a_larger_standing_gap():
+    values = {
+        "monthly_wage_now": [0.9],
+        "income_gap_before_12m": [1.2],
+        "wage_income_change_12m": [0.0001],
+    }
+    features = {
+        "monthly_wage_now": [0.0],
+        "employment_wage_12m": [30000.0],  # 2,500 a month recorded this year, nothing now
+        "spells_ended_6m": [1.0],
+        "months_unemployed_6m": [3.0],
+        "months_since_spell_ended": [2.0],
+        "wage_income_change_12m": [4000.0],  # the income checks still show a rise
+        "income_gap_before_12m": [16000.0],
+        "income_per_capita_12m": [5000.0],
+        "income_to_line_ratio_12m": [0.625],
+        "household_size": [4.0],
+    }
+    reasons = main_reasons(_explain_values(values, features))
+    assert list(reasons["cause"]) == ["work", "low_income"]
+    assert reasons.iloc[0]["reason_zh"] == "当月没有务工收入"
+
+
+def test_without_a_material_shock_the_standing_comes_first_disability_before_low_income():
+    values = {
+        "oop_medical_12m": [0.9, 0.9],
+        "severe_disabled_members": [0.2, 0.0],
+        "disabled_members": [0.0, 0.2],
+        "income_per_capita_12m": [0.3, 0.3],
+    }
+    features = {
+        "oop_medical_12m": [900.0, 900.0],  # a small bill against 6,000 a year: not material
+        "severe_disabled_members": [1.0, 0.0],
+        "disabled_members": [1.0, 1.0],  # H1: a grade 3–4 member is not the household's standing
+        "income_per_capita_12m": [6000.0, 6000.0],
+    }
+    reasons = main_reasons(_explain_values(values, features)).set_index(["household_id"])
+    assert list(reasons.loc["H0", "cause"]) == ["disability", "low_income", "illness"]
+    assert list(reasons.loc["H1", "cause"]) == ["low_income", "illness", "disability"]
+
+
+def test_a_transfer_fall_is_low_income_not_a_shock():
+    table = _explain_values(
+        {"transfer_income_change_12m": [0.7]},
+        {"transfer_income_change_12m": [-5000.0], "member_deaths_12m": [0.0]},
+    )
+    assert list(main_reasons(table)["cause"]) == ["low_income"]
