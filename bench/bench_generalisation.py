@@ -82,7 +82,12 @@ def measure(
             row["seconds"] = round(time.perf_counter() - started, 1)
             print(json.dumps(row, ensure_ascii=False), flush=True)
             rows.append(row)
-    return {"households": households, "rows": rows, "table": markdown(rows)}
+    return {
+        "households": households,
+        "rows": rows,
+        "table": markdown(rows),
+        "confusion": confusion_markdown(rows),
+    }
 
 
 def county_dir(scenario: str, *, seed: int, households: int) -> Path:
@@ -294,11 +299,41 @@ def reason_accuracy(rows: pd.DataFrame, explanations: pd.DataFrame) -> dict[str,
         "baseline_top3": _macro(base_top3, true),
         "first_by_cause": _by_cause(first_ok, true),
         "top3_by_cause": _by_cause(top3_ok, true),
+        "first_confusion": _confusion(true, said_first),
         "first_micro": round(float(first_ok.mean()), 4),
         "top3_micro": round(float(top3_ok.mean()), 4),
         f"first_macro_n{MIN_CAUSE_COUNT}": _macro(first_ok, true, least=MIN_CAUSE_COUNT),
         f"top3_macro_n{MIN_CAUSE_COUNT}": _macro(top3_ok, true, least=MIN_CAUSE_COUNT),
     }
+
+
+def _confusion(true: np.ndarray, said: np.ndarray) -> dict[str, dict[str, int]]:
+    """True cause → the first reason's cause → households (``"none"``: no reason given)."""
+    named = pd.Series(said, dtype=object).fillna("none").astype(str).to_numpy()
+    table = pd.crosstab(pd.Series(true, name="true"), pd.Series(named, name="said"))
+    return {
+        str(cause): {str(k): int(v) for k, v in row.items() if v} for cause, row in table.iterrows()
+    }
+
+
+def confusion_markdown(rows: list[dict[str, Any]]) -> str:
+    """Per scenario and seed: true cause × the first reason's cause (households), as Markdown."""
+    lines = []
+    for r in rows:
+        confusion = r["reasons"].get("first_confusion")
+        if not confusion:
+            continue
+        said = sorted({c for row in confusion.values() for c in row})
+        lines += [
+            f"{r['scenario']} seed {r['seed']}",
+            "",
+            "| true \\ first | " + " | ".join(said) + " |",
+        ]
+        lines.append("|---" * (len(said) + 1) + "|")
+        for cause, row in confusion.items():
+            lines.append(f"| {cause} | " + " | ".join(str(row.get(c, 0)) for c in said) + " |")
+        lines.append("")
+    return "\n".join(lines)
 
 
 def _by_cause(ok: np.ndarray, true: np.ndarray) -> dict[str, float]:
@@ -396,6 +431,8 @@ def main(argv: list[str] | None = None) -> int:
         tuple(args.scenarios), seeds=tuple(args.seeds), households=args.households, runs=args.runs
     )
     print(figures["table"])
+    print("\nFirst reason by true cause (households):\n")
+    print(figures["confusion"])
     if args.out:
         args.out.write_text(json.dumps(figures, indent=2, ensure_ascii=False), encoding="utf-8")
     return 0
