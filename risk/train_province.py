@@ -45,6 +45,7 @@ histograms from the workers' own bins, so the trees differ slightly (tests compa
 from __future__ import annotations
 
 import time
+import warnings
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass, replace
@@ -194,15 +195,19 @@ def _add_evaluation_columns(
     rule_params: RuleParams,
 ) -> None:
     valid = rows["month"].isin(split.valid_months).to_numpy()
-    rows[RULE_SCORE] = np.nan
-    rows[MINORITY_HEAD] = pd.Series(pd.NA, index=rows.index, dtype="string")
-    if not valid.any():
-        return
-    subset = rows.loc[valid].reset_index(drop=True)
-    rows.loc[valid, RULE_SCORE] = rule_scores(tables, subset, lines=lines, params=rule_params)
-    groups = group_frame(subset, tables)
-    if "minority_head" in groups:
-        rows.loc[valid, MINORITY_HEAD] = groups["minority_head"].to_numpy()
+    score = np.full(len(rows), np.nan)
+    head = pd.Series(pd.NA, index=rows.index, dtype="string")
+    if valid.any():
+        subset = rows.loc[valid].reset_index(drop=True)
+        score[valid] = rule_scores(tables, subset, lines=lines, params=rule_params)
+        groups = group_frame(subset, tables)
+        if "minority_head" in groups:
+            head.loc[valid] = groups["minority_head"].to_numpy()
+    with warnings.catch_warnings():
+        # the panel's columns are the feature sources' own arrays; consolidating would copy it
+        warnings.simplefilter("ignore", pd.errors.PerformanceWarning)
+        rows[RULE_SCORE] = score
+        rows[MINORITY_HEAD] = head
 
 
 def feature_columns_of(rows: pd.DataFrame) -> list[str]:

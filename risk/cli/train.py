@@ -13,6 +13,7 @@ Outputs are written to a temporary folder and swapped into place at the end (ris
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from functools import partial
@@ -326,6 +327,7 @@ def _train_province_dask(
     from risk.train_province import train_province_dask  # noqa: PLC0415
     from training.train import train_and_register  # noqa: PLC0415
 
+    logging.getLogger("distributed").setLevel(logging.WARNING)  # the in-process scheduler's chatter
     with dask_client(scheduler=scheduler) as client:
         result, champion, fingerprints = train_province_dask(
             client,

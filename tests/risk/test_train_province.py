@@ -99,23 +99,28 @@ def runs(province: Path, client, tmp_path_factory: pytest.TempPathFactory) -> di
                 gathered.append((len(value), [str(c) for c in value.columns]))
         return result
 
-    out = {}
+    out: dict = {}
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(training.train, "TrainOptions", partial(TrainOptions, **FAST))
         patch.setattr(risk.train_province, "SAMPLE_ROWS", 1)  # the sample: one county
-        for engine in ("local", "dask"):
+        for engine, name, fast in (
+            ("local", "local", FAST),
+            ("dask", "dask", FAST),
+            ("dask", "dask_challenger", {**FAST, "candidates": ("shallow",)}),
+        ):
+            patch.setattr(training.train, "TrainOptions", partial(TrainOptions, **fast))
             uri = f"sqlite:///{root / f'{engine}.db'}"
             extra = ["--scheduler", client.scheduler.address] if engine == "dask" else []
-            if engine == "dask":
-                patch.setattr(distributed.Client, "gather", spy)
-            code = run_cli(
-                ["train", "--data", str(province), "--out", str(root / engine)]
-                + ["--tracking-uri", uri, "--model-name", f"province_{engine}"]
-                + ["--engine", engine, *extra]
-            )
+            with pytest.MonkeyPatch.context() as spying:
+                if name == "dask":
+                    spying.setattr(distributed.Client, "gather", spy)
+                code = run_cli(
+                    ["train", "--data", str(province), "--out", str(root / name)]
+                    + ["--tracking-uri", uri, "--model-name", f"province_{engine}"]
+                    + ["--engine", engine, *extra]
+                )
             assert code == 0
-            evaluation = root / engine / "evaluation.json"
-            out[engine] = json.loads(evaluation.read_text(encoding="utf-8"))
+            evaluation = root / name / "evaluation.json"
+            out[name] = json.loads(evaluation.read_text(encoding="utf-8"))
             out[f"{engine}_uri"] = uri
     out["gathered"] = gathered
     out["root"] = root
@@ -146,6 +151,16 @@ def test_engines_use_the_same_rows_and_agree_on_auc(runs) -> None:
     assert dask["registered_model"]["trees_grown"] == FAST["model_params"]["n_estimators"]
     assert 1 <= dask["registered_model"]["trees_kept"] <= dask["registered_model"]["trees_grown"]
     assert dask["promotion"]["promoted"] and dask["model_version"] == "1"
+
+
+def test_a_champion_of_another_configuration_is_refitted_on_the_cluster(runs) -> None:
+    """The second Dask run's champion (version 1, risk_model) is judged on the same rows, refitted."""
+    challenger, first = runs["dask_challenger"], runs["dask"]
+    assert challenger["configuration"]["name"] == "shallow"
+    assert challenger["champion"]["version"] == "1"
+    assert "refitted on the cluster" in challenger["champion"]["method"]
+    assert challenger["champion"]["auc"] == pytest.approx(first["auc"], abs=AUC_TOLERANCE)
+    assert challenger["model_version"] == "2"
 
 
 def test_the_dask_client_never_holds_the_panel(runs) -> None:
