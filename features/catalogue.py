@@ -374,6 +374,9 @@ TRANSFER_FALL_EXPLAINED_BY: tuple[tuple[str, str], ...] = (("member_deaths_12m",
 GAP_EXPLAINED_BY: tuple[tuple[str, str], ...] = (("severe_disabled_members", "disability"),)
 #: The feature that makes disability the household's standing (a grade 1–2 member: 因残).
 SEVERE_DISABILITY = "severe_disabled_members"
+#: Members at the school stages that cost the household money (高中/中职 from 15, college to 22;
+#: the nine compulsory years are free): they make schooling part of the household's standing.
+SCHOOLING_COSTS: tuple[str, ...] = ("senior_secondary_age_members", "college_age_members")
 #: Parts of the rigid spending (刚性支出) of the last 12 months.
 RIGID_PARTS: tuple[str, ...] = (
     "oop_medical_12m",

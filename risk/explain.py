@@ -18,7 +18,8 @@ causes with a risk-raising sum are then ordered as a reviewer would, in four tie
    source (the wage fall the larger of the income checks' and the employment feed's,
    ``RECORDED_WAGE_FALL``) and rigid spending, ``SHORTFALL_PARTS`` less ``STANDING_PARTS`` —
    reaches `MATERIAL_SHARE` of the household's year, largest first;
-2. the household's standing (`STANDING_ORDER`): a severely disabled member, then low income;
+2. the household's standing (`STANDING_ORDER`): a severely disabled member, low income, a member
+   at a school stage that costs money;
 3. other causes whose money (last year's gap included) is material, largest first;
 4. the rest, by their summed contribution.
 
@@ -48,6 +49,7 @@ import pyarrow.compute as pc
 from features.catalogue import (
     CAUSES,
     RECORDED_WAGE_FALL,
+    SCHOOLING_COSTS,
     SEVERE_DISABILITY,
     SHORTFALL_PARTS,
     STANDING_PARTS,
@@ -65,8 +67,10 @@ N_REASONS = 3
 #: 0.15–0.25 name causes alike; smaller shares let everyday costs outrank a chronic gap.
 MATERIAL_SHARE = 0.25
 #: The household's standing, in the order a reviewer names it when no shock is material: a severely
-#: disabled member (因残), then chronic low income. Both come before shocks too small to matter.
-STANDING_ORDER: tuple[str, ...] = ("disability", "low_income")
+#: disabled member (因残), chronic low income, then a member at a school stage that costs money
+#: (因学: the contract carries no schooling cost, so the stage is the evidence). All come before
+#: shocks too small to matter.
+STANDING_ORDER: tuple[str, ...] = ("disability", "low_income", "schooling")
 #: Causes that describe the household's standing, not a shock. A shock with a material money effect
 #: is named before them however large the standing gap: a sudden expense or income drop is what a
 #: reviewer records as the 致贫返贫风险 (DOMAIN.md, 突发严重困难户); chronic low income is what is
@@ -658,13 +662,17 @@ def _standing_rank(frame: pd.DataFrame, names: tuple[str, ...]) -> np.ndarray:
     """Households × causes: the cause's place in `STANDING_ORDER` (-1 when not the standing).
 
     Disability is the household's standing only with a severely disabled member
-    (``SEVERE_DISABILITY`` above zero).
+    (``SEVERE_DISABILITY`` above zero), schooling only with a member at a stage that costs money
+    (``SCHOOLING_COSTS``).
     """
     ranks = np.full((len(frame), len(names)), -1, dtype=np.int64)
-    severe = np.nan_to_num(_column(frame, SEVERE_DISABILITY)) > 0
+    gates = {
+        "disability": np.nan_to_num(_column(frame, SEVERE_DISABILITY)) > 0,
+        "schooling": sum(np.nan_to_num(_column(frame, f)) for f in SCHOOLING_COSTS) > 0,
+    }
     for place, cause in enumerate(STANDING_ORDER):
         if cause in names:
-            applies = severe if cause == "disability" else np.ones(len(frame), dtype=bool)
+            applies = gates.get(cause, np.ones(len(frame), dtype=bool))
             ranks[applies, names.index(cause)] = place
     return ranks
 

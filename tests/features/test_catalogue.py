@@ -139,6 +139,7 @@ def test_every_part_splits_a_composite_into_known_causes() -> None:
 def test_the_shortfall_names_features_and_its_standing_part() -> None:
     from features.catalogue import (
         RECORDED_WAGE_FALL,
+        SCHOOLING_COSTS,
         SEVERE_DISABILITY,
         SHORTFALL_PARTS,
         STANDING_PARTS,
@@ -148,3 +149,4 @@ def test_the_shortfall_names_features_and_its_standing_part() -> None:
     assert set(SHORTFALL_PARTS) | set(RECORDED_WAGE_FALL) | {SEVERE_DISABILITY} <= names
     assert set(STANDING_PARTS) < set(SHORTFALL_PARTS)
     assert by_name(SEVERE_DISABILITY).cause == "disability"
+    assert {by_name(f).cause for f in SCHOOLING_COSTS} == {"schooling"}

@@ -598,3 +598,22 @@ def test_a_transfer_fall_is_low_income_not_a_shock():
         {"transfer_income_change_12m": [-5000.0], "member_deaths_12m": [0.0]},
     )
     assert list(main_reasons(table)["cause"]) == ["low_income"]
+
+
+def test_a_member_at_a_costly_school_stage_is_named_before_a_small_shock():
+    values = {
+        "oop_medical_12m": [0.9, 0.9],
+        "college_age_members": [0.2, 0.0],
+        "primary_school_age_children": [0.0, 0.2],
+        "income_per_capita_12m": [0.3, 0.3],
+    }
+    features = {
+        "oop_medical_12m": [900.0, 900.0],
+        "college_age_members": [1.0, 0.0],
+        "primary_school_age_children": [0.0, 1.0],  # the nine compulsory years are free
+        "senior_secondary_age_members": [0.0, 0.0],
+        "income_per_capita_12m": [6000.0, 6000.0],
+    }
+    reasons = main_reasons(_explain_values(values, features)).set_index(["household_id"])
+    assert list(reasons.loc["H0", "cause"]) == ["low_income", "schooling", "illness"]
+    assert list(reasons.loc["H1", "cause"]) == ["low_income", "illness", "schooling"]
