@@ -334,12 +334,13 @@ INCOME_CHANGE_PARTS: tuple[str, ...] = (
 INCOME_PARTS: tuple[str, ...] = ("income_gap_before_12m", *INCOME_CHANGE_PARTS)
 #: What an income fall is the effect of when the household's own records show a shock that year
 #: (the first that applies): wages fall when a member dies (many rural earners work past 64), is
-#: newly certified disabled or falls seriously ill (a disability certified years ago explains a
-#: standing gap, not this year's fall); farm and business income falls when a business fails or a
-#: disaster destroys the crop or the house. Without such a record the fall speaks for itself (work, business).
+#: newly certified disabled, lives with a severe disability (the member cannot work, or another
+#: stays home to care) or falls seriously ill; farm and business income falls when a business fails
+#: or a disaster destroys the crop or the house. Without such a record the fall speaks for itself (work, business).
 WAGE_FALL_EXPLAINED_BY: tuple[tuple[str, str], ...] = (
     ("member_deaths_12m", "death"),
     ("disability_certified_12m", "disability"),
+    ("severe_disabled_members", "disability"),
     ("seriously_ill_members_12m", "illness"),
 )
 BUSINESS_FALL_EXPLAINED_BY: tuple[tuple[str, str], ...] = (
