@@ -159,7 +159,12 @@ def test_a_bad_county_stops_the_run_naming_it_and_writes_nothing(
 def test_a_worker_killed_mid_run_gives_the_clean_run_or_nothing(
     province, scoring_model, client, dask_run, tmp_path
 ) -> None:
-    """One worker process is killed once the features are built on the workers."""
+    """One worker process is killed once the features are built on the workers.
+
+    The nanny restarts it and it imports fanpin afresh: if the source changes on disk while the
+    test runs, the recomputed counties use the new code and the files may differ (a cluster's
+    workers must all run one fanpin version).
+    """
     from risk.engine_dask import ClusterError
 
     pids = list(client.run(os.getpid).values())
