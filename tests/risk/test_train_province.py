@@ -28,8 +28,7 @@ from risk.train_province import (
     county_rows,
     province_split,
 )
-from simulation import simulate
-from simulation.writer import write_tables
+from simulation.province import write_province
 from training.train import TrainOptions, rule_scores
 
 distributed = pytest.importorskip("distributed")
@@ -43,26 +42,6 @@ FAST = {"candidates": ("risk_model",), "model_params": {"n_estimators": 150}}
 KEY = b"test-key"
 
 
-def write_province(out: Path) -> Path:
-    """A 3-county simulation written as a province: one folder per county, ids unique throughout."""
-    tables = simulate(
-        households=HOUSEHOLDS, months=MONTHS, counties=COUNTIES, seed=SEED, truth=False
-    ).tables
-    households = tables["households"]
-    for county, ids in households.groupby("county")["household_id"]:
-        chosen = set(ids)
-        members = tables["members"]
-        people = set(members.loc[members["household_id"].isin(chosen), "person_id"])
-        own = {}
-        for name, frame in tables.items():
-            key, keep = (
-                ("household_id", chosen) if "household_id" in frame else ("person_id", people)
-            )
-            own[name] = frame.loc[frame[key].isin(keep)].reset_index(drop=True)
-        write_tables(own, out / str(county), fmt="parquet")
-    return out
-
-
 def run_cli(args: list[str]) -> int:
     with pytest.raises(SystemExit) as done:
         main(args)
@@ -71,7 +50,11 @@ def run_cli(args: list[str]) -> int:
 
 @pytest.fixture(scope="module")
 def province(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return write_province(tmp_path_factory.mktemp("province"))
+    out = tmp_path_factory.mktemp("province")
+    write_province(
+        out, households=HOUSEHOLDS, counties=COUNTIES, seed=SEED, months=MONTHS, truth=False
+    )
+    return out
 
 
 @pytest.fixture(scope="module")
