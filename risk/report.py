@@ -32,6 +32,7 @@ import jinja2
 import numpy as np
 import pandas as pd
 
+from risk.review.charts import waterfall_svg
 from risk.run_context import FEED_DATES, TABLE_LABELS_ZH, VOLUME_MONTHS, RunContext
 
 if TYPE_CHECKING:
@@ -131,6 +132,11 @@ def _png(figure: Figure) -> str:
     buffer = io.BytesIO()
     figure.savefig(buffer, format="png", metadata={"Software": None})
     return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
+
+
+def _svg_uri(svg: str) -> str:
+    """An SVG drawing as a base64 data URI (an ``<img>`` source, like the PNG plots)."""
+    return "data:image/svg+xml;base64," + base64.b64encode(svg.encode("utf-8")).decode("ascii")
 
 
 def _rendered(draw: Any, *args: Any, **kwargs: Any) -> str:
@@ -377,7 +383,10 @@ def plot_townships(counts: pd.DataFrame, *, top: int = 20) -> Figure:
 
 
 def plot_waterfall(explanations: pd.DataFrame, *, household_id: str, probability: float) -> Figure:
-    """SHAP waterfall of one household: base value → largest contributions → its log-odds."""
+    """SHAP waterfall of one household as a matplotlib figure (notebooks; the report draws SVG).
+
+    Base value → largest contributions → its log-odds.
+    """
     mine = explanations.loc[explanations["household_id"] == household_id]
     order = mine["contribution"].abs().sort_values(ascending=False, kind="mergesort").index
     top = mine.loc[order[:WATERFALL_TERMS]]
@@ -492,8 +501,11 @@ def report_data(
             ]
             .sort_values("reason_order")[["cause_zh", "reason_zh", "measure", "evidence", "is_new"]]
             .to_dict("records"),
-            "plot": _rendered(
-                plot_waterfall, shown, household_id=row.household_id, probability=row.probability
+            "plot": _svg_uri(
+                waterfall_svg(
+                    shown.loc[shown["household_id"] == row.household_id],
+                    probability=float(row.probability),
+                )
             ),
         }
         for row in top.itertuples(index=False)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import re
 import shutil
@@ -44,10 +45,14 @@ def test_report_has_every_section(html):
 
 def test_report_embeds_its_plots(html, scored_run):
     images = re.findall(r'<img alt="([^"]+)" src="([^"]+)"', html)
-    sources = [src for _, src in images]
-    assert all(src.startswith("data:image/png;base64,") for src in sources)
-    waterfalls = [alt for alt, _ in images if alt.startswith("SHAP waterfall")]
+    waterfalls = [src for alt, src in images if alt.startswith("SHAP waterfall")]
     assert len(waterfalls) == min(5, int(scored_run.scores["warned"].sum()))
+    # the waterfalls are drawn as SVG (cheap for every county's report), the other plots as PNG
+    assert all(src.startswith("data:image/svg+xml;base64,") for src in waterfalls)
+    others = [src for alt, src in images if not alt.startswith("SHAP waterfall")]
+    assert others and all(src.startswith("data:image/png;base64,") for src in others)
+    svg = base64.b64decode(waterfalls[0].split(",", 1)[1]).decode("utf-8")
+    assert svg.startswith("<svg") and "本户" in svg and "基准" in svg
     for alt in ("risk distribution", "reasons by frequency", "warnings by township",
                 "data completeness"):  # fmt: skip
         assert alt in [a for a, _ in images]
@@ -112,7 +117,7 @@ def test_report_renders_in_headless_chromium(scored_run, tmp_path):
     shutil.rmtree(tmp_path / "profile", ignore_errors=True)
     for section_id, _ in SECTIONS:
         assert f'id="{section_id}"' in dom
-    assert dom.count("data:image/png;base64,") >= 5
+    assert dom.count("data:image/png;base64,") >= 3 and dom.count("data:image/svg+xml;base64,") >= 1
     from matplotlib.image import imread
 
     pixels = imread(shot)
