@@ -51,3 +51,16 @@ def scored_run(
         data_dir=scoring_county_dir,
         progress=False,
     )
+
+
+@pytest.fixture(scope="module")
+def client():
+    """A 2-worker LocalCluster (one process per worker) and its client, one per test module."""
+    distributed = pytest.importorskip("distributed")
+    with (
+        distributed.LocalCluster(
+            n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
+        ) as cluster,
+        distributed.Client(cluster) as connected,
+    ):
+        yield connected

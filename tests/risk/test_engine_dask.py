@@ -14,17 +14,6 @@ distributed = pytest.importorskip("distributed")
 
 
 @pytest.fixture(scope="module")
-def client():
-    with (
-        distributed.LocalCluster(
-            n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
-        ) as cluster,
-        distributed.Client(cluster) as connected,
-    ):
-        yield connected
-
-
-@pytest.fixture(scope="module")
 def dask_run(client, scoring_tables, scoring_model, scoring_county_dir, tmp_path_factory):
     out = tmp_path_factory.mktemp("dask") / SCORING_MONTH
     return score_month_dask(

@@ -47,17 +47,6 @@ def province(province_dir: Path) -> Province:
     return found
 
 
-@pytest.fixture(scope="module")
-def client():
-    with (
-        distributed.LocalCluster(
-            n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
-        ) as cluster,
-        distributed.Client(cluster) as connected,
-    ):
-        yield connected
-
-
 def _score(province, model, out: Path, **engine):
     runner: Any
     if engine:

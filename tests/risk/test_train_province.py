@@ -58,17 +58,6 @@ def province(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def client():
-    with (
-        distributed.LocalCluster(
-            n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
-        ) as cluster,
-        distributed.Client(cluster) as connected,
-    ):
-        yield connected
-
-
-@pytest.fixture(scope="module")
 def runs(province: Path, client, tmp_path_factory: pytest.TempPathFactory) -> dict:
     """Both engines through the CLI; every frame the Dask run's client gathered is recorded."""
     root = tmp_path_factory.mktemp("runs")
