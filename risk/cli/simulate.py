@@ -125,19 +125,24 @@ def simulate_command(
     typer.echo(f"done in {time.perf_counter() - started:.1f}s")
 
 
-def _write_county_layout(out: Path, run: SimulateRun) -> None:
-    """One data directory (1–8 counties), with a progress bar over the months."""
+def _progress() -> Progress:
+    """The simulation's progress bars: description, bar, done/total, elapsed; gone when finished."""
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn  # noqa: PLC0415
-
-    from risk.atomic import OutputError  # noqa: PLC0415
-    from simulation import simulate, write_simulation  # noqa: PLC0415
 
     columns = (
         TextColumn("{task.description}"),
         BarColumn(),
         TextColumn("{task.completed}/{task.total}"),
     )
-    with Progress(*columns, TimeElapsedColumn(), transient=True) as bar:
+    return Progress(*columns, TimeElapsedColumn(), transient=True)
+
+
+def _write_county_layout(out: Path, run: SimulateRun) -> None:
+    """One data directory (1–8 counties), with a progress bar over the months."""
+    from risk.atomic import OutputError  # noqa: PLC0415
+    from simulation import simulate, write_simulation  # noqa: PLC0415
+
+    with _progress() as bar:
         task = bar.add_task("模拟 simulating months", total=None)
 
         def report(stage: str, done: int, total: int) -> None:
@@ -177,17 +182,10 @@ def _write_county_layout(out: Path, run: SimulateRun) -> None:
 
 def _write_province(out: Path, run: SimulateRun) -> ProvinceSummary:
     """`simulation.province.write_province` with one progress bar per county (and one overall)."""
-    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn  # noqa: PLC0415
-
     from risk.atomic import OutputError  # noqa: PLC0415
     from simulation.province import write_province  # noqa: PLC0415
 
-    columns = (
-        TextColumn("{task.description}"),
-        BarColumn(),
-        TextColumn("{task.completed}/{task.total}"),
-    )
-    with Progress(*columns, TimeElapsedColumn(), transient=True) as bar:
+    with _progress() as bar:
         overall = bar.add_task("模拟省份 counties", total=run.counties)
         tasks: dict[int, TaskID] = {}
 
