@@ -349,10 +349,9 @@ class _State:
         note: str = Form(""),
         form_token: str = Form(""),
     ) -> Response:
-        if self._household(household_id) is None:
-            return self._render("missing.html", household_id=household_id, status=404)
-        if not self._token_matches(household_id, form_token):
-            return _expired()
+        posted = self._posted_row(household_id, form_token, self._household)
+        if isinstance(posted, Response):
+            return posted
         problem = _form_problem(decision, reason, reviewer)
         if problem:
             return HTMLResponse(f"{problem}", status_code=400)
@@ -382,11 +381,9 @@ class _State:
         note: str = Form(""),
         form_token: str = Form(""),
     ) -> Response:
-        row = self._household(household_id)
-        if row is None:
-            return self._render("missing.html", household_id=household_id, status=404)
-        if not self._token_matches(household_id, form_token):
-            return _expired()
+        row = self._posted_row(household_id, form_token, self._household)
+        if isinstance(row, Response):
+            return row
         typed = {
             "step": step,
             "step_date": step_date,
@@ -458,11 +455,9 @@ class _State:
         note: str = Form(""),
         form_token: str = Form(""),
     ) -> Response:
-        row = self._lifecycle_row(household_id)
-        if row is None:
-            return self._render("missing.html", household_id=household_id, status=404)
-        if not self._token_matches(household_id, form_token):
-            return _expired()
+        row = self._posted_row(household_id, form_token, self._lifecycle_row)
+        if isinstance(row, Response):
+            return row
         problem = _lifecycle_form_problem(decision, reviewer, stage=str(row["stage"]))
         if problem:  # nothing stored: the page comes back with the reason
             context = self._lifecycle_context(household_id, row)
@@ -569,6 +564,24 @@ class _State:
                 }
             )
         return timeline
+
+    def _posted_row(
+        self,
+        household_id: str,
+        form_token: str,
+        lookup: Callable[[str], dict[str, Any] | None],
+    ) -> dict[str, Any] | Response:
+        """The row a posted form is about, or the page refusing the form.
+
+        An unknown household gives the 404 page; a form from an older page (its token is not this
+        run's for the household) gives the "expired" page, and nothing is stored.
+        """
+        row = lookup(household_id)
+        if row is None:
+            return self._render("missing.html", household_id=household_id, status=404)
+        if not self._token_matches(household_id, form_token):
+            return _expired()
+        return row
 
     def _token_matches(self, household_id: str, offered: str) -> bool:
         """Whether a form's token is this household's (a form from an older page is refused)."""
