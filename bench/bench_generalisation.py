@@ -21,6 +21,13 @@ For each scenario (``simulation`` scenarios: baseline, illness, disaster, migran
 Run: ``python bench/bench_generalisation.py [--households 20000] [--seeds 0 1] [--scenarios ...]``;
 `make bench` runs it with its defaults (``run(results, data_dir)``) and writes ``results["generalisation"]``.
 The table printed at the end goes into docs/model.md.
+
+The trained models (the registered model, the two references and the evaluation) are cached per county
+under ``bench/cache/scenarios/models/``, keyed by the county's folder (scenario, size, seed, simulator
+key) and a hash of the ``training/`` and ``features/`` sources: a change to the reasons alone never
+retrains. ``--reasons-only`` re-scores every month with the cached model and measures the reasons only
+(the ranking figures are left out); a county without a cached model for today's sources uses its
+newest cached model, and says so (``model_cache`` in its figures).
 """
 
 from __future__ import annotations
@@ -39,6 +46,9 @@ import pandas as pd
 HERE = Path(__file__).resolve().parent
 CACHE = HERE / "cache" / "scenarios"
 RUNS = CACHE / "runs"
+MODELS = CACHE / "models"
+#: Source folders whose code decides what a trained model is (the model cache's key hashes them).
+MODEL_SOURCES = ("training", "features")
 KEY = b"bench-pseudonym-key"
 END = "2026-10"
 TRAIN_EXPORT = "2025-12"
@@ -71,14 +81,22 @@ def run(results: dict[str, Any], data_dir: Path | None = None) -> None:
 
 
 def measure(
-    scenarios: tuple[str, ...], *, seeds: tuple[int, ...], households: int, runs: Path = RUNS
+    scenarios: tuple[str, ...],
+    *,
+    seeds: tuple[int, ...],
+    households: int,
+    runs: Path = RUNS,
+    reasons_only: bool = False,
 ) -> dict[str, Any]:
     """One row of figures per scenario and seed, plus the table as Markdown."""
     rows = []
     for scenario in scenarios:
         for seed in seeds:
             started = time.perf_counter()
-            row = one_county(scenario, seed=seed, households=households, runs=runs)
+            if reasons_only:
+                row = county_reasons(scenario, seed=seed, households=households, runs=runs)
+            else:
+                row = one_county(scenario, seed=seed, households=households, runs=runs)
             row["seconds"] = round(time.perf_counter() - started, 1)
             print(json.dumps(row, ensure_ascii=False), flush=True)
             rows.append(row)
@@ -114,14 +132,13 @@ def one_county(scenario: str, *, seed: int, households: int, runs: Path = RUNS) 
     from features.contract.io import load_directory  # noqa: PLC0415
 
     folder = county_dir(scenario, seed=seed, households=households)
-    truth = pd.read_parquet(folder / "_truth" / "truth.parquet")
-    truth["household_id"] = truth["household_id"].astype(str)
-    truth["month"] = pd.PeriodIndex(truth["month"].astype(str), freq="M")
-    if "cause" not in truth:  # a simulator without causes: reason accuracy is reported unavailable
-        truth["cause"] = pd.NA
+    truth = _truth(folder)  # a simulator without causes: reason accuracy is reported unavailable
     full = load_directory(folder, pseudonym_key=KEY).tables
-    train_tables = load_directory(folder / f"export_{TRAIN_EXPORT}", pseudonym_key=KEY).tables
-    model, references, evaluation = _train(train_tables)
+    cached = _cached_models(folder, exact=True)
+    if cached is None:
+        train_tables = load_directory(folder / f"export_{TRAIN_EXPORT}", pseudonym_key=KEY).tables
+        cached = _save_models(folder, _train(train_tables))
+    (model, references, evaluation), cache_name = cached
     scored = [_score(folder, month, model, references, runs=runs) for month in SCORED]
     rows = pd.concat([s for s, _ in scored], ignore_index=True)
     explanations = pd.concat([e for _, e in scored], ignore_index=True)
@@ -134,12 +151,112 @@ def one_county(scenario: str, *, seed: int, households: int, runs: Path = RUNS) 
         "rows": int(len(rows)),
         "positive_rate": round(float(rows["label"].mean()), 4),
         "chosen": evaluation.get("candidates", {}).get("chosen"),
+        "model_cache": cache_name,
     }
     for scorer in ("model", "oracle", "plain_reference", "rules", "logistic"):
         column = "p_true" if scorer == "oracle" else scorer
         figures[scorer] = _metrics(rows, column)
     figures["reasons"] = reason_accuracy(rows, explanations)
     return figures
+
+
+def county_reasons(
+    scenario: str, *, seed: int, households: int, runs: Path = RUNS
+) -> dict[str, Any]:
+    """``--reasons-only``: re-score 2026-01..03 with the county's cached model, measure the reasons.
+
+    The model is the one cached for today's ``training/`` and ``features/`` sources, else the
+    county's newest cached model (``model_cache`` names it). No model cached at all: an error that
+    says to run the full benchmark first.
+    """
+    from features.contract.io import load_directory  # noqa: PLC0415
+
+    folder = county_dir(scenario, seed=seed, households=households)
+    cached = _cached_models(folder, exact=False)
+    if cached is None:
+        raise SystemExit(
+            f"no cached model for {folder.name} under {MODELS}: run without --reasons-only first / "
+            f"{folder.name} 没有缓存的模型，请先完整运行一次"
+        )
+    (model, _, evaluation), cache_name = cached
+    truth = _truth(folder)
+    full = load_directory(folder, pseudonym_key=KEY).tables
+    scored = [_score(folder, month, model, None, runs=runs) for month in SCORED]
+    rows = pd.concat([s for s, _ in scored], ignore_index=True)
+    explanations = pd.concat([e for _, e in scored], ignore_index=True)
+    rows = _label(rows, full).merge(
+        truth[["household_id", "month", "cause"]], how="left", on=["household_id", "month"]
+    )
+    return {
+        "scenario": scenario,
+        "seed": seed,
+        "rows": int(len(rows)),
+        "chosen": evaluation.get("candidates", {}).get("chosen"),
+        "model_cache": cache_name,
+        "reasons": reason_accuracy(rows, explanations),
+    }
+
+
+def _truth(folder: Path) -> pd.DataFrame:
+    """The county's hidden truth, ids as text and months as periods (``cause`` NA when absent)."""
+    truth = pd.read_parquet(folder / "_truth" / "truth.parquet")
+    truth["household_id"] = truth["household_id"].astype(str)
+    truth["month"] = pd.PeriodIndex(truth["month"].astype(str), freq="M")
+    if "cause" not in truth:
+        truth["cause"] = pd.NA
+    return truth
+
+
+def _source_digest() -> str:
+    """A short hash of the ``training/`` and ``features/`` sources (paths and contents)."""
+    import hashlib  # noqa: PLC0415
+
+    root = HERE.parent
+    digest = hashlib.sha256()
+    for folder in MODEL_SOURCES:
+        for path in sorted((root / folder).rglob("*.py")):
+            digest.update(str(path.relative_to(root)).encode())
+            digest.update(path.read_bytes())
+    return digest.hexdigest()[:10]
+
+
+def model_cache_path(folder: Path) -> Path:
+    """Where a county's trained models are cached for today's sources."""
+    return MODELS / f"{folder.name}--{_source_digest()}.pkl"
+
+
+def _cached_models(folder: Path, *, exact: bool) -> tuple[Any, str] | None:
+    """The cached (model, references, evaluation) of a county and the cache file's name, or None.
+
+    `exact`: only the cache of today's sources; otherwise the newest cache of the county when
+    today's is missing.
+    """
+    import pickle  # noqa: PLC0415
+
+    path = model_cache_path(folder)
+    if not path.is_file() and not exact:
+        older = sorted(MODELS.glob(f"{folder.name}--*.pkl"), key=lambda p: p.stat().st_mtime)
+        if older:
+            path = older[-1]
+            print(f"{folder.name}: no model for today's sources; using {path.name}", flush=True)
+    if not path.is_file():
+        return None
+    with path.open("rb") as handle:
+        return pickle.load(handle), path.name  # noqa: S301 - the bench's own cache
+
+
+def _save_models(folder: Path, trained: tuple[Any, ...]) -> tuple[Any, str]:
+    """Cache a county's trained models (written to a temporary file, then renamed)."""
+    import os  # noqa: PLC0415
+    import pickle  # noqa: PLC0415
+
+    path = model_cache_path(folder)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_suffix(f".{os.getpid()}.tmp")
+    with partial.open("wb") as handle:
+        pickle.dump(trained, handle, protocol=pickle.HIGHEST_PROTOCOL)
+    os.replace(partial, path)
+    return trained, path.name
 
 
 def _train(tables: Any) -> tuple[Any, dict[str, Any], dict[str, Any]]:
@@ -177,9 +294,12 @@ def _train(tables: Any) -> tuple[Any, dict[str, Any], dict[str, Any]]:
 
 
 def _score(
-    folder: Path, month: str, model: Any, references: dict[str, Any], *, runs: Path
+    folder: Path, month: str, model: Any, references: dict[str, Any] | None, *, runs: Path
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Score one month from its own export as `risk score` does; add the references and the rules."""
+    """Score one month from its own export as `risk score` does; add the references and the rules.
+
+    Without `references` (``--reasons-only``) only the model's scores and reasons are returned.
+    """
     from features.build import build_features  # noqa: PLC0415
     from features.contract.io import load_directory  # noqa: PLC0415
     from features.contract.lines import MonitoringLines  # noqa: PLC0415
@@ -203,6 +323,11 @@ def _score(
     scores["household_id"] = scores["household_id"].astype(str)
     scores["month"] = period
     scores = scores.rename(columns={"probability": "model"})
+    explanations = result.explanations.copy()
+    explanations["household_id"] = explanations["household_id"].astype(str)
+    explanations["month"] = period
+    if references is None:
+        return scores, explanations
     features = build_features(tables, as_of=period, lines=MonitoringLines()).set_index(
         "household_id"
     )
@@ -217,9 +342,6 @@ def _score(
     rules = department_rules(tables, as_of=period, params=RuleParams(), lines=MonitoringLines())
     rules.index = rules.index.astype(str)
     scores["rules"] = rules["rule_score"].reindex(scores["household_id"]).fillna(0.0).to_numpy()
-    explanations = result.explanations.copy()
-    explanations["household_id"] = explanations["household_id"].astype(str)
-    explanations["month"] = period
     return scores, explanations
 
 
@@ -363,18 +485,8 @@ def markdown(rows: list[dict[str, Any]]) -> str:
         "|---" * 10 + "|",
     ]
     for r in rows:
-        ratio = _ratio(r["model"].get("recall@0.10"), r["rules"].get("recall@0.10"))
-        oracle = _ratio(r["oracle"].get("recall@0.10"), r["rules"].get("recall@0.10"))
-        cells = [
-            r["scenario"],
-            str(r["seed"]),
-            *(_fmt(r[s]["auc"]) for s in scorers),
-            *(_fmt(r[s].get("recall@0.10")) for s in scorers),
-            f"{ratio} ({oracle})",
-            _fmt(r["model"].get("recall@0.05")),
-            _fmt(r["oracle"].get("recall@0.05")),
-        ]
-        ranking.append("| " + " | ".join(cells) + " |")
+        if "model" in r:  # not with --reasons-only
+            ranking.append(_ranking_line(r, scorers))
         why = r["reasons"]
         if why.get("available"):
             cells = [
@@ -386,7 +498,23 @@ def markdown(rows: list[dict[str, Any]]) -> str:
                 f"{_fmt(why['baseline_first'])} / {_fmt(why['baseline_top3'])}",
             ]
             reasons.append("| " + " | ".join(cells) + " |")
-    return "\n".join(ranking) + "\n\n" + "\n".join(reasons)
+    head = "\n".join(ranking) + "\n\n" if len(ranking) > 2 else ""
+    return head + "\n".join(reasons)
+
+
+def _ranking_line(r: dict[str, Any], scorers: tuple[str, ...]) -> str:
+    ratio = _ratio(r["model"].get("recall@0.10"), r["rules"].get("recall@0.10"))
+    oracle = _ratio(r["oracle"].get("recall@0.10"), r["rules"].get("recall@0.10"))
+    cells = [
+        r["scenario"],
+        str(r["seed"]),
+        *(_fmt(r[s]["auc"]) for s in scorers),
+        *(_fmt(r[s].get("recall@0.10")) for s in scorers),
+        f"{ratio} ({oracle})",
+        _fmt(r["model"].get("recall@0.05")),
+        _fmt(r["oracle"].get("recall@0.05")),
+    ]
+    return "| " + " | ".join(cells) + " |"
 
 
 def _ratio(numerator: float | None, denominator: float | None) -> str:
@@ -424,11 +552,20 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--scenarios", nargs="+", default=list(SCENARIOS), choices=SCENARIOS)
     parser.add_argument("--out", type=Path, help="also write the figures to this JSON file")
     parser.add_argument(
+        "--reasons-only",
+        action="store_true",
+        help="re-score with the cached models and measure the reasons only (no training)",
+    )
+    parser.add_argument(
         "--runs", type=Path, default=RUNS, help="where the scoring runs are written"
     )
     args = parser.parse_args(argv)
     figures = measure(
-        tuple(args.scenarios), seeds=tuple(args.seeds), households=args.households, runs=args.runs
+        tuple(args.scenarios),
+        seeds=tuple(args.seeds),
+        households=args.households,
+        runs=args.runs,
+        reasons_only=args.reasons_only,
     )
     print(figures["table"])
     print("\nFirst reason by true cause (households):\n")
