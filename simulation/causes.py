@@ -39,9 +39,29 @@ below `NEAR_LINE` × the line × members:
 
 The cause is defined for every household, identified later or not; the truth writes it for the
 households and months it gives `p_true` for.
+
+Only what the feeds can show
+----------------------------
+The truth's cause is the *visible* cause: what a reviewer could name from the records the county
+receives. Each shock cause is named by some feeds (`NAMED_BY`: illness by medical claims, a death
+or a disaster by the events feed, …). When a scenario sends none of a cause's naming feeds (the
+``sparse`` county has no events feed), its booked effect is not that cause's before rule 1:
+
+- it counts for the cause its money shows as in a feed the county does receive (`SHOWN_AS`: a
+  disaster's destroyed crop is a fall of farm income, which the income checks record as 经营净收入
+  — the vocabulary's ``business``, a farm or business income fall);
+- otherwise it is dropped: a death without an events feed is in no record (the members table lists
+  the living only; no assistance is paid for it before identification), so such a household's cause
+  is whatever else is visible — a visible shock, its disability or low income near the line, or
+  ``other`` (nothing visible).
+
+The rule is the same for every scenario and cause; with every feed sent (every scenario but
+``sparse``) it changes nothing.
 """
 
 from __future__ import annotations
+
+from collections.abc import Collection, Mapping
 
 import numpy as np
 
@@ -57,9 +77,73 @@ NEAR_LINE = 1.5
 CAUSES = L.CAUSES
 LOW_INCOME = CAUSES.index("low_income")
 OTHER = CAUSES.index("other")
+#: The feeds whose records name each shock cause (any one of them suffices): a reviewer can say
+#: 因病 from claims, 因残 from certificates, 因学 from the members' school stages, a job or wage
+#: loss from spells or income checks, a disaster or a death only from the events feed, a business
+#: failure from the events feed or the business income of the income checks.
+NAMED_BY: Mapping[str, tuple[str, ...]] = {
+    "illness": ("medical",),
+    "disability": ("disability",),
+    "schooling": ("members",),
+    "work": ("employment", "income"),
+    "disaster": ("events",),
+    "business": ("events", "income"),
+    "death": ("events",),
+}
+#: Where a cause's money still shows when none of its naming feeds is sent: (feed, cause it reads
+#: as). A disaster's lost crop is a fall of the farm income the income checks record.
+SHOWN_AS: Mapping[str, tuple[str, str]] = {"disaster": ("income", "business")}
+#: Every feed of the contract a county can be sent.
+FEEDS: tuple[str, ...] = (
+    "households",
+    "members",
+    "income",
+    "medical",
+    "disability",
+    "employment",
+    "assistance",
+    "events",
+)
 
 
-def true_cause(state: State, households: np.ndarray, *, line: float) -> np.ndarray:
+def visible_as(feeds: Collection[str]) -> np.ndarray:
+    """For each effect column, the cause code its shock is visible as given the feeds sent.
+
+    Itself when one of its `NAMED_BY` feeds is sent; else the `SHOWN_AS` cause when that feed is
+    sent; else -1 (hidden: in no record the county receives).
+
+    >>> visible_as(FEEDS).tolist()
+    [0, 1, 2, 3, 4, 5, 6]
+    >>> visible_as([f for f in FEEDS if f != "events"]).tolist()
+    [0, 1, 2, 3, 5, 5, -1]
+    """
+    sent = set(feeds)
+    out = np.full(L.N_EFFECT, -1, dtype=np.int64)
+    for column, cause in enumerate(CAUSES[: L.N_EFFECT]):
+        if sent & set(NAMED_BY[cause]):
+            out[column] = column
+        elif cause in SHOWN_AS and SHOWN_AS[cause][0] in sent:
+            out[column] = CAUSES.index(SHOWN_AS[cause][1])
+    return out
+
+
+def visible_effect(effect: np.ndarray, shown: np.ndarray | None) -> np.ndarray:
+    """The booked effects (rows × effect columns) as the feeds show them (`visible_as`).
+
+    Returned unchanged (the same array) when every cause is visible as itself.
+    """
+    if shown is None or (shown == np.arange(L.N_EFFECT)).all():
+        return effect
+    out = np.zeros_like(effect)
+    for column, target in enumerate(shown):
+        if target >= 0:
+            out[:, target] += effect[:, column]
+    return out
+
+
+def true_cause(
+    state: State, households: np.ndarray, *, line: float, shown: np.ndarray | None = None
+) -> np.ndarray:
     """Cause code (index into `CAUSES`) of each of `households` at the end of the state's month.
 
     Parameters
@@ -70,13 +154,15 @@ def true_cause(state: State, households: np.ndarray, *, line: float) -> np.ndarr
         Household rows.
     line
         The monitoring line in force that month (yuan per person per year).
+    shown
+        `visible_as` of the feeds the county is sent (None: every feed, each cause visible).
 
     Returns
     -------
     numpy.ndarray
         int8 codes, one per household row given.
     """
-    effect = state.effect[households]
+    effect = visible_effect(state.effect[households], shown)
     size = np.maximum(state.hi[households, L.SIZE], 1)
     need = line * size
     inc12 = state.inc_ring[households].sum(axis=1)

@@ -12,7 +12,7 @@ import pandas as pd
 from features.contract.errors import ConfigError
 from simulation import layout as L
 from simulation.cases import case_register
-from simulation.causes import cause_names, true_cause
+from simulation.causes import FEEDS, cause_names, true_cause, visible_as
 from simulation.dynamics import Rules, State, expected_person_income, expected_transfers, step
 from simulation.feeds import (
     Context,
@@ -154,6 +154,7 @@ def simulate(
     working = np.flatnonzero(pop.pi[:, L.JOB] > 0)
     rec.start_spells(state, working, pop.pi[working, L.SPELL_T])
     truth_t = _truth_months(timeline) if truth else []
+    shown = visible_as(feeds_sent(world))
     rng = np.random.default_rng(ss_dyn)
     truth_streams = dict(zip(truth_t, ss_truth.spawn(max(len(truth_t), 1)), strict=False))
     parts: list[pd.DataFrame] = []
@@ -169,7 +170,7 @@ def simulate(
             rows, p_true = continuation_probability(
                 state, t=t, timeline=timeline, seed=truth_streams[t], rules=rules, draws=draws
             )
-            cause = true_cause(state, rows, line=calendar.line)
+            cause = true_cause(state, rows, line=calendar.line, shown=shown)
             parts.append(pd.DataFrame({"row": rows, "t": t, "p_true": p_true, "cause": cause}))
         if progress:
             progress("simulate", t + 1, timeline.n_months)
@@ -192,6 +193,11 @@ def simulate(
         }
     )
     return sim
+
+
+def feeds_sent(scenario: Scenario) -> tuple[str, ...]:
+    """The contract feeds a county of this scenario receives (``sparse``: no events feed)."""
+    return tuple(f for f in FEEDS if f != "events" or scenario.events_feed)
 
 
 def _check(

@@ -18,7 +18,7 @@ from features.contract.errors import ConfigError
 from features.contract.io import load_directory
 from simulation import Simulation, simulate, write_simulation
 from simulation import layout as L
-from simulation.causes import CAUSES, true_cause
+from simulation.causes import CAUSES, FEEDS, true_cause, visible_as
 from simulation.dynamics import State, village_disasters
 from simulation.scenarios import BASELINE, SCENARIOS, Scenario, get_scenario
 
@@ -268,3 +268,40 @@ def test_true_cause_rule():
     assert names == ["illness", "work", "low_income", "disability", "other", "other"]
     effect[5, L.E_DEATH] = 3400.0
     assert CAUSES[true_cause(state, np.array([5]), line=line)[0]] == "death"
+
+
+def test_the_truth_names_only_what_the_feeds_can_show():
+    line = 6000.0
+    effect = np.zeros((4, L.N_EFFECT))
+    effect[0, L.E_DEATH] = 3000.0  # a death worth 3 months of a near-line household
+    effect[1, L.E_DISASTER] = 3000.0  # a destroyed crop
+    effect[2, [L.E_DEATH, L.E_ILLNESS]] = [3000.0, 1500.0]  # a death and a smaller illness
+    effect[3, L.E_DEATH] = 3000.0  # a death in a household far above the line
+    income = np.array([12000.0, 12000.0, 12000.0, 40000.0])
+    state = _state(effect, income, np.zeros(4, dtype=bool))
+    every = visible_as(FEEDS)
+    assert every.tolist() == list(range(L.N_EFFECT))  # every feed sent: each cause is itself
+
+    def named(shown: np.ndarray) -> list[str]:
+        return [CAUSES[c] for c in true_cause(state, np.arange(4), line=line, shown=shown)]
+
+    assert named(every) == ["death", "disaster", "death", "other"]
+    assert named(every) == [CAUSES[c] for c in true_cause(state, np.arange(4), line=line)]
+    # without an events feed a death is in no record, a lost crop shows as a farm income fall
+    no_events = visible_as([f for f in FEEDS if f != "events"])
+    assert named(no_events) == ["low_income", "business", "illness", "other"]
+    assert effect[0, L.E_DEATH] == 3000.0  # the state is not changed
+
+
+def test_only_the_sparse_county_hides_a_cause():
+    from simulation.engine import feeds_sent
+
+    for name, scenario in SCENARIOS.items():
+        hidden = (visible_as(feeds_sent(scenario)) != np.arange(L.N_EFFECT)).any()
+        assert hidden == (name == "sparse")
+
+
+def test_the_sparse_truth_names_no_death_and_no_disaster(counties):
+    sim, _ = counties["sparse"]
+    assert sim.truth is not None
+    assert not set(sim.truth["cause"]) & {"death", "disaster"}
