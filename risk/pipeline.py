@@ -13,22 +13,22 @@ same files.
 
 from __future__ import annotations
 
+import shutil
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Protocol
 
-import numpy as np
 import pandas as pd
 
 from features.contract.province import CountyFolder, county_folders
 from features.contract.tables import Tables
 from risk import report
+from risk.atomic import atomic_output_dir
 from risk.config import FanpinConfig
-from risk.explain import ReasonSpec, default_catalogue, previous_main_reasons
-from risk.ids import isin_ids
+from risk.explain import ReasonSpec, default_catalogue
 from risk.manifest import make_run_id
 from risk.run_context import (
     OUTPUT_FILES,
@@ -38,7 +38,9 @@ from risk.run_context import (
     RunContext,
     ScoreResult,
 )
+from risk.stages.counties import county_files_of_part
 from risk.stages.explain import PartExplained, explain_part, gather_explanations
+from risk.stages.explanation_files import PARTS_FOLDER
 from risk.stages.features import features_of_part
 from risk.stages.feeds import FeedTally, combine_tallies, feed_warnings
 from risk.stages.lifecycle import (
@@ -59,13 +61,12 @@ from risk.stages.load import (
     tables_part,
 )
 from risk.stages.outputs import (
-    CountyOutputs,
     find_previous_run,
     input_digests,
-    render_county,
     rewrite_manifest,
     run_settings,
     write_outputs,
+    write_scores,
 )
 from risk.stages.predict import predict_part
 from risk.stages.profile import (
@@ -85,6 +86,10 @@ from risk.stages.select import (
     scores_of_part,
     select_list,
 )
+
+#: The report draws this many households' waterfalls (`risk.report.N_WATERFALLS`): every
+#: explanation row of the first ones on the list reaches the client, only main reasons of the others.
+WATERFALL_HOUSEHOLDS = report.N_WATERFALLS
 
 
 @dataclass(frozen=True)
@@ -381,7 +386,7 @@ def run_month(
         load_warnings=tuple(load_warnings),
         catalogue=dict(catalogue) if catalogue is not None else default_catalogue(),
     )
-    with StageClock(show=progress, on_stage=on_stage) as clock:
+    with StageClock(show=progress, on_stage=on_stage) as clock, ExitStack() as outputs:
         with clock.stage("feeds"):
             parts = _partitions(executor, source, month=period, config=config)
             fed = _feeds(executor, parts, source=source, data_dir=run.data_dir, month=period)
@@ -403,15 +408,34 @@ def run_month(
             whole = gather_scores([piece.value for piece in _flat(gathered)])
             run_id, scores, audit = _select(run, whole, inputs=fed.inputs)
             bins, drift = _profile(executor, predicted, run, n_scored=len(scores))
+            # the outputs' temporary folder: the partitions write into it from here on
+            folder = outputs.enter_context(atomic_output_dir(out))
+            (folder / PARTS_FOLDER).mkdir()
+            write_scores(scores, folder)
         with clock.stage("explain"):
-            explained = _explain(executor, predicted, gathered, run, scores, audit, shared_model)
+            explained = _explain(
+                executor, predicted, gathered, run, scores, audit, shared_model, folder=folder
+            )
         with clock.stage("lifecycle"):
-            lifecycle, followed = _lifecycle(executor, predicted, run, shared_model)
+            lifecycle, relapse = _lifecycle(executor, predicted, run, shared_model)
         context = _context(run, run_id=run_id, fed=fed, whole=whole, scores=scores, audit=audit,
-                           explained=explained, lifecycle=lifecycle, bins=bins, drift=drift)  # fmt: skip
+                           explained=explained, lifecycle=lifecycle.frame, bins=bins,
+                           drift=drift)  # fmt: skip
         with clock.stage("write"):
-            counties = _county_outputs(executor, context, gathered, fed, followed)
-            manifest = write_outputs(context, out, timings=clock.timings, counties=counties)
+            counties = _county_files(
+                executor, predicted, context, gathered, fed, lifecycle, folder=folder
+            )
+            manifest = write_outputs(
+                context,
+                folder,
+                out_dir=out,
+                timings=clock.timings,
+                explanation_parts=sorted((folder / PARTS_FOLDER).glob("explanations-*.parquet")),
+                rows_by_rank=explained.rows_by_rank,
+            )
+            executor.settle(counties)
+            shutil.rmtree(folder / PARTS_FOLDER)
+            outputs.close()  # every file is written: swap the folder into place
     manifest["timings"] = dict(clock.timings)
     rewrite_manifest(out, manifest)
     return ScoreResult(
@@ -419,7 +443,6 @@ def run_month(
         month=str(period),
         out_dir=out,
         scores=scores,
-        explanations=context.explanations,
         feed_warnings=context.feed_warnings,
         counts=dict(context.counts),
         timings=dict(clock.timings),
@@ -506,31 +529,68 @@ def _explain(
     scores: pd.DataFrame,
     audit: Mapping[str, Any],
     shared_model: Any,
+    *,
+    folder: Path,
 ) -> PartExplained:
-    """Each county explains its own listed households (the list's order kept within it)."""
+    """Each piece explains its own listed households and writes their rows into `folder`.
+
+    A piece is sent its listed households' ids and ranks only (a few per cent of its households);
+    it reads the previous run's reasons of those households itself.
+    """
     listed = scores.loc[scores["warned"], "household_id"].tolist() + list(audit["household_ids"])
-    previous = previous_main_reasons(run.previous_dir) if run.previous_dir else None
-    each = _per_piece(
-        gathered,
-        lambda piece: _listed_of_part(piece.value, listed, scores=scores, previous=previous),
-    )
+    ranks = scores.loc[scores["warned"], ["household_id", "rank"]]
+    audit_ranks = scores.loc[scores["household_id"].isin(audit["household_ids"])]
+    ranks = pd.concat([ranks, audit_ranks[["household_id", "rank"]]]).set_index("household_id")
+    full = scores.loc[scores["warned"], "household_id"].head(WATERFALL_HOUSEHOLDS).tolist()
+    pieces = iter(range(sum(len(part) for part in gathered)))
+
+    def own(piece: Piece) -> dict[str, Any]:
+        ids = set(piece.value.predictions.index.astype(str))
+        mine = [h for h in listed if h in ids]
+        return {
+            "listed": mine,
+            "ranks": ranks.loc[mine].reset_index(),
+            "key": str(piece.name) if piece.name is not None else f"part{next(pieces)}",
+            "full": [h for h in full if h in ids],
+        }
+
+    each = _per_piece(gathered, own)
     explained = executor.gather(executor.map(
         over_pieces, predicted, each=each, do=explain_part, model=shared_model,
-        catalogue=run.catalogue, month=run.month,
+        catalogue=run.catalogue, month=run.month, previous_dir=run.previous_dir,
+        parts_dir=folder / PARTS_FOLDER,
     ))  # fmt: skip
     return gather_explanations([piece.value for piece in _flat(explained)])
 
 
+@dataclass(frozen=True)
+class Followed:
+    """The lifecycle stage's result: the province's frame, and what stays with the partitions.
+
+    Attributes
+    ----------
+    frame
+        ``lifecycle.parquet``'s frame with the display columns (`assemble_lifecycle`).
+    statuses, reasons
+        Handles of each partition's `PartLifecycle` s and of its relapse list's reasons.
+    relapse
+        Each partition's pieces' relapse lists (``per_piece`` arguments).
+    """
+
+    frame: pd.DataFrame
+    statuses: list[Any]
+    reasons: list[Any]
+    relapse: list[dict[str, Any]]
+
+
 def _lifecycle(
     executor: Executor, predicted: Sequence[Any], run: MonthInputs, shared_model: Any
-) -> tuple[pd.DataFrame, dict[str, list[str]]]:
-    """Statuses per county; the relapse list over all; its reasons where each household lives.
-
-    Also returns each named county's followed households (its rows of the lifecycle frame).
-    """
-    gathered: list[Part] = executor.gather(executor.map(
+) -> tuple[Followed, pd.Series]:
+    """Statuses per county; the relapse list over all; its reasons where each household lives."""
+    handles = executor.map(
         over_pieces, predicted, do=lifecycle_of_part, month=run.month, config=run.config
-    ))  # fmt: skip
+    )
+    gathered: list[Part] = executor.gather(handles)
     parts: list[PartLifecycle] = [piece.value for piece in _flat(gathered)]
     relapse = choose_relapse(parts, params=run.config.lifecycle)
     chosen = set(relapse.index[relapse.to_numpy() == "relapse_risk"])
@@ -542,25 +602,17 @@ def _lifecycle(
             )
         },
     )
-    reasons = executor.gather(executor.map(
+    reasons = executor.map(
         over_pieces, predicted, each=each, do=explain_relapse_part, model=shared_model,
         catalogue=run.catalogue, month=run.month,
-    ))  # fmt: skip
+    )  # fmt: skip
     frame = assemble_lifecycle(
         parts,
         relapse,
-        pd.concat([piece.value for piece in _flat(reasons)], ignore_index=True),
+        pd.concat([piece.value for piece in _flat(executor.gather(reasons))], ignore_index=True),
         month=run.month,
     )
-    followed = {
-        str(piece.name): [
-            *piece.value.monitored["household_id"].astype(str),
-            *piece.value.exited["household_id"].astype(str),
-        ]
-        for piece in _flat(gathered)
-        if piece.name is not None
-    }
-    return frame, followed
+    return Followed(frame, list(handles), list(reasons), each), relapse
 
 
 def _profile(
@@ -583,25 +635,6 @@ def _profile(
     }
     drift = {name: shares(counts, then.n) for name, counts in then.counts.items()}
     return bins, drift
-
-
-def _listed_of_part(
-    part: PartScores,
-    listed: Sequence[str],
-    *,
-    scores: pd.DataFrame,
-    previous: pd.DataFrame | None,
-) -> dict[str, Any]:
-    """What a county needs to explain its listed households: their ids, scores, past reasons."""
-    own = set(part.predictions.index.astype(str))
-    mine = [h for h in listed if h in own]
-    return {
-        "listed": mine,
-        "scores": scores.loc[isin_ids(scores["household_id"], mine)],
-        "previous_reasons": None
-        if previous is None
-        else previous.loc[isin_ids(previous["household_id"].astype(str), mine)],
-    }
 
 
 def _context(
@@ -650,84 +683,57 @@ def _context(
     )
 
 
-def _county_outputs(
+def _county_files(
     executor: Executor,
+    predicted: Sequence[Any],
     context: RunContext,
     gathered: Sequence[Part],
     fed: Fed,
-    followed: Mapping[str, Sequence[str]],
-) -> list[CountyOutputs]:
-    """Each county's workbook and report of a province's run, rendered by the executor."""
-    pieces = [piece for piece in _flat(gathered) if piece.name is not None]
-    if not pieces:
-        return []
-    picked = operating_pick(context.scores, warning=context.config.warning)
-    contexts = [
-        county_context(
-            context,
-            piece.value,
-            fed=fed.pieces[str(piece.name)],
-            followed=followed.get(str(piece.name), []),
-            picked=picked,
-        )
-        for piece in pieces
-    ]
-    rendered = executor.each(render_county, contexts)
-    return [
-        CountyOutputs(str(piece.name), files) for piece, files in zip(pieces, rendered, strict=True)
-    ]
-
-
-def county_context(
-    context: RunContext,
-    part: PartScores,
+    followed: Followed,
     *,
-    fed: PieceFeeds,
-    followed: Sequence[str],
-    picked: np.ndarray,
-) -> RunContext:
-    """The run seen from one county: its households' rows, its feeds, its counts (province ranks)."""
-    ids = set(part.predictions.index.astype(str))
-    mask = isin_ids(context.scores["household_id"], ids)
-    scores = context.scores.loc[mask].reset_index(drop=True)
-    explanations = context.explanations.loc[
-        isin_ids(context.explanations["household_id"], ids)
-    ].reset_index(drop=True)
-    audit = {
-        **context.audit,
-        "household_ids": [h for h in context.audit["household_ids"] if h in ids],
-    }
-    warnings = feed_warnings(fed.tally, month=context.month)
-    lifecycle = context.lifecycle
-    if lifecycle is not None:
-        lifecycle = lifecycle.loc[isin_ids(lifecycle["household_id"], set(followed))].reset_index(
-            drop=True
-        )
-    counts = run_counts(
-        scores,
-        warning=context.config.warning,
-        n_households=part.n_households,
-        n_monitored=part.n_monitored,
-        n_explained=int(explanations["household_id"].nunique()),
-        n_audit=len(audit["household_ids"]),
-        n_feed_warnings=len(warnings),
-        picked=picked[mask],
-    )
-    info = context.listed_info
-    return replace(
+    folder: Path,
+) -> list[Any]:
+    """Each county of a province writes its workbook and report into ``folder/<county>/``.
+
+    Started on the partitions and not waited for (the client writes the province's files
+    meanwhile): the handles to settle.
+    """
+    named = [piece.name for part in gathered for piece in part if piece.name is not None]
+    if not named:
+        return []
+    for name in named:
+        (folder / str(name)).mkdir()
+    picked = int(operating_pick(context.scores, warning=context.config.warning).sum())
+    base = replace(
         context,
         model=ModelRef(str(context.model.name), str(context.model.version), str(context.model.uri)),
         feature_bins={},
         drift_shares={},
-        scores=scores,
-        explanations=explanations,
-        listed_info=info.loc[isin_ids(info.index, ids)],
-        volumes=fed.tally.volumes,
-        feed_warnings=tuple(warnings),
-        load_warnings=fed.notes,
-        inputs=dict(fed.inputs),
+        scores=context.scores.iloc[:0],
+        explanations=context.explanations.iloc[:0],
+        listed_info=context.listed_info.iloc[:0],
         previous_dir=None,
-        audit=audit,
-        counts=counts,
-        lifecycle=lifecycle,
+        lifecycle=None,
+    )
+    each = [
+        {
+            "lifecycles": statuses,
+            "relapse_reasons": reasons,
+            "per_piece": [
+                None
+                if piece.name is None
+                else {
+                    "name": str(piece.name),
+                    "fed": fed.pieces[str(piece.name)],
+                    "relapse": own["listed"],
+                }
+                for piece, own in zip(part, relapse["per_piece"], strict=True)
+            ],
+        }
+        for part, statuses, reasons, relapse in zip(
+            gathered, followed.statuses, followed.reasons, followed.relapse, strict=True
+        )
+    ]
+    return executor.map(
+        county_files_of_part, predicted, each=each, base=base, n_picked=picked, out=folder
     )

@@ -8,6 +8,7 @@ the scoring modules that call the report.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -163,15 +164,23 @@ class RunContext:
 
 @dataclass(frozen=True)
 class ScoreResult:
-    """What a scoring run produced (and where)."""
+    """What a scoring run produced (and where).
+
+    ``explanations`` is read from the run's ``explanations.parquet`` when first asked for: a
+    province's rows are written by its partitions and never held by the client.
+    """
 
     run_id: str
     month: str
     out_dir: Path
     scores: pd.DataFrame
-    explanations: pd.DataFrame
     feed_warnings: tuple[FeedWarning, ...]
     counts: dict[str, int]
     timings: dict[str, float]
     manifest: dict[str, Any]
     paths: dict[str, Path] = field(default_factory=dict)
+
+    @functools.cached_property
+    def explanations(self) -> pd.DataFrame:
+        """Every explanation row of the run (`risk.explain.EXPLANATION_COLUMNS`), by rank."""
+        return pd.read_parquet(self.out_dir / EXPLANATIONS_FILE)

@@ -1,8 +1,9 @@
 """Outputs of a run: scores, explanations, lifecycle (parquet), warnings.xlsx, report.html, manifest.
 
 The workbook's content (`workbook_parts`), the manifest (`build_manifest`) and the report
-(`risk.report`) are computed from a `RunContext` on the client, then the five files are written
-together into a temporary folder and swapped into place only after success (`write_outputs`). The run
+(`risk.report`) are computed from a `RunContext` on the client and written into the run's temporary
+folder (`write_scores`, `write_outputs`; ``explanations.parquet`` merged from the partitions' parts),
+which the pipeline swaps into place only after success (`risk.atomic`). The run
 id depends on the inputs only (`run_settings`, `input_digests`), and the parquet files and the
 workbook hold no wall-clock value, so re-running gives identical files.
 """
@@ -15,7 +16,7 @@ import os
 import shutil
 import tempfile
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -27,13 +28,11 @@ from features.contract.pseudonym import mask_id
 from features.contract.tables import TABLE_NAMES, Tables
 from features.rules import RULE_LABELS_ZH
 from risk import report
-from risk.atomic import atomic_output_dir
 from risk.config import FanpinConfig
 from risk.excel import lifecycle_sheet_rows, warning_rows, write_warnings_workbook
 from risk.explain import (
     CAUSE_LABELS,
     DEFAULT_MEASURE,
-    EXPLANATION_COLUMNS,
     MEASURES,
     ReasonSpec,
     main_reasons,
@@ -59,6 +58,7 @@ from risk.run_context import (
     RunContext,
     ScoreResult,
 )
+from risk.stages.explanation_files import merge_parts
 from risk.stages.select import operating_point
 
 # --- run identity ----------------------------------------------------------------------------------
@@ -147,20 +147,12 @@ def scores_schema_frame(scores: pd.DataFrame) -> pd.DataFrame:
     return scores.astype({"household_id": "str", "month": "str", "tier": "str"})
 
 
-@dataclass(frozen=True)
-class CountyOutputs:
-    """A province's county and its own files (name → bytes), written into ``OUT/<name>/``."""
-
-    name: str
-    files: Mapping[str, bytes]
-
-
 def render_county(context: RunContext) -> dict[str, bytes]:
     """A county's list (``warnings.xlsx``, only its households) and ``report.html``, as bytes.
 
-    `context` is the run seen from the county (`risk.pipeline.county_context`); rendering needs no
-    file of the run, so it can happen on any worker. The county's report has no drift section of its
-    own (the province's report has it) and no earlier runs' cases.
+    `context` is the run seen from the county (`risk.stages.counties.county_context`); rendering
+    needs no file of the run, so it can happen on any worker. The county's report has no drift
+    section of its own (the province's report has it) and no earlier runs' cases.
     """
     manifest = build_manifest(context, timings={})
     with tempfile.TemporaryDirectory(prefix="fanpin-county-") as folder:
@@ -171,40 +163,41 @@ def render_county(context: RunContext) -> dict[str, bytes]:
     return {WARNINGS_FILE: workbook, REPORT_FILE: page.encode("utf-8")}
 
 
+def write_scores(scores: pd.DataFrame, folder: Path) -> Path:
+    """``scores.parquet`` into the run's temporary folder (the counties' steps read their rows)."""
+    path = folder / SCORES_FILE
+    write_parquet(scores_schema_frame(scores), path)
+    return path
+
+
 def write_outputs(
     context: RunContext,
-    out_dir: Path,
+    folder: Path,
     *,
+    out_dir: Path,
     timings: Mapping[str, float],
-    counties: Sequence[CountyOutputs] = (),
+    explanation_parts: Sequence[Path],
+    rows_by_rank: Mapping[int, int],
 ) -> dict:
-    """Write the outputs into a temporary folder, then swap it into `out_dir`.
+    """Write the province-wide outputs (but ``scores.parquet``) into the run's temporary `folder`.
 
-    A province's counties each get ``OUT/<county>/`` with their own files, inside the same swap:
-    all of `out_dir` appears, or none of it.
+    ``explanations.parquet`` is merged from the pieces' part files in rank order
+    (`risk.stages.explanation_files.merge_parts`); the pipeline swaps `folder` into `out_dir` once
+    everything, the counties' folders included, is written.
     """
     from risk.stages.lifecycle import lifecycle_file_frame  # noqa: PLC0415
 
     manifest = build_manifest(context, timings=timings)
     followups = report_followups(context, out_dir)
-    with atomic_output_dir(out_dir) as tmp:
-        for county in counties:
-            folder = tmp / county.name
-            folder.mkdir()
-            for name, content in county.files.items():
-                (folder / name).write_bytes(content)
-        write_parquet(scores_schema_frame(context.scores), tmp / SCORES_FILE)
-        write_parquet(
-            context.explanations.loc[:, list(EXPLANATION_COLUMNS)], tmp / EXPLANATIONS_FILE
-        )
-        if context.lifecycle is not None:
-            write_parquet(lifecycle_file_frame(context.lifecycle), tmp / LIFECYCLE_FILE)
-        write_warnings_workbook(tmp / WARNINGS_FILE, **workbook_parts(context))
-        report.write_report(
-            tmp / REPORT_FILE, context=context, manifest=manifest, followups=followups
-        )
-        manifest["timings"] = dict(timings)
-        write_manifest(tmp, manifest)
+    merge_parts(explanation_parts, folder / EXPLANATIONS_FILE, rows_by_rank=rows_by_rank)
+    if context.lifecycle is not None:
+        write_parquet(lifecycle_file_frame(context.lifecycle), folder / LIFECYCLE_FILE)
+    write_warnings_workbook(folder / WARNINGS_FILE, **workbook_parts(context))
+    report.write_report(
+        folder / REPORT_FILE, context=context, manifest=manifest, followups=followups
+    )
+    manifest["timings"] = dict(timings)
+    write_manifest(folder, manifest)
     return manifest
 
 
