@@ -236,6 +236,12 @@ def write_warnings_workbook(
     list_path = f"xl/worksheets/sheet{workbook.sheetnames.index(LIST_SHEET) + 1}.xml"
     with _FixedTimeZip(target, "w", zipfile.ZIP_DEFLATED, allowZip64=True) as archive:
         archive.rewrite[list_path] = lambda xml: _splice_rows(xml, rows)
+        if lifecycle is not None:
+            followed = lifecycle.loc[:, list(LIFECYCLE_SHEET_COLUMNS)]
+            at = workbook.sheetnames.index(LIFECYCLE_SHEET) + 1
+            archive.rewrite[f"xl/worksheets/sheet{at}.xml"] = lambda xml: _splice_rows(
+                xml, followed
+            )
         ExcelWriter(workbook, archive).write_data()
     return target
 
@@ -422,7 +428,11 @@ def _lifecycle_sheet(workbook: Workbook, rows: pd.DataFrame) -> None:
         sheet.column_dimensions[get_column_letter(index)].width = width
     sheet.freeze_panes = "B2"
     sheet.append([_header(sheet, name, review=False) for name in LIFECYCLE_SHEET_COLUMNS])
-    for values in rows.loc[:, list(LIFECYCLE_SHEET_COLUMNS)].itertuples(index=False, name=None):
+    # the first row is the template the writer renders every row from (`_splice_rows`), as for
+    # the list: a province follows hundreds of thousands of households
+    for values in (
+        rows.loc[:, list(LIFECYCLE_SHEET_COLUMNS)].head(1).itertuples(index=False, name=None)
+    ):
         sheet.append([_cell_value(value) for value in values])
 
 
