@@ -70,6 +70,9 @@ CLIENT_PEAK_TARGET_GIB = 1.5
 LOCAL_FIT_SHARE = 0.8
 MEMORY_FLOOR_GIB = 0.5
 SAMPLE_SECONDS = 0.1
+#: The projection: a province of 10⁷ households on N workers.
+PROJECTED_HOUSEHOLDS = 10_000_000
+PROJECTED_WORKERS = (2, 8, 32)
 
 
 # ------------------------------------------------------------------------------ the cached inputs
@@ -154,6 +157,8 @@ def build_model(province: Path) -> Path:
     if (folder / "MLmodel").is_file():
         return folder
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+    from bench_score import fit_default_model  # noqa: PLC0415
+
     from features.contract.io import load_directory  # noqa: PLC0415
     from features.contract.province import county_folders  # noqa: PLC0415
     from training.registry import save_local  # noqa: PLC0415
@@ -161,7 +166,7 @@ def build_model(province: Path) -> Path:
     first = (county_folders(province) or [])[0]
     print(f"[bench] fitting the model on {first.name} …", flush=True)
     tables = load_directory(first.path, pseudonym_key=KEY.encode()).tables
-    model, rows = _fit(tables)
+    model, rows = fit_default_model(tables)
     staging = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", dir=folder.parent))
     try:
         save_local(model, staging / "model", signature_frame=rows)
@@ -169,29 +174,6 @@ def build_model(province: Path) -> Path:
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     return folder
-
-
-def _fit(tables: Any) -> tuple[Any, Any]:
-    """The default model shape on three as-of months whose 6-month labels have closed."""
-    from features.build import build_panel  # noqa: PLC0415
-    from features.contract.lines import MonitoringLines  # noqa: PLC0415
-    from training.labels import build_labels  # noqa: PLC0415
-    from training.model import RiskModel  # noqa: PLC0415
-
-    last = tables.export_month - 6
-    months = [last - 6, last - 3, last]
-    labels = build_labels(
-        tables.outcomes,
-        tables.households["household_id"],
-        months=months,
-        horizon=6,
-        known_until=tables.export_month,
-    )
-    panel = build_panel(tables, months=months, lines=MonitoringLines())
-    rows = panel.merge(labels[["household_id", "month", "label"]], on=["household_id", "month"])
-    features = rows.drop(columns=["household_id", "month", "label"])
-    model = RiskModel(random_state=0).fit(features, rows["label"], groups=rows["household_id"])
-    return model, features
 
 
 def household_count(data: Path) -> int:
@@ -374,8 +356,12 @@ def _tail(log: Path, lines: int = 6) -> str:
 
 
 @contextmanager
-def local_cluster(n_workers: int) -> Iterator[tuple[str, dict[str, int], float]]:
-    """A LocalCluster as `--engine dask` starts it: its address, worker pids, start-up seconds."""
+def local_cluster(n_workers: int) -> Iterator[tuple[str, dict[str, int], float, Any]]:
+    """A LocalCluster as `--engine dask` starts it: address, worker pids, start-up seconds, client.
+
+    The harness's client reads the scheduler's task stream after the run (the workers' compute
+    seconds); the run itself is another process with its own client.
+    """
     import logging  # noqa: PLC0415
 
     from risk.engine_dask import dask_client  # noqa: PLC0415
@@ -386,7 +372,7 @@ def local_cluster(n_workers: int) -> Iterator[tuple[str, dict[str, int], float]]
         client.wait_for_workers(n_workers)
         seconds = time.perf_counter() - started
         pids = {address: int(pid) for address, pid in client.run(os.getpid).items()}
-        yield client.scheduler.address, pids, round(seconds, 2)
+        yield client.scheduler.address, pids, round(seconds, 2), client
 
 
 # ------------------------------------------------------------------------------ the benchmark
@@ -430,7 +416,8 @@ def _dask_province(
         dask["cluster"] = "started by risk score (one worker per core), inside the run"
         return dask
     try:
-        with local_cluster(workers) as (address, pids, startup):
+        with local_cluster(workers) as (address, pids, startup, client):
+            since = time.time()
             dask = score_in_subprocess(
                 province,
                 runs / "dask-province",
@@ -439,11 +426,89 @@ def _dask_province(
                 scheduler=address,
                 workers=pids,
             )
+            stream = client.get_task_stream(start=since)
     except Exception as error:  # noqa: BLE001 - a cluster that cannot start is a figure too
         return {"engine": "dask", "failed": f"LocalCluster: {type(error).__name__}: {error}"}
     dask["cluster_start_seconds"] = startup
+    timings = _run_timings(runs / "dask-province")
+    if timings:
+        dask["stage_seconds"] = timings
+        dask["worker_seconds_by_stage"] = worker_seconds_by_stage(stream, timings)
+        dask["projection"] = projection(dask)
     dask["cluster"] = f"LocalCluster of {workers} workers started by the harness (--scheduler)"
     return dask
+
+
+def _run_timings(out: Path) -> dict[str, float]:
+    """The stage timings of a run's manifest (empty when the run wrote none)."""
+    manifest = out / "manifest.json"
+    if not manifest.is_file():
+        return {}
+    return {k: float(v) for k, v in json.loads(manifest.read_text())["timings"].items()}
+
+
+def worker_seconds_by_stage(
+    stream: Sequence[dict[str, Any]], timings: dict[str, float]
+) -> dict[str, float]:
+    """The workers' compute seconds, by the stage in whose time window each task started.
+
+    `stream` is the scheduler's task stream of the run (``Client.get_task_stream``); the stages'
+    windows are the manifest's timings laid end to end from the first task's start (the feeds
+    stage opens with the county loads).
+
+    Examples
+    --------
+    >>> stream = [{"startstops": [{"action": "compute", "start": 10.0, "stop": 12.0}]},
+    ...           {"startstops": [{"action": "compute", "start": 13.5, "stop": 14.0}]}]
+    >>> worker_seconds_by_stage(stream, {"feeds": 3.0, "features": 2.0})
+    {'feeds': 2.0, 'features': 0.5}
+    """
+    spans = [
+        (float(step["start"]), float(step["stop"]))
+        for task in stream
+        for step in task.get("startstops", ())
+        if step.get("action") == "compute"
+    ]
+    seconds = dict.fromkeys(timings, 0.0)
+    if not spans:
+        return seconds
+    origin = min(start for start, _ in spans)
+    ends, elapsed = [], 0.0
+    for stage, duration in timings.items():
+        elapsed += duration
+        ends.append((elapsed, stage))
+    for start, stop in spans:
+        stage = next((name for end, name in ends if start - origin <= end), ends[-1][1])
+        seconds[stage] += stop - start
+    return {stage: round(value, 2) for stage, value in seconds.items()}
+
+
+def projection(
+    dask: dict[str, Any],
+    *,
+    households: int = PROJECTED_HOUSEHOLDS,
+    workers: Sequence[int] = PROJECTED_WORKERS,
+) -> dict[str, Any]:
+    """Seconds for `households` on N workers, from this run's costs per household.
+
+    Worker seconds per household (the task stream's compute seconds, by stage) spread over N
+    workers, plus the client's CPU seconds per household (start-up included), which do not spread:
+    ``households × (worker_s / N + client_s)``. Counties are the unit of work, so N is useful up
+    to about the number of counties; the client's share bounds the speed-up.
+    """
+    n = max(int(dask["households"]), 1)
+    by_stage = dask.get("worker_seconds_by_stage", {})
+    worker = sum(by_stage.values()) / n
+    client = float(dask.get("client_cpu_seconds") or 0.0) / n
+    return {
+        "households": households,
+        "worker_seconds_per_household": {k: v / n for k, v in by_stage.items()},
+        "worker_seconds_per_household_total": worker,
+        "client_seconds_per_household": client,
+        "seconds_by_workers": {
+            str(count): round(households * (worker / count + client), 1) for count in workers
+        },
+    }
 
 
 def _local_province(
@@ -524,6 +589,21 @@ def print_figures(figures: dict[str, Any]) -> None:
             )
         for worker, memory in run.get("workers", {}).items():
             print(f"[bench]   {worker}: peak {memory['peak_rss_gib']:.2f} GiB")
+    dask = figures["dask_province"]
+    if "worker_seconds_by_stage" in dask:
+        stages = ", ".join(f"{k} {v:.1f}" for k, v in dask["worker_seconds_by_stage"].items())
+        print(f"[bench] dask province, workers' compute seconds by stage: {stages}")
+    if "projection" in dask:
+        plan = dask["projection"]
+        print(
+            f"[bench] projection for {plan['households']:,} households: "
+            f"{plan['worker_seconds_per_household_total'] * 1e3:.3f} worker ms and "
+            f"{plan['client_seconds_per_household'] * 1e3:.3f} client ms a household → "
+            + ", ".join(
+                f"{count} workers ≈ {seconds / 60:.0f} min"
+                for count, seconds in plan["seconds_by_workers"].items()
+            )
+        )
     r = figures["ratios"]
     if "dask_province_over_local_county_rate" in r:
         print(

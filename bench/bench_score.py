@@ -96,11 +96,16 @@ def _model(tables: Any) -> tuple[LoadedModel, float, str]:
     if trained is not None:
         return LoadedModel(trained["model"]), 0.0, "bench_training (train_from_tables)"
     clock = time.perf_counter()
-    model = _fit_here(tables)
+    model, _ = fit_default_model(tables)
     return LoadedModel(model), round(time.perf_counter() - clock, 2), "fitted here"
 
 
-def _fit_here(tables: Any) -> Any:
+def fit_default_model(tables: Any) -> tuple[Any, Any]:
+    """The default model shape fitted on three as-of months whose 6-month labels have closed.
+
+    Returns the fitted `RiskModel` and its feature rows (a model folder's signature). Shared by
+    bench_score (a county without a trained model) and bench_province (the province's model).
+    """
     from features.build import build_panel  # noqa: PLC0415
     from features.contract.lines import MonitoringLines  # noqa: PLC0415
     from training.labels import build_labels  # noqa: PLC0415
@@ -117,8 +122,9 @@ def _fit_here(tables: Any) -> Any:
     )
     panel = build_panel(tables, months=months, lines=MonitoringLines())
     rows = panel.merge(labels[["household_id", "month", "label"]], on=["household_id", "month"])
-    X = rows.drop(columns=["household_id", "month", "label"])
-    return RiskModel(random_state=0).fit(X, rows["label"], groups=rows["household_id"])
+    features = rows.drop(columns=["household_id", "month", "label"])
+    model = RiskModel(random_state=0).fit(features, rows["label"], groups=rows["household_id"])
+    return model, features
 
 
 def _print(figures: dict[str, Any]) -> None:
