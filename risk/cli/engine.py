@@ -12,7 +12,13 @@ EngineOption = Annotated[
     str, typer.Option("--engine", help="local | dask (LocalCluster, or --scheduler ADDRESS)")
 ]
 SchedulerOption = Annotated[
-    str | None, typer.Option("--scheduler", help="Dask scheduler address (with --engine dask)")
+    str | None,
+    typer.Option(
+        "--scheduler",
+        help="Dask scheduler address (with --engine dask), e.g. tcp://10.0.0.5:8786. The workers "
+        "read a province's county folders (--data) and write into the output's temporary folder "
+        "(--out): both must be at the same path on every worker (a shared file system)",
+    ),
 ]
 
 
