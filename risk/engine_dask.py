@@ -10,12 +10,17 @@ worker (`risk.stages.load.load_part`), and every partition step (feed tallies an
 features, prediction, department rules, explanations, the lifecycle, the profile's samples and bin
 counts) runs on the worker that holds the group. The client gets only what the province-wide steps
 need: per household the probability, raw score, region and rules fired (the capacity cut, ranks, the
-list), the listed households' reasons, the feed tallies, counts and digests; then it renders nothing
-per county itself — each county's workbook and report are rendered on the workers and written by the
-client into ``OUT/<county>/`` with the province's files, in one atomic swap. Because every partition is
-a task that reads its own files, a worker lost mid-run costs only a recomputation: the scheduler
-reruns the lost groups' tasks on the other workers. A data error in any county stops the run with the
-county, file, row and column named and nothing written.
+list), the listed households' main reasons, the feed tallies, counts and digests. The workers write
+the heavy outputs themselves into the run's temporary output folder: each county's explanation rows
+(a part file the client merges into ``explanations.parquet`` by rank, a row group at a time) and each
+county's workbook and report (``OUT/<county>/``); the client writes the province's scores, workbook
+and report, and swaps the folder into place in one step. The output folder, like the data folder,
+must therefore be at the same path on every worker (a shared file system). Tasks receive per-county
+ids and small values only, never a frame of the province's size. Because every partition is a task
+that reads its own files and writes its files under names of its own (replaced in one rename), a
+worker lost mid-run costs only a recomputation: the scheduler reruns the lost groups' tasks on the
+other workers. A data error in any county stops the run with the county, file, row and column named
+and nothing written.
 
 **Tables already loaded** (a county directory, a notebook): households are partitioned by county
 (whole counties packed into balanced partitions, each with its members and every record of its
