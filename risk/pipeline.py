@@ -7,8 +7,12 @@ province, each read where its partition runs, or the tables a caller loaded. The
 (`risk.score.score_month`) runs in process — the tables as one partition, or each county of a province
 as its own; the Dask engine (`risk.engine_dask.score_month_dask`) runs county groups on the workers.
 The province-wide steps — the capacity cut over all probabilities, the ranks, the list, the profile's
-edges, writing — run once, on the client, over a few values per household. Both engines give the
-same files.
+edges, the province's files — run once, on the client, over a few values per household and the
+listed households' main reasons. The heavy outputs are written by the partitions into the run's
+temporary output folder, created once the list is known (``scores.parquet`` is written first, for
+the counties to read their rows): each piece's explanation rows (merged by the client into
+``explanations.parquet``, a row group at a time) and each county's workbook and report. Both engines
+run the same steps and give the same files.
 """
 
 from __future__ import annotations
@@ -131,16 +135,19 @@ STAGES: tuple[Stage, ...] = (
           "profile's decile edges from the sample, the manifest's profile and drift from the "
           "added counts"),
     Stage("explain", "原因解释 explanations",
-          "reasons of its listed households, who they are (PartExplained)",
-          "puts the reasons in the list's order"),
+          "reasons of its listed households, every row written as its part of "
+          "explanations.parquet; sends main reasons, who they are, rows per household "
+          "(PartExplained)",
+          "puts the main reasons in the list's order"),
     Stage("lifecycle", "监测户跟踪 lifecycle",
           "exit conditions of its monitored households, probabilities of those out of "
           "monitoring within the window (PartLifecycle); then reasons of its relapse list",
           "the province-wide relapse list; lifecycle.parquet's frame"),
     Stage("write", "写出结果 writing",
-          "each county's workbook and report rendered (a province)",
-          "scores, explanations, lifecycle, workbook, report, manifest, the counties' folders, "
-          "atomically"),
+          "each county's workbook and report rendered and written into OUT/<county>/ (a "
+          "province)",
+          "explanations merged from the parts by rank, lifecycle, workbook, report, manifest; "
+          "the folder swapped into place"),
 )  # fmt: skip
 
 
