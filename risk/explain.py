@@ -536,6 +536,14 @@ class _CauseSplit:
         ``STANDING_PARTS``).
     year
         Per household: the yuan a year it lives on (`_household_year`).
+    standing_rank
+        Households × causes: the cause's place in `STANDING_ORDER` (-1 when not the standing).
+    via
+        Households × features: the ``explained_by`` event feature that gave the feature (or its
+        phrasing part) its cause ("" when it speaks for its own cause).
+    event
+        Households × causes: the household's records show an event that is a shock whatever its
+        money (`SHOCK_EVENTS`).
     """
 
     names: tuple[str, ...]
@@ -549,6 +557,8 @@ class _CauseSplit:
     shock: np.ndarray
     year: np.ndarray
     standing_rank: np.ndarray
+    via: np.ndarray
+    event: np.ndarray
 
 
 def _cause_names(catalogue: Mapping[str, ReasonSpec]) -> tuple[str, ...]:
@@ -569,21 +579,32 @@ def _row_causes(
     """Cause code of a feature in each household (-1 none): its ``cause``, or the cause of the
     first ``explained_by`` event the household's records show (event feature above zero), or
     ``low_income`` where a known value fails one of its ``shock_needs``."""
+    return _row_causes_via(spec, frame, code)[0]
+
+
+def _row_causes_via(
+    spec: ReasonSpec | None, frame: pd.DataFrame, code: Mapping[str, int]
+) -> tuple[np.ndarray, np.ndarray]:
+    """`_row_causes` and, per household, the ``explained_by`` event feature that gave the cause
+    ("" where the feature speaks for its own cause)."""
     static = _cause_of(spec)
     causes = np.full(len(frame), -1 if static is None else code[static], dtype=np.int64)
+    via = np.full(len(frame), "", dtype=object)
     if static is None:
-        return causes
+        return causes, via
     settled = np.zeros(len(frame), dtype=bool)
     for event, cause in tuple(getattr(spec, "explained_by", ()) or ()):
         with np.errstate(invalid="ignore"):
             shown = (_column(frame, event) > 0) & ~settled
         causes[shown] = code[cause]
+        if cause != static:
+            via[shown] = event
         settled |= shown
     for feature, operator, bound in tuple(getattr(spec, "shock_needs", ()) or ()):
         causes[_contradicts(_column(frame, feature), operator, bound) & ~settled] = code[
             "low_income"
         ]
-    return causes
+    return causes, via
 
 
 def _contradicts(values: np.ndarray, operator: str, bound: float) -> np.ndarray:
@@ -639,23 +660,114 @@ def _cause_attribution(
         shock=np.zeros((n, len(names))),
         year=np.zeros(n),
         standing_rank=_standing_rank(frame, names),
+        via=np.full((n, f), "", dtype=object),
+        event=_shock_events(frame, names),
     )
     _shortfall_by_cause(split, frame, catalogue, code)
+    line = _line_per_person(frame)
     for j, feature in enumerate(values.columns):
         spec = catalogue.get(str(feature))
         points = _pointing(spec, _column(frame, str(feature)))
-        split.points[:, j] = points
         raising = np.where(points, positive[:, j], 0.0)
         split_rows = np.zeros(n, dtype=bool)
         parts = tuple(getattr(spec, "parts", ()) or ())
         if parts:
             split_rows = _split_by_parts(split, j, raising, parts, frame, catalogue, code)
-        own = _row_causes(spec, frame, code)
+        # a value that phrases itself must read as a reason (a composite is phrased by its part)
+        points = np.where(split_rows, points, points & _reads_as_reason(str(feature), frame, line))
+        split.points[:, j] = points
+        raising = np.where(points, raising, 0.0)
+        own, via = _row_causes_via(spec, frame, code)
         rest = np.flatnonzero(~split_rows & (own >= 0))
         split.totals[rest, own[rest]] += raising[rest]
         split.cause[rest, j] = own[rest]
         split.share[rest, j] = 1.0
+        split.via[rest, j] = via[rest]
     return split
+
+
+#: Levels that speak for the household's low income only on their low side, as a reviewer reads
+#: them: an income level below `NEAR_LINE` times the monitoring line (DOMAIN.md: 低保边缘 is income
+#: below 1.5 × the standard), yuan a year of wages below what the household needs at the line,
+#: nobody (able to) work, an elderly head, more dependants than working-age members, little land. A
+#: wage of 4,490 yuan a month, or an income at 1.75× the line, is not low whatever the model made of
+#: it; where members work (in or out of the county) and the mix of income sources say nothing of
+#: how much the household has.
+NEAR_LINE = 1.5
+LOW_RATIOS: tuple[str, ...] = (
+    "income_to_line_ratio_12m",
+    "income_to_line_ratio_3m",
+    "income_checked_to_line_12m",
+    "income_after_rigid_to_line_12m",
+)
+LOW_PER_PERSON: tuple[str, ...] = ("income_per_capita_12m", "income_per_capita_3m")
+#: Household wages or income, and how many months of it the value is (a year's worth is compared
+#: with the line times the household's members).
+LOW_HOUSEHOLD_MONEY: Mapping[str, float] = {
+    "employment_wage_12m": 1.0,
+    "monthly_wage_now": 12.0,
+    "wage_income_last_month": 12.0,
+    "net_income_last_month": 12.0,
+}
+NOBODY: tuple[str, ...] = ("members_working_now", "able_working_age_members", "working_age_members")
+NEVER_A_REASON: tuple[str, ...] = (
+    "members_working_in_county",
+    "members_working_in_province",
+    "members_working_out_of_province",
+    "wage_share_12m",
+    "business_share_12m",
+    "property_share_12m",
+)
+#: (feature, bound): the level reads as a reason at or above the bound — an elderly head, more
+#: dependants than working-age members, a household living mostly on transfers.
+AT_LEAST: Mapping[str, float] = {
+    "head_age": 65.0,
+    "dependency_ratio": 1.0,
+    "transfer_share_12m": 0.5,
+}
+#: (feature, bound): the level reads as a reason below the bound — less than a mu of land to farm.
+BELOW: Mapping[str, float] = {"cultivated_land_mu": 1.0}
+
+
+def _reads_as_reason(feature: str, frame: pd.DataFrame, line: np.ndarray) -> np.ndarray:
+    """Households whose value of `feature` reads as a reason (all, for features without a rule)."""
+    values = _column(frame, feature)
+    size = np.maximum(np.nan_to_num(_column(frame, "household_size"), nan=1.0), 1.0)
+    unknown = np.isnan(line)  # no line to compare with: the model's word stands
+    with np.errstate(invalid="ignore"):
+        if feature in LOW_RATIOS:
+            return values < NEAR_LINE
+        if feature in LOW_PER_PERSON:
+            return unknown | (values < NEAR_LINE * line)
+        if feature in LOW_HOUSEHOLD_MONEY:
+            return unknown | (values * LOW_HOUSEHOLD_MONEY[feature] < line * size)
+        if feature in NOBODY:
+            return values == 0
+        if feature in NEVER_A_REASON:
+            return np.zeros(len(frame), dtype=bool)
+        if feature in AT_LEAST:
+            return values >= AT_LEAST[feature]
+        if feature in BELOW:
+            return values < BELOW[feature]
+    return np.ones(len(frame), dtype=bool)
+
+
+#: Events that are a material shock whatever the money the records put on them, by cause: the
+#: death of a member (DOMAIN.md: 公安 deaths are pushed as warnings; the household has lost a
+#: member, often an earner or the carer, and the funeral falls on it).
+SHOCK_EVENTS: Mapping[str, tuple[str, ...]] = {"death": ("member_deaths_12m",)}
+
+
+def _shock_events(frame: pd.DataFrame, names: tuple[str, ...]) -> np.ndarray:
+    """Households × causes: the household's records show a `SHOCK_EVENTS` event of the cause
+    (each of its features above zero)."""
+    shown = np.zeros((len(frame), len(names)), dtype=bool)
+    for cause, features in SHOCK_EVENTS.items():
+        if cause in names:
+            shown[:, names.index(cause)] = np.logical_and.reduce(
+                [np.nan_to_num(_column(frame, f)) > 0 for f in features]
+            )
+    return shown
 
 
 def _standing_rank(frame: pd.DataFrame, names: tuple[str, ...]) -> np.ndarray:
@@ -721,13 +833,20 @@ def _household_year(frame: pd.DataFrame) -> np.ndarray:
     """Yuan a year the household lives on: its net income of the last 12 months, or the line's
     amount for its members when that is more (NaN when the income features are missing)."""
     per_capita = _column(frame, "income_per_capita_12m")
-    ratio = _column(frame, "income_to_line_ratio_12m")
     size = np.maximum(np.nan_to_num(_column(frame, "household_size"), nan=1.0), 1.0)
+    return np.fmax(per_capita, _line_per_person(frame)) * size
+
+
+def _line_per_person(frame: pd.DataFrame) -> np.ndarray:
+    """The monitoring line (yuan per person a year) of each household, read off its income and its
+    income-to-line ratio (the explained households' median where that cannot be read; NaN when
+    none can)."""
+    per_capita = _column(frame, "income_per_capita_12m")
+    ratio = _column(frame, "income_to_line_ratio_12m")
     with np.errstate(invalid="ignore", divide="ignore"):
         line = np.where(ratio > 0, per_capita / ratio, np.nan)
     known = line[np.isfinite(line)]
-    line = np.where(np.isfinite(line), line, np.median(known) if len(known) else np.nan)
-    return np.fmax(per_capita, line) * size
+    return np.where(np.isfinite(line), line, np.median(known) if len(known) else np.nan)
 
 
 def _split_by_parts(
@@ -744,10 +863,11 @@ def _split_by_parts(
     weights = np.zeros((n, len(split.names)))
     best = np.zeros((n, len(split.names)))
     best_part = np.full((n, len(split.names)), "", dtype=object)
+    best_via = np.full((n, len(split.names)), "", dtype=object)
     everyone = np.arange(n)
     for part in parts:
         spec = catalogue.get(part)
-        k = _row_causes(spec, frame, code)
+        k, via = _row_causes_via(spec, frame, code)
         if (k < 0).all():
             continue
         amount = np.abs(np.nan_to_num(_column(frame, part)))
@@ -757,6 +877,7 @@ def _split_by_parts(
         larger = amount > best[everyone, k]
         best[everyone[larger], k[larger]] = amount[larger]
         best_part[everyone[larger], k[larger]] = part
+        best_via[everyone[larger], k[larger]] = via[larger]
     total = weights.sum(axis=1)
     rows = total > 0
     shares = weights[rows] / total[rows, None]
@@ -765,6 +886,7 @@ def _split_by_parts(
     split.cause[rows, j] = dominant
     split.share[rows, j] = shares[np.arange(len(dominant)), dominant]
     split.part[rows, j] = best_part[np.flatnonzero(rows), dominant]
+    split.via[rows, j] = best_via[np.flatnonzero(rows), dominant]
     return rows
 
 
@@ -792,6 +914,7 @@ def _choose_reasons(long: pd.DataFrame, split: _CauseSplit, *, n_reasons: int) -
     total = np.where(cause >= 0, split.totals[rows, np.maximum(cause, 0)], np.nan)
     long["cause_contribution"] = total
     long["_part"] = split.part[rows, cols] if len(long) else np.zeros(0, dtype=object)
+    long["_via"] = split.via[rows, cols] if len(long) else np.zeros(0, dtype=object)
     contribution = long["contribution"].to_numpy(dtype=float)
     eligible = (cause >= 0) & (contribution > 0) & split.points[rows, cols] & (total > 0)
     chosen = np.flatnonzero(eligible)
@@ -800,8 +923,9 @@ def _choose_reasons(long: pd.DataFrame, split: _CauseSplit, *, n_reasons: int) -
     shock_money = split.shock[rows[chosen], cause[chosen]]
     standing = np.isin(np.asarray(split.names, dtype=object), list(STANDING_CAUSES))
     with np.errstate(invalid="ignore"):
-        is_shock = (
-            ~standing[cause[chosen]] & (shock_money > 0) & (shock_money >= MATERIAL_SHARE * year)
+        is_shock = ~standing[cause[chosen]] & (
+            ((shock_money > 0) & (shock_money >= MATERIAL_SHARE * year))
+            | split.event[rows[chosen], cause[chosen]]
         )
     leads = pd.DataFrame(
         {
@@ -837,17 +961,28 @@ def _choose_reasons(long: pd.DataFrame, split: _CauseSplit, *, n_reasons: int) -
 def _phrase_leads(
     long: pd.DataFrame, features: pd.DataFrame, catalogue: Mapping[str, ReasonSpec]
 ) -> None:
-    """A composite's reason says the part that moved: its sentence with the household's value."""
-    leads = np.flatnonzero(
-        long["reason_order"].notna().to_numpy() & (long["_part"] != "").to_numpy()
-    )
+    """A composite's reason says the part that moved: its sentence with the household's value.
+
+    A reason whose cause comes from a shock the household's records show (``explained_by``: a
+    wage fall in the year of a serious illness) names that shock first, then what it did:
+    "近12个月有1名成员患大病，当月没有务工收入".
+    """
+    parts = long["_part"].to_numpy(dtype=object)
+    vias = long["_via"].to_numpy(dtype=object)
+    leads = np.flatnonzero(long["reason_order"].notna().to_numpy() & ((parts != "") | (vias != "")))
     if not len(leads):
         return
     sentences = long["reason_zh"].to_numpy(dtype=object).copy()
+    households = long["household_id"].to_numpy(dtype=object)
     for at in leads:
-        part = str(long["_part"].iat[at])
-        value = float(features.at[long["household_id"].iat[at], part])
-        sentences[at] = reason_sentence(catalogue.get(part), value=value, text="", feature=part)
+        part, via = str(parts[at]), str(vias[at])
+        if part:
+            value = float(features.at[households[at], part])
+            sentences[at] = reason_sentence(catalogue.get(part), value=value, text="", feature=part)
+        if via:
+            shock = float(features.at[households[at], via])
+            said = reason_sentence(catalogue.get(via), value=shock, text="", feature=via)
+            sentences[at] = f"{said}，{sentences[at]}"
     long["reason_zh"] = pd.array(sentences, dtype="str")
 
 
@@ -945,10 +1080,13 @@ def evidence(
     row, e.g. "2026年5月住院自付2.3万元（医保结算.csv 第1234行）". Other rows get empty strings.
     """
     out = pd.DataFrame({"source_records": "", "evidence": ""}, index=long.index, dtype=object)
-    reasons = long.loc[long["reason_order"].notna(), ["household_id", "feature", "_part"]]
+    columns = ["household_id", "feature", "_part", *(["_via"] if "_via" in long else [])]
+    reasons = long.loc[long["reason_order"].notna(), columns]
     if reasons.empty:
         return out
     said = reasons["_part"].where(reasons["_part"] != "", reasons["feature"]).astype(str)
+    if "_via" in reasons:  # the shock that explains the reason is what its records must show
+        said = reasons["_via"].where(reasons["_via"] != "", said).astype(str)
     keys = said.map(lambda f: _record_key(catalogue.get(f), f, tables))
     households = set(reasons["household_id"].astype(str))
     owned: dict[str, pd.DataFrame | None] = {}

@@ -516,8 +516,10 @@ def test_an_income_fall_the_records_explain_speaks_for_the_shock_behind_it():
     # the wages fell in the year a working-age member died: the death's, not a job loss
     assert reasons.loc["H0", "cause"] == "death"
     assert reasons.loc["H0", "cause_contribution"] == pytest.approx(0.9)
-    assert reasons.loc["H0", "reason_zh"] == "工资性收入同比减少20,000元"
+    # the sentence names the death first, then what it did to the wages
+    assert reasons.loc["H0", "reason_zh"] == "近12个月有1名家庭成员去世，工资性收入同比减少20,000元"
     assert reasons.loc["H1", "cause"] == "work"
+    assert reasons.loc["H1", "reason_zh"] == "工资性收入同比减少20,000元"
 
 
 def test_a_business_fall_in_a_disaster_year_and_a_gap_with_severe_disability():
@@ -571,7 +573,7 @@ def test_a_recorded_wage_that_stopped_is_a_job_loss_named_before_a_larger_standi
     }
     reasons = main_reasons(_explain_values(values, features))
     assert list(reasons["cause"]) == ["work", "low_income"]
-    assert reasons.iloc[0]["reason_zh"] == "当月没有务工收入"
+    assert reasons.iloc[0]["reason_zh"] == "近6个月有1段务工结束，当月没有务工收入"
 
 
 def test_without_a_material_shock_the_standing_comes_first_disability_before_low_income():
