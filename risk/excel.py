@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 import zipfile
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 from xml.sax.saxutils import escape
@@ -257,25 +257,37 @@ _TEMPLATE_CELL = re.compile(r'<c r="([A-Z]+)2"(?: s="(\d+)")?')
 _ILLEGAL_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f]")
 
 
-def _splice_rows(xml: str, rows: pd.DataFrame) -> str:
-    """Replace the template row 2 of the list sheet by every data row, styled like the template."""
+#: Rows rendered at a time into a sheet's XML (the sheet is streamed into the archive in pieces).
+SPLICE_CHUNK_ROWS = 20_000
+
+
+def _splice_rows(xml: str, rows: pd.DataFrame) -> Iterator[str]:
+    """Replace the template row 2 of a sheet by every data row, styled like the template.
+
+    Yields the sheet's XML in pieces of `SPLICE_CHUNK_ROWS` rows, so a sheet of a province's
+    hundreds of thousands of rows is never one string in memory.
+    """
     template = _TEMPLATE_ROW.search(xml)
     if template is None:
-        return xml
+        yield xml
+        return
     styles = {letter: style for letter, style in _TEMPLATE_CELL.findall(template.group(0))}
     letters = [get_column_letter(i) for i in range(1, len(rows.columns) + 1)]
     cell_styles = [f' s="{styles[c]}"' if styles.get(c) else "" for c in letters]
-    numbers = range(2, len(rows) + 2)
-    # Column by column: an all-empty column (the review columns) renders to nothing at all.
-    columns = [
-        _column_xml(letter, style, rows.iloc[:, position].tolist(), numbers)
-        for position, (letter, style) in enumerate(zip(letters, cell_styles, strict=True))
-    ]
-    rendered = [
-        f'<row r="{number}">{"".join(cells)}</row>'
-        for number, *cells in zip(numbers, *[c for c in columns if c is not None], strict=True)
-    ]
-    return xml[: template.start()] + "".join(rendered) + xml[template.end() :]
+    yield xml[: template.start()]
+    for first in range(0, len(rows), SPLICE_CHUNK_ROWS):
+        chunk = rows.iloc[first : first + SPLICE_CHUNK_ROWS]
+        numbers = range(first + 2, first + len(chunk) + 2)
+        # Column by column: an all-empty column (the review columns) renders to nothing at all.
+        columns = [
+            _column_xml(letter, style, chunk.iloc[:, position].tolist(), numbers)
+            for position, (letter, style) in enumerate(zip(letters, cell_styles, strict=True))
+        ]
+        yield "".join(
+            f'<row r="{number}">{"".join(cells)}</row>'
+            for number, *cells in zip(numbers, *[c for c in columns if c is not None], strict=True)
+        )
+    yield xml[template.end() :]
 
 
 def _column_xml(letter: str, style: str, values: list[Any], numbers: range) -> list[str] | None:
@@ -465,7 +477,7 @@ class _FixedTimeZip(zipfile.ZipFile):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.rewrite: dict[str, Callable[[str], str]] = {}
+        self.rewrite: dict[str, Callable[[str], Iterable[str]]] = {}
 
     def writestr(  # type: ignore[override]
         self,
@@ -480,10 +492,14 @@ class _FixedTimeZip(zipfile.ZipFile):
             info.external_attr = 0o600 << 16
             zinfo_or_arcname = info
         change = self.rewrite.get(zinfo_or_arcname.filename)
-        if change is not None:
-            text = data.decode("utf-8") if isinstance(data, bytes) else data
-            data = change(text).encode("utf-8")
-        super().writestr(zinfo_or_arcname, data, compress_type, compresslevel)
+        if change is None:
+            super().writestr(zinfo_or_arcname, data, compress_type, compresslevel)
+            return
+        text = data.decode("utf-8") if isinstance(data, bytes) else data
+        # what `writestr` does, a piece at a time (the rewritten sheet is streamed)
+        with self.open(zinfo_or_arcname, mode="w") as entry:
+            for piece in change(text):
+                entry.write(piece.encode("utf-8"))
 
     def write(  # type: ignore[override]
         self,
