@@ -414,6 +414,7 @@ def run_month(
             ))  # fmt: skip
             whole = gather_scores([piece.value for piece in _flat(gathered)])
             run_id, scores, audit = _select(run, whole, inputs=fed.inputs)
+            whole = _counts_only(whole)  # `scores` has its rows now
             bins, drift = _profile(executor, predicted, run, n_scored=len(scores))
             # the outputs' temporary folder: the partitions write into it from here on
             folder = outputs.enter_context(atomic_output_dir(out))
@@ -423,6 +424,7 @@ def run_month(
             explained = _explain(
                 executor, predicted, gathered, run, scores, audit, shared_model, folder=folder
             )
+            gathered = _names_only(gathered)  # the counties' files need only their names
         with clock.stage("lifecycle"):
             lifecycle, relapse = _lifecycle(executor, predicted, run, shared_model)
         context = _context(run, run_id=run_id, fed=fed, whole=whole, scores=scores, audit=audit,
@@ -477,6 +479,21 @@ def _flat(parts: Sequence[Sequence[Any]]) -> list[Any]:
     if all(getattr(piece, "name", None) is not None for piece in pieces):
         pieces.sort(key=lambda piece: str(piece.name))
     return pieces
+
+
+def _counts_only(scores: PartScores) -> PartScores:
+    """`scores` without its rows: the households and monitored counts only."""
+    return replace(
+        scores,
+        predictions=scores.predictions.iloc[:0],
+        regions=scores.regions.iloc[:0],
+        triggers=scores.triggers.iloc[:0],
+    )
+
+
+def _names_only(parts: Sequence[Part]) -> list[Part]:
+    """The partitions' pieces without their values (names and layout only)."""
+    return [tuple(replace(piece, value=None) for piece in part) for part in parts]
 
 
 def _per_piece(
