@@ -21,6 +21,8 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
+from training.model import is_categorical
+
 #: The plain reference's features: simple aggregates, as listed in issue 4.
 PLAIN_REFERENCE_FEATURES: tuple[str, ...] = (
     "income_per_capita_12m",
@@ -42,7 +44,7 @@ INCOME_RATIO_FEATURE = "income_to_line_ratio_12m"
 
 def logistic_baseline(features: pd.DataFrame, *, random_state: int = 0) -> Pipeline:
     """An unfitted logistic-regression pipeline for these feature columns (numeric + categorical)."""
-    categorical = [c for c in features.columns if _is_categorical(features[c])]
+    categorical = [c for c in features.columns if is_categorical(features[c])]
     numeric = [c for c in features.columns if c not in categorical]
     prepare = ColumnTransformer(
         [
@@ -113,17 +115,9 @@ def predict_plain_reference(model: lgb.LGBMClassifier, features: pd.DataFrame) -
     return proba[:, 1]
 
 
-def _is_categorical(column: pd.Series) -> bool:
-    return (
-        isinstance(column.dtype, pd.CategoricalDtype)
-        or column.dtype == object
-        or pd.api.types.is_string_dtype(column.dtype)
-    )
-
-
 def _as_text(features: pd.DataFrame) -> pd.DataFrame:
     out = features.copy()
     for column in out.columns:
-        if _is_categorical(out[column]):
+        if is_categorical(out[column]):
             out[column] = out[column].astype(object).where(out[column].notna(), "未知").astype(str)
     return out

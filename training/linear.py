@@ -29,7 +29,6 @@ import pandas as pd
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import StratifiedShuffleSplit
-from sklearn.utils.multiclass import type_of_target
 from sklearn.utils.validation import (
     _check_sample_weight,
     check_array,
@@ -38,9 +37,17 @@ from sklearn.utils.validation import (
 )
 
 from training.calibration import Calibrator, choose_calibrator
-from training.model import ModelMismatchError
-
-_CALIBRATION = ("auto", "isotonic", "platt")
+from training.model import (
+    CALIBRATION_METHODS,
+    ModelMismatchError,
+    binary_classes,
+    binary_tags,
+    check_feature_names,
+    check_params,
+    encode_labels,
+    is_categorical,
+    numeric_frame,
+)
 
 
 class LogisticRiskModel(ClassifierMixin, BaseEstimator):
@@ -166,19 +173,13 @@ class LogisticRiskModel(ClassifierMixin, BaseEstimator):
             (
                 "calibration",
                 self.calibration,
-                lambda v: v in _CALIBRATION,
-                f"one of {_CALIBRATION}",
+                lambda v: v in CALIBRATION_METHODS,
+                f"one of {CALIBRATION_METHODS}",
             ),
             ("validation_fraction", self.validation_fraction, lambda v: 0 < v < 1, "in (0, 1)"),
             ("n_jobs", self.n_jobs, lambda v: isinstance(v, int) and v >= 1, "an int ≥ 1"),
         ]
-        for name, value, ok, expected in checks:
-            try:
-                valid = bool(ok(value))
-            except TypeError:
-                valid = False
-            if not valid:
-                raise ValueError(f"LogisticRiskModel: {name} must be {expected}, got {value!r}")
+        check_params("LogisticRiskModel", checks)
 
     def _learn_inputs(self, X: Any, y: Any) -> tuple[pd.DataFrame, np.ndarray]:
         for name in ("feature_names_in_",):
@@ -192,7 +193,7 @@ class LogisticRiskModel(ClassifierMixin, BaseEstimator):
             self.categories_ = {
                 c: sorted(frame[c].dropna().astype(str).unique())
                 for c in frame.columns
-                if _is_categorical(frame[c])
+                if is_categorical(frame[c])
             }
         else:
             array = check_array(X, dtype=np.float64, ensure_all_finite="allow-nan")
@@ -200,37 +201,14 @@ class LogisticRiskModel(ClassifierMixin, BaseEstimator):
             self.categories_ = {}
         self.n_features_in_ = frame.shape[1]
         y_array = column_or_1d(y, warn=True)
-        kind = type_of_target(y_array)
-        if kind not in ("binary", "multiclass"):
-            raise ValueError(
-                f"Unknown label type: {kind}; LogisticRiskModel needs binary labels (0/1)"
-            )
-        self.classes_ = np.unique(y_array)
-        if len(self.classes_) > 2:
-            raise ValueError(
-                "Only binary classification is supported. "
-                f"y has {len(self.classes_)} classes; LogisticRiskModel predicts one risk (0/1)"
-            )
-        if len(y_array) != len(frame):
-            raise ValueError(f"X has {len(frame)} rows but y has {len(y_array)}")
-        if len(frame) < 2 or len(self.classes_) < 2:
-            raise ValueError(
-                f"LogisticRiskModel needs rows of both classes; got n_samples = {len(frame)} "
-                f"and {len(self.classes_)} class"
-            )
+        self.classes_ = binary_classes("LogisticRiskModel", y_array, n_rows=len(frame))
         numeric = frame.drop(columns=list(self.categories_))
         if len(numeric.columns) and np.isinf(self._numeric(numeric).to_numpy()).any():
             raise ValueError("Input X contains infinity or a value too large for dtype('float64').")
         return frame, self._encode(y_array)
 
     def _encode(self, y: Any) -> np.ndarray:
-        y_array = np.asarray(y).ravel()
-        codes = np.searchsorted(self.classes_, y_array)
-        if np.any(codes >= len(self.classes_)) or np.any(
-            self.classes_[np.minimum(codes, 1)] != y_array
-        ):
-            raise ValueError(f"held-out labels must be among {list(self.classes_)}")
-        return codes.astype(int)
+        return encode_labels(self.classes_, y)
 
     def _hold_out(self, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         splitter = StratifiedShuffleSplit(
@@ -357,15 +335,7 @@ class LogisticRiskModel(ClassifierMixin, BaseEstimator):
         if isinstance(X, pd.DataFrame) and hasattr(self, "feature_names_in_"):
             columns = [str(c) for c in X.columns]
             expected = [str(n) for n in self.feature_names_in_]
-            missing = [n for n in expected if n not in columns]
-            unexpected = [n for n in columns if n not in expected]
-            if missing or unexpected:
-                raise ModelMismatchError(
-                    "the features do not match the model: "
-                    f"missing {missing or 'none'}; unexpected {unexpected or 'none'}. "
-                    "Build the features with the same fanpin version the model was trained with, "
-                    "or retrain the model (risk train)."
-                )
+            check_feature_names(expected, columns)
             return X.set_axis(columns, axis=1)[expected]
         if hasattr(self, "feature_names_in_"):
             raise ModelMismatchError(
@@ -387,6 +357,8 @@ class LogisticRiskModel(ClassifierMixin, BaseEstimator):
     def _design(self, frame: pd.DataFrame) -> np.ndarray:
         """The uncentred design matrix: numeric values (imputed, clipped), indicators, categories."""
         parts: list[np.ndarray] = []
+        numeric_names = [n for n in frame.columns if n not in self.categories_]
+        numeric = self._numeric(frame[numeric_names]) if numeric_names else frame[[]]
         for j, name in enumerate(frame.columns):
             if name in self.categories_:
                 text = frame[name].astype("string").to_numpy(dtype=object, na_value=None)
@@ -397,7 +369,7 @@ class LogisticRiskModel(ClassifierMixin, BaseEstimator):
                     else np.zeros((len(frame), 0))
                 )
                 continue
-            values = self._numeric(frame[[name]])[name].to_numpy()
+            values = numeric[name].to_numpy()
             missing = np.isnan(values)
             filled = np.clip(
                 np.where(missing, self.medians_[j], values), self.lower_[j], self.upper_[j]
@@ -409,21 +381,7 @@ class LogisticRiskModel(ClassifierMixin, BaseEstimator):
 
     @staticmethod
     def _numeric(frame: pd.DataFrame) -> pd.DataFrame:
-        try:
-            return frame.apply(lambda c: pd.to_numeric(c, errors="raise")).astype(np.float64)
-        except (TypeError, ValueError) as error:
-            raise ValueError(f"features must be numeric or categorical: {error}") from error
+        return numeric_frame(frame)
 
     def __sklearn_tags__(self) -> Any:
-        tags = super().__sklearn_tags__()
-        tags.input_tags.allow_nan = True
-        tags.classifier_tags.multi_class = False
-        return tags
-
-
-def _is_categorical(column: pd.Series) -> bool:
-    return (
-        isinstance(column.dtype, pd.CategoricalDtype)
-        or column.dtype == object
-        or pd.api.types.is_string_dtype(column.dtype)
-    )
+        return binary_tags(super().__sklearn_tags__())

@@ -34,7 +34,8 @@ from sklearn.utils.validation import (
 from features.contract.errors import FanpinError
 from training.calibration import Calibrator, choose_calibrator
 
-_CALIBRATION = ("auto", "isotonic", "platt")
+#: Values of the `calibration` parameter of the estimators.
+CALIBRATION_METHODS = ("auto", "isotonic", "platt")
 
 
 class ModelMismatchError(FanpinError, ValueError):
@@ -212,8 +213,8 @@ class RiskModel(ClassifierMixin, BaseEstimator):
             (
                 "calibration",
                 self.calibration,
-                lambda v: v in _CALIBRATION,
-                f"one of {_CALIBRATION}",
+                lambda v: v in CALIBRATION_METHODS,
+                f"one of {CALIBRATION_METHODS}",
             ),
             ("validation_fraction", self.validation_fraction, lambda v: 0 < v < 1, "in (0, 1)"),
             (
@@ -224,13 +225,7 @@ class RiskModel(ClassifierMixin, BaseEstimator):
             ),
             ("n_jobs", self.n_jobs, lambda v: isinstance(v, int) and v >= 1, "an int ≥ 1"),
         ]
-        for name, value, ok, expected in checks:
-            try:
-                valid = bool(ok(value))
-            except TypeError:
-                valid = False
-            if not valid:
-                raise ValueError(f"RiskModel: {name} must be {expected}, got {value!r}")
+        check_params("RiskModel", checks)
         if self.features is not None and (
             isinstance(self.features, str) or not all(isinstance(n, str) for n in self.features)
         ):
@@ -252,7 +247,7 @@ class RiskModel(ClassifierMixin, BaseEstimator):
             self.categories_ = {
                 str(c): [str(v) for v in _categories(X[c])]
                 for c in X.columns
-                if _is_categorical(X[c])
+                if is_categorical(X[c])
             }
         else:
             self.categories_ = {}
@@ -260,22 +255,7 @@ class RiskModel(ClassifierMixin, BaseEstimator):
             raise ValueError("RiskModel requires y to be passed, but the target y is None")
         matrix = self._matrix(X, fitting=True)
         y_array = column_or_1d(y, warn=True)
-        kind = type_of_target(y_array)
-        if kind not in ("binary", "multiclass"):
-            raise ValueError(f"Unknown label type: {kind}; RiskModel needs binary labels (0/1)")
-        self.classes_ = np.unique(y_array)
-        if len(self.classes_) > 2:
-            raise ValueError(
-                "Only binary classification is supported. "
-                f"y has {len(self.classes_)} classes; RiskModel predicts one risk (0/1)"
-            )
-        if len(y_array) != matrix.shape[0]:
-            raise ValueError(f"X has {matrix.shape[0]} rows but y has {len(y_array)}")
-        if matrix.shape[0] < 2 or len(self.classes_) < 2:
-            raise ValueError(
-                f"RiskModel needs rows of both classes; got n_samples = {matrix.shape[0]} "
-                f"and {len(self.classes_)} class"
-            )
+        self.classes_ = binary_classes("RiskModel", y_array, n_rows=matrix.shape[0])
         weight = None if sample_weight is None else _check_sample_weight(sample_weight, matrix)
         return matrix, self._encode(y_array), weight
 
@@ -305,13 +285,7 @@ class RiskModel(ClassifierMixin, BaseEstimator):
         return masked
 
     def _encode(self, y: Any) -> np.ndarray:
-        y_array = np.asarray(y).ravel()
-        codes = np.searchsorted(self.classes_, y_array)
-        if np.any(codes >= len(self.classes_)) or np.any(
-            self.classes_[np.minimum(codes, 1)] != y_array
-        ):
-            raise ValueError(f"held-out labels must be among {list(self.classes_)}")
-        return codes.astype(int)
+        return encode_labels(self.classes_, y)
 
     def _hold_out(self, y: np.ndarray, groups: Any) -> tuple[np.ndarray, np.ndarray]:
         rows = np.arange(len(y))
@@ -486,31 +460,108 @@ class RiskModel(ClassifierMixin, BaseEstimator):
 
     @staticmethod
     def _numeric(X: pd.DataFrame, *, fitting: bool) -> pd.DataFrame:
-        try:
-            numeric = X.apply(lambda c: pd.to_numeric(c, errors="raise")).astype(np.float64)
-        except (TypeError, ValueError) as error:
-            raise ValueError(f"features must be numeric or categorical: {error}") from error
+        numeric = numeric_frame(X)
         if fitting and np.isinf(numeric.to_numpy()).any():
             raise ValueError("Input X contains infinity or a value too large for dtype('float64').")
         return numeric
 
     def _check_names(self, columns: list[str]) -> None:
-        expected = [str(n) for n in self.feature_names_in_]
-        missing = [n for n in expected if n not in columns]
-        unexpected = [n for n in columns if n not in expected]
-        if missing or unexpected:
-            raise ModelMismatchError(
-                "the features do not match the model: "
-                f"missing {missing or 'none'}; unexpected {unexpected or 'none'}. "
-                "Build the features with the same fanpin version the model was trained with, "
-                "or retrain the model (risk train)."
-            )
+        check_feature_names([str(n) for n in self.feature_names_in_], columns)
 
     def __sklearn_tags__(self) -> Any:
-        tags = super().__sklearn_tags__()
-        tags.input_tags.allow_nan = True
-        tags.classifier_tags.multi_class = False
-        return tags
+        return binary_tags(super().__sklearn_tags__())
+
+
+# ------------------------------------------------------------------ shared by the estimators
+#: One parameter check: name, value, predicate, what was expected (for the message).
+ParamCheck = tuple[str, Any, Callable[[Any], Any], str]
+
+
+def check_params(owner: str, checks: Sequence[ParamCheck]) -> None:
+    """Raise ValueError naming the first parameter whose value fails its predicate.
+
+    Examples
+    --------
+    >>> check_params("Model", [("C", -1.0, lambda v: v > 0, "> 0")])
+    Traceback (most recent call last):
+    ...
+    ValueError: Model: C must be > 0, got -1.0
+    """
+    for name, value, ok, expected in checks:
+        try:
+            valid = bool(ok(value))
+        except TypeError:
+            valid = False
+        if not valid:
+            raise ValueError(f"{owner}: {name} must be {expected}, got {value!r}")
+
+
+def binary_classes(owner: str, y: np.ndarray, *, n_rows: int) -> np.ndarray:
+    """The two classes of `y` (sorted), after checking it is a binary target of `n_rows` rows."""
+    kind = type_of_target(y)
+    if kind not in ("binary", "multiclass"):
+        raise ValueError(f"Unknown label type: {kind}; {owner} needs binary labels (0/1)")
+    classes = np.unique(y)
+    if len(classes) > 2:
+        raise ValueError(
+            "Only binary classification is supported. "
+            f"y has {len(classes)} classes; {owner} predicts one risk (0/1)"
+        )
+    if len(y) != n_rows:
+        raise ValueError(f"X has {n_rows} rows but y has {len(y)}")
+    if n_rows < 2 or len(classes) < 2:
+        raise ValueError(
+            f"{owner} needs rows of both classes; got n_samples = {n_rows} and {len(classes)} class"
+        )
+    return classes
+
+
+def encode_labels(classes: np.ndarray, y: Any) -> np.ndarray:
+    """Labels as 0/1 codes of `classes`; ValueError for a label outside them."""
+    y_array = np.asarray(y).ravel()
+    codes = np.searchsorted(classes, y_array)
+    if np.any(codes >= len(classes)) or np.any(classes[np.minimum(codes, 1)] != y_array):
+        raise ValueError(f"held-out labels must be among {list(classes)}")
+    return codes.astype(int)
+
+
+def check_feature_names(expected: Sequence[str], columns: Sequence[str]) -> None:
+    """ModelMismatchError naming the missing and the unexpected features, if any."""
+    present, known = set(columns), set(expected)
+    missing = [n for n in expected if n not in present]
+    unexpected = [n for n in columns if n not in known]
+    if missing or unexpected:
+        raise ModelMismatchError(
+            "the features do not match the model: "
+            f"missing {missing or 'none'}; unexpected {unexpected or 'none'}. "
+            "Build the features with the same fanpin version the model was trained with, "
+            "or retrain the model (risk train)."
+        )
+
+
+def numeric_frame(X: pd.DataFrame) -> pd.DataFrame:
+    """`X` as float64 columns (missing as NaN); ValueError naming the problem for non-numbers.
+
+    Columns that are already numbers (including nullable and boolean ones) are converted in one
+    step; only text columns go through `pandas.to_numeric`, column by column.
+    """
+    if all(
+        pd.api.types.is_numeric_dtype(dtype) and not isinstance(dtype, pd.CategoricalDtype)
+        for dtype in X.dtypes
+    ):
+        values = X.to_numpy(dtype=np.float64, na_value=np.nan)
+        return pd.DataFrame(values, index=X.index, columns=X.columns)
+    try:
+        return X.apply(lambda c: pd.to_numeric(c, errors="raise")).astype(np.float64)
+    except (TypeError, ValueError) as error:
+        raise ValueError(f"features must be numeric or categorical: {error}") from error
+
+
+def binary_tags(tags: Any) -> Any:
+    """scikit-learn tags of a binary classifier that accepts missing values."""
+    tags.input_tags.allow_nan = True
+    tags.classifier_tags.multi_class = False
+    return tags
 
 
 def _best_iteration(booster: lgb.Booster, matrix: Any, y: np.ndarray, patience: int) -> int:
@@ -536,7 +587,7 @@ def _take(matrix: Any, rows: np.ndarray) -> Any:
     return matrix[rows]
 
 
-def _is_categorical(column: pd.Series) -> bool:
+def is_categorical(column: pd.Series) -> bool:
     return (
         isinstance(column.dtype, pd.CategoricalDtype)
         or column.dtype == object
