@@ -715,15 +715,16 @@ NEVER_A_REASON: tuple[str, ...] = (
     "members_working_in_province",
     "members_working_out_of_province",
     "wage_share_12m",
-    "business_share_12m",
     "property_share_12m",
 )
 #: (feature, bound): the level reads as a reason at or above the bound — an elderly head, more
-#: dependants than working-age members, a household living mostly on transfers.
+#: dependants than working-age members, a household living mostly on transfers (its standing) or
+#: on farm and business income (exposed to a bad harvest or a failed business).
 AT_LEAST: Mapping[str, float] = {
     "head_age": 65.0,
     "dependency_ratio": 1.0,
     "transfer_share_12m": 0.5,
+    "business_share_12m": 0.5,
 }
 #: (feature, bound): the level reads as a reason below the bound — less than a mu of land to farm.
 BELOW: Mapping[str, float] = {"cultivated_land_mu": 1.0}
@@ -1204,6 +1205,12 @@ def _most_telling(joined: pd.DataFrame, table: str) -> pd.DataFrame:
     if table in ("medical", "events"):  # the largest cost or loss, then the latest
         keys, ascending = ["reason", "_size", "shown", "source_row"], [True, False, False, True]
         return joined.assign(_size=amount).sort_values(keys, ascending=ascending, kind="mergesort")
+    if table == "disability":  # the most severe certificate (一级 first), then the latest
+        grade = pd.to_numeric(joined["detail"], errors="coerce").fillna(9.0)
+        keys = ["reason", "_grade", "shown", "source_row"]
+        return joined.assign(_grade=grade).sort_values(
+            keys, ascending=[True, True, False, True], kind="mergesort"
+        )
     keys, ascending = ["reason", "shown", "source_row"], [True, False, True]
     return joined.sort_values(keys, ascending=ascending, kind="mergesort")
 
