@@ -17,7 +17,8 @@ causes with a risk-raising sum are then ordered as a reviewer would, in four tie
 1. shocks (every cause but ``low_income`` and ``other``) whose money this year — falls of income by
    source (the wage fall the larger of the income checks' and the employment feed's,
    ``RECORDED_WAGE_FALL``) and rigid spending, ``SHORTFALL_PARTS`` less ``STANDING_PARTS`` —
-   reaches `MATERIAL_SHARE` of the household's year, largest first;
+   reaches `MATERIAL_SHARE` of the household's year, or whose event is a shock whatever its money
+   (`SHOCK_EVENTS`: a member's death), largest first;
 2. the household's standing (`STANDING_ORDER`): a severely disabled member, low income, a member
    at a school stage that costs money;
 3. other causes whose money (last year's gap included) is material, largest first;
@@ -25,10 +26,13 @@ causes with a risk-raising sum are then ordered as a reviewer would, in four tie
 
 They become reasons 1, 2, 3. A reason is phrased from the
 feature that carries most of its cause (the part that moved, for a composite), with the evidence behind
-it (amount, month, file and row of the source record) and the measure that fits the cause. A
-contribution that lowers the risk, a missing value, or a value on the harmless side (no claim, an
-income that rose) is never a reason; features without a cause (region, household type, calendar, data
-coverage, monitoring history) never are either.
+it (amount, month, file and row of the source record) and the measure that fits the cause; a reason
+whose cause comes from a shock the records show (``explained_by``) names that shock first and cites
+its records ("有1人患大病，当月没有务工收入", the claim as evidence). A contribution that lowers the
+risk, a missing value, a value on the harmless side (no claim, an income that rose) or a level that
+does not read as a reason (`_reads_as_reason`: a wage or an income that is not low, where members
+work) is never a reason; features without a cause (region, household type, calendar, data coverage,
+monitoring history) never are either.
 """
 
 from __future__ import annotations

@@ -619,3 +619,35 @@ def test_a_member_at_a_costly_school_stage_is_named_before_a_small_shock():
     reasons = main_reasons(_explain_values(values, features)).set_index(["household_id"])
     assert list(reasons.loc["H0", "cause"]) == ["low_income", "schooling", "illness"]
     assert list(reasons.loc["H1", "cause"]) == ["low_income", "illness", "schooling"]
+
+
+def test_a_severe_disability_cites_the_most_severe_certificate():
+    households = pd.DataFrame({"household_id": ["H0"], "source_row": [2]})
+    members = pd.DataFrame(
+        {"person_id": ["p1", "p2"], "household_id": ["H0", "H0"], "source_row": [2, 3]}
+    )
+    disability = pd.DataFrame(
+        {
+            "person_id": ["p1", "p2"],
+            "certified_date": pd.to_datetime(["2014-11-03", "2017-11-10"]),
+            "disability_type": ["肢体", "视力"],
+            "grade": [2, 3],
+            "source_row": [41, 42],
+        }
+    )
+    tables = Tables(
+        households=households,
+        members=members,
+        export_month=pd.Period("2026-10", "M"),
+        disability=disability,
+        files={"disability": "残疾人证.csv"},
+    )
+    table = _explain_values(
+        {"severe_disabled_members": [0.8]},
+        {"severe_disabled_members": [1.0]},
+        tables=tables,
+        as_of=pd.Period("2026-10", "M"),
+    )
+    first = main_reasons(table).iloc[0]
+    assert first["cause"] == "disability"
+    assert first["evidence"].startswith("2014年11月办理残疾人证（肢体二级）（残疾人证.csv 第41行")
