@@ -44,10 +44,9 @@ histograms from the workers' own bins, so the trees differ slightly (tests compa
 
 from __future__ import annotations
 
-import time
 import warnings
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import AbstractContextManager, contextmanager, nullcontext
+from collections.abc import Callable, Mapping, Sequence
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -79,10 +78,13 @@ from training.train import (
     first_record_month,
     group_frame,
     inner_split,
+    reported_params,
     rule_scores,
+    same_configuration_metrics,
     select_configuration,
     shap_importance,
     tables_until,
+    timed,
 )
 
 KEYS = ["household_id", "month"]
@@ -631,18 +633,33 @@ class ClusterPanels:
         return self.client.scatter(value, broadcast=True, hash=False)
 
 
+@dataclass(frozen=True)
+class PanelInputs:
+    """What a worker needs to turn a county folder into its labelled panel (the Dask engine).
+
+    Attributes
+    ----------
+    pseudonym_key
+        Key of the county files' pseudonymised ids.
+    lines, rule_params, options, extra_labels
+        As for the local engine (`prepare_province`).
+    check_policy
+        Run on each county's tables on its worker before its features (the policy figures).
+    """
+
+    pseudonym_key: bytes
+    lines: MonitoringLines
+    rule_params: RuleParams
+    options: TrainOptions
+    extra_labels: pd.DataFrame | None = None
+    check_policy: Callable[[Tables], None] | None = None
+
+
 def build_cluster_panels(
-    client: Any,
-    counties: Sequence[CountyFolder],
-    *,
-    pseudonym_key: bytes,
-    lines: MonitoringLines,
-    rule_params: RuleParams,
-    options: TrainOptions,
-    extra_labels: pd.DataFrame | None = None,
-    check_policy: Callable[[Tables], None] | None = None,
+    client: Any, counties: Sequence[CountyFolder], inputs: PanelInputs
 ) -> tuple[ClusterPanels, dict[str, str]]:
     """Each county loaded and turned into its labelled panel on a worker; the fingerprints of its files."""
+    pseudonym_key, options = inputs.pseudonym_key, inputs.options
     loaded = [
         client.submit(load_county_task, str(c.path), pseudonym_key=pseudonym_key, pure=False)
         for c in counties
@@ -659,11 +676,11 @@ def build_cluster_panels(
             panel_task,
             t,
             split=split,
-            lines=lines,
+            lines=inputs.lines,
             options=options,
-            rule_params=rule_params,
-            extra_labels=extra_labels,
-            check_policy=check_policy,
+            rule_params=inputs.rule_params,
+            extra_labels=inputs.extra_labels,
+            check_policy=inputs.check_policy,
             pure=False,
         )
         for t in loaded
@@ -951,17 +968,9 @@ class DaskChampion:
         stored = getattr(champion, "configuration", None)
         if stored is not None and result.configuration is not None:
             configuration = Configuration.from_dict(stored)
-            if configuration.key() == result.configuration.key():
-                metrics = {
-                    k: result.evaluation[k]
-                    for k in ("auc", "pr_auc", "brier", "ece", "precision_at", "recall_at")
-                }
-                metrics["method"] = (
-                    f"same configuration as the challenger ({configuration.name!r}): fitted on "
-                    f"{split.get('train')} it is the challenger's evaluation fit"
-                )
-                metrics["configuration"] = configuration.name
-                return metrics
+            same = same_configuration_metrics(configuration, result)
+            if same is not None:
+                return same
             model, _ = fit_on_cluster(
                 self.cluster,
                 configuration,
@@ -998,13 +1007,8 @@ class DaskChampion:
 def train_province_dask(
     client: Any,
     counties: Sequence[CountyFolder],
+    inputs: PanelInputs,
     *,
-    pseudonym_key: bytes,
-    lines: MonitoringLines,
-    rule_params: RuleParams,
-    options: TrainOptions,
-    extra_labels: pd.DataFrame | None = None,
-    check_policy: Callable[[Tables], None] | None = None,
     sample_rows: int | None = None,
     progress: Stage | None = None,
 ) -> tuple[TrainingResult, DaskChampion, dict[str, str]]:
@@ -1016,10 +1020,9 @@ def train_province_dask(
         A connected ``distributed.Client`` (`risk.engine_dask.dask_client`).
     counties
         The province's counties (`county_folders`); their paths must be readable by the workers.
-    pseudonym_key, lines, rule_params, options, extra_labels
-        As for the local engine.
-    check_policy
-        Run on each county's tables on its worker before its features (the policy figures).
+    inputs
+        The key, lines, rules, options, extra labels and policy check each worker uses
+        (`PanelInputs`).
     sample_rows
         Training rows of the sample counties gathered for choosing the configuration and fitting the
         logistic baseline (default `SAMPLE_ROWS`).
@@ -1034,13 +1037,11 @@ def train_province_dask(
     """
     stage = progress or (lambda name: nullcontext())
     timings: dict[str, float] = {}
-    with stage("各县特征与标签（在工作节点） panels on the workers"), _timed(timings, "panels"):
-        cluster, fingerprints = build_cluster_panels(
-            client, counties, pseudonym_key=pseudonym_key, lines=lines, rule_params=rule_params,
-            options=options, extra_labels=extra_labels, check_policy=check_policy,
-        )  # fmt: skip
+    options = inputs.options
+    with stage("各县特征与标签（在工作节点） panels on the workers"), timed(timings, "panels"):
+        cluster, fingerprints = build_cluster_panels(client, counties, inputs)
     split = cluster.split
-    with stage("candidates (sample counties)"), _timed(timings, "candidates"):
+    with stage("candidates (sample counties)"), timed(timings, "candidates"):
         rows = SAMPLE_ROWS if sample_rows is None else sample_rows
         sample, sample_names = gather_sample(cluster, rows=rows)
         configuration, candidates = choose_on_sample(sample, split=split, options=options)
@@ -1051,19 +1052,19 @@ def train_province_dask(
         n_sample = len(sample)
         del sample
     candidates["sample"] = {"counties": sample_names, "rows": n_sample}
-    with stage(f"model ({configuration.name}, DaskLGBMClassifier)"), _timed(timings, "model"):
+    with stage(f"model ({configuration.name}, DaskLGBMClassifier)"), timed(timings, "model"):
         model, fit_info = fit_on_cluster(
             cluster, configuration, months=split.train_months, options=options
         )
-    with stage("baselines"), _timed(timings, "baselines"):
+    with stage("baselines"), timed(timings, "baselines"):
         plain = fit_plain_reference_on_cluster(cluster, months=split.train_months, options=options)
-    with stage("evaluation"), _timed(timings, "evaluation"):
+    with stage("evaluation"), timed(timings, "evaluation"):
         scorers = {"model": model, "logistic": logistic, "plain_reference": plain}
         validation = score_validation(cluster, scorers, options=options)
         groups = validation[[c for c in validation.columns if c.startswith("group:")]]
         groups = groups.rename(columns=lambda c: c.removeprefix("group:"))
         evaluation = evaluate_validation(validation, options=options, groups=groups)
-    with stage("refit on every labelled month"), _timed(timings, "refit"):
+    with stage("refit on every labelled month"), timed(timings, "refit"):
         registered, refit_info = fit_on_cluster(
             cluster, configuration, months=split.labelled_months, options=options
         )
@@ -1117,9 +1118,6 @@ def dask_model_report(
     """evaluation.json's description of the configuration, the evaluation fit and the refit."""
     spans = split.describe()
     shape = describe_model(model)
-    params = dict(configuration.params)
-    if params.get("monotone"):
-        params["monotone"] = sorted(params["monotone"])
     tree_rule = (
         "DaskLGBMClassifier grew the configuration's cap of trees; they were cut where the summed "
         f"log-loss of the tune rows (a held-out {options.tune_fraction:.0%} of households, last "
@@ -1138,7 +1136,7 @@ def dask_model_report(
         ),
         "candidates": candidates,
         "configuration": configuration.to_dict(),
-        "model_params": params,
+        "model_params": reported_params(configuration),
         "model_shape": {k: v for k, v in shape.items() if k != "calibration"},
         "calibration": shape["calibration"],
         "tree_count": tree_rule,
@@ -1152,12 +1150,3 @@ def dask_model_report(
             **describe_model(registered),
         },
     }
-
-
-@contextmanager
-def _timed(timings: dict[str, float], name: str) -> Iterator[None]:
-    start = time.perf_counter()
-    try:
-        yield
-    finally:
-        timings[name] = time.perf_counter() - start

@@ -325,7 +325,7 @@ def _candidates_table(candidates: Mapping[str, Any], *, share: str | None) -> st
         rows.append(
             f"<tr><td class='l'>{label}</td><td>{_fmt(m.get('auc'))}</td>{recalls}"
             f"<td>{m.get('trees') if m.get('trees') is not None else '—'}</td>"
-            f"<td class='l'>{html.escape(str(m.get('error', '')))}</td></tr>"
+            f"<td class='l'>{html.escape(str(m.get('error') or m.get('dropped') or ''))}</td></tr>"
         )
     return "".join(rows) + "</table>"
 

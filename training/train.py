@@ -62,6 +62,7 @@ from training.candidates import (
     choose,
     configure,
     describe_model,
+    dominated,
     fit_configuration,
     monotone_constraints,
 )
@@ -110,7 +111,14 @@ class TrainOptions:
         Fewest training months the out-of-time selection split must leave to fit on; with fewer,
         candidates are judged by household folds within the training months (`selection_folds`).
     selection_folds
-        Household folds for that short-history selection.
+        Household folds for that short-history selection (2: each candidate is fitted twice, on
+        half the households; candidates far behind after the first fold stop there —
+        `training.candidates.dominated`).
+    selection_rows
+        At most about this many training rows are used for that selection: whole households drawn
+        at random (`selection_sample`) when there are more. The candidates' shapes differ by
+        thousandths of recall, which a county of a few thousand households already separates from
+        the clearly weaker ones; more rows cost time, not a better choice. None uses every row.
     recency_half_life
         Months over which a fitted row's weight halves, counted back from the newest month of the
         fit (`recency_weights`); 12 makes last year's rows count half as much as this month's. None
@@ -134,7 +142,8 @@ class TrainOptions:
     model_params: Mapping[str, Any] = field(default_factory=dict)
     candidates: tuple[str, ...] | None = None
     selection_min_months: int = 3
-    selection_folds: int = 3
+    selection_folds: int = 2
+    selection_rows: int | None = 60_000
     recency_half_life: float | None = None
     tree_trainer: Callable[..., Any] | None = None
 
@@ -212,9 +221,9 @@ def train_from_tables(
         )
     tables, split, feature_columns = prepared.tables, prepared.split, prepared.feature_columns
     train, valid = prepared.train, prepared.valid
-    with stage("candidates"), _timed(timings, "candidates"):
+    with stage("candidates"), timed(timings, "candidates"):
         configuration, candidates = select_configuration(prepared, options=options)
-    with stage(f"model ({configuration.name})"), _timed(timings, "model"):
+    with stage(f"model ({configuration.name})"), timed(timings, "model"):
         model = fit_configuration(
             configuration,
             train[feature_columns],
@@ -226,7 +235,7 @@ def train_from_tables(
         )
     extra: dict[str, Any] = {}
     if options.compare_monotone and configuration.params.get("monotone"):
-        with stage("model without monotone constraints"), _timed(timings, "model_unconstrained"):
+        with stage("model without monotone constraints"), timed(timings, "model_unconstrained"):
             free = fit_configuration(
                 replace(configuration, params={**configuration.params, "monotone": None}),
                 train[feature_columns],
@@ -237,7 +246,7 @@ def train_from_tables(
                 sample_weight=recency_weights(train["month"], half_life=options.recency_half_life),
             )
         extra["monotone"] = _monotone_comparison(model, free, valid, feature_columns, options)
-    with stage("baselines"), _timed(timings, "baselines"):
+    with stage("baselines"), timed(timings, "baselines"):
         scores = _baseline_scores(
             tables,
             train,
@@ -247,7 +256,7 @@ def train_from_tables(
             rule_params=rule_params,
             options=options,
         )
-    with stage("evaluation"), _timed(timings, "evaluation"):
+    with stage("evaluation"), timed(timings, "evaluation"):
         validation = valid[[*KEYS, "label"]].copy()
         validation["model"] = model.predict_proba(valid[feature_columns])[:, 1]
         for name, values in scores.items():
@@ -260,7 +269,7 @@ def train_from_tables(
         evaluation = evaluate_validation(validation, options=options, groups=groups)
     with (
         stage(f"refit on every labelled month ({split.describe()['labelled']})"),
-        _timed(timings, "refit"),
+        timed(timings, "refit"),
     ):
         registered, registered_info = refit_on_labelled_months(
             prepared, configuration, options=options
@@ -302,9 +311,6 @@ def _model_report(
     """evaluation.json's description of the chosen configuration, its evaluation fit and the refit."""
     split = prepared.split.describe()
     shape = describe_model(model)
-    params = dict(configuration.params)
-    if params.get("monotone"):
-        params["monotone"] = sorted(params["monotone"])
     return {
         "n_train": int(len(prepared.fit_rows)),
         "n_tune": int(len(prepared.tune_rows)),
@@ -316,7 +322,7 @@ def _model_report(
         ),
         "candidates": candidates,
         "configuration": configuration.to_dict(),
-        "model_params": params,
+        "model_params": reported_params(configuration),
         "model_shape": {k: v for k, v in shape.items() if k != "calibration"},
         "calibration": shape["calibration"],
         "evaluated_model": {
@@ -327,6 +333,14 @@ def _model_report(
         },
         "registered_model": registered_info,
     }
+
+
+def reported_params(configuration: Configuration) -> dict[str, Any]:
+    """evaluation.json's `model_params`: the configuration's, monotone constraints as a name list."""
+    params = dict(configuration.params)
+    if params.get("monotone"):
+        params["monotone"] = sorted(params["monotone"])
+    return params
 
 
 @dataclass
@@ -376,9 +390,9 @@ def prepare_training_data(
     except ValueError as error:  # too few months: the user's data, not a bug
         raise DataContractError(f"train: {error}") from error
     months = list(split.labelled_months)
-    with stage("features"), _timed(timings, "features"):
+    with stage("features"), timed(timings, "features"):
         panel = build_panel(tables, months=months, lines=lines)
-    with stage("labels"), _timed(timings, "labels"):
+    with stage("labels"), timed(timings, "labels"):
         labels = build_labels(
             tables.outcomes,
             tables.households["household_id"],
@@ -488,7 +502,7 @@ def select_configuration(
         fits = [(fit_frame, fit_rows, tune_rows, judge)]
         results = {c.name: _judge_candidate(c, fits, columns, options) for c in configurations}
     report["selected_on"] = selected_on
-    judged = {name: m for name, m in results.items() if "error" not in m}
+    judged = {n: m for n, m in results.items() if "error" not in m and "dropped" not in m}
     chosen = choose(judged, share=options.operating_share) if judged else default
     report |= results | {"chosen": chosen}
     return by_name[chosen], report
@@ -505,39 +519,177 @@ def _select_by_households(
     scores the fold's rows; the pooled out-of-fold scores are judged by the criterion. No household
     is on both sides of a fit; the months are shared, so the choice is cross-sectional (a shock that
     hits every household in one month is seen on both sides) — `selected_on` says so.
+
+    Candidates far behind the best after the first fold (`training.candidates.dominated`) are not
+    fitted on the others: they could not be chosen, and their figures on that fold are reported with
+    the reason (``dropped``). The others are judged on every fold's rows, all on the same rows.
     """
-    rows = prepared.train
+    rows = selection_sample(prepared.train, rows=options.selection_rows, seed=options.random_state)
     months = prepared.split.train_months
     folds = household_folds(
         rows["household_id"].unique(), folds=options.selection_folds, seed=options.random_state
     )
     fold = rows["household_id"].astype(str).map(folds).to_numpy()
-    parts: list[SelectionFit] = []
+    columns = prepared.feature_columns
+    racing = {c.name: _Judged(c) for c in configurations}
     for k in range(options.selection_folds):
         fit_frame = rows.loc[fold != k].reset_index(drop=True)
         judge = rows.loc[fold == k].reset_index(drop=True)
         fit_rows, tune_rows = inner_split(fit_frame, options=options, train_months=months)
-        parts.append((fit_frame, fit_rows, tune_rows, judge))
-    columns = prepared.feature_columns
-    results = {c.name: _judge_candidate(c, parts, columns, options) for c in configurations}
+        part = (fit_frame, fit_rows, tune_rows, judge)
+        for judged in racing.values():
+            if judged.running:
+                judged.add(_fit_and_score(judged.configuration, part, columns, options))
+        if k == 0 and options.selection_folds > 1:
+            _drop_dominated(racing, options=options, folds=options.selection_folds)
+    results = {name: judged.report(options) for name, judged in racing.items()}
     selected_on = {
         "method": "household folds",
         "train": prepared.split.describe()["train"],
         "folds": options.selection_folds,
+        "households": int(rows["household_id"].nunique()),
+        "rows": int(len(rows)),
         "note": (
             f"the training months ({prepared.split.describe()['train']}) are too few for an "
             f"out-of-time selection split ({options.selection_min_months} + gap {options.horizon} + "
             f"{options.valid_months} months), so candidates were judged on households they were not "
             f"fitted on, {options.selection_folds} folds within those months (no household on both "
             "sides; the months are shared, so the choice is cross-sectional, not out of time); "
+            "candidates far behind after the first fold were not fitted on the others; each fit "
+            "is calibrated by Platt scaling, a strictly increasing map, so the judged ranking is "
+            "the raw scores' (the registered model still chooses its calibration); "
             "the reported validation months are not used"
         ),
     }
     return results, selected_on
 
 
+def selection_sample(frame: pd.DataFrame, *, rows: int | None, seed: int) -> pd.DataFrame:
+    """Whole households of `frame`, drawn at random until about `rows` rows (all when fewer or None).
+
+    Households are drawn in a seeded random order and kept while the running row count stays
+    within `rows`; the rows keep their order in `frame`.
+
+    Examples
+    --------
+    >>> frame = pd.DataFrame({"household_id": ["a", "a", "b", "b", "c", "c"], "label": 0})
+    >>> len(selection_sample(frame, rows=4, seed=0)), len(selection_sample(frame, rows=None, seed=0))
+    (4, 6)
+    """
+    if rows is None or len(frame) <= rows:
+        return frame
+    counts = frame["household_id"].value_counts(sort=False).sort_index()
+    order = np.random.default_rng(seed).permutation(len(counts))
+    kept = counts.index[order][np.cumsum(counts.to_numpy()[order]) <= rows]
+    return frame.loc[frame["household_id"].isin(kept).to_numpy()].reset_index(drop=True)
+
+
 #: One fit of a candidate during selection: its rows, the fit and tune rows among them, the judged rows.
 SelectionFit = tuple[pd.DataFrame, np.ndarray, np.ndarray, pd.DataFrame]
+
+
+@dataclass
+class _FoldScores:
+    """A candidate's scores of one selection fit's judged rows."""
+
+    labels: np.ndarray
+    scores: np.ndarray
+    trees: int | None
+    n_fit: int
+    seconds: float
+
+
+@dataclass
+class _Judged:
+    """A candidate during selection: its fold scores so far, or why it stopped."""
+
+    configuration: Configuration
+    folds: list[_FoldScores] = field(default_factory=list)
+    error: str | None = None
+    dropped: str | None = None
+
+    @property
+    def running(self) -> bool:
+        return self.error is None and self.dropped is None
+
+    def add(self, fold: _FoldScores | str) -> None:
+        if isinstance(fold, str):
+            self.error = fold
+        else:
+            self.folds.append(fold)
+
+    def metrics(self, options: TrainOptions) -> dict[str, Any]:
+        y = np.concatenate([f.labels for f in self.folds])
+        shares = sorted({*SHARES, options.operating_share})
+        scores = np.concatenate([f.scores for f in self.folds])
+        return score_metrics(y, scores, calibrated=True, shares=shares, seed=options.random_state)
+
+    def report(self, options: TrainOptions) -> dict[str, Any]:
+        """evaluation.json's entry: metrics on the rows judged, trees per fit, or the error."""
+        if self.error is not None:
+            return {"error": self.error}
+        metrics = self.metrics(options)
+        trees = [f.trees for f in self.folds]
+        entry = {
+            "auc": metrics["auc"],
+            "recall_at": metrics["recall_at"],
+            "precision_at": metrics["precision_at"],
+            "ece": metrics["ece"],
+            "trees": trees[0] if len(trees) == 1 else trees,
+            "n_fit": int(sum(f.n_fit for f in self.folds) // len(self.folds)),
+            "n_valid": int(sum(len(f.labels) for f in self.folds)),
+            "seconds": round(sum(f.seconds for f in self.folds), 2),
+        }
+        if self.dropped is not None:
+            entry["dropped"] = self.dropped
+        return entry
+
+
+def _drop_dominated(racing: dict[str, _Judged], *, options: TrainOptions, folds: int) -> None:
+    """Stop the candidates `training.candidates.dominated` finds far behind after the first fold."""
+    key = share_key(options.operating_share)
+    running = {name: j for name, j in racing.items() if j.running}
+    if len(running) < 2:
+        return
+    recall = {name: float(j.metrics(options)["recall_at"][key]) for name, j in running.items()}
+    positives = int(sum(int(f.labels.sum()) for f in next(iter(running.values())).folds))
+    for name, margin in dominated(recall, positives=positives).items():
+        running[name].dropped = (
+            f"not fitted on the other {folds - 1} fold(s): after the first, recall at "
+            f"{key} {recall[name]:.3f} against the best {max(recall.values()):.3f}, more than "
+            f"{margin:.3f} behind"
+        )
+
+
+def _fit_and_score(
+    configuration: Configuration, fit: SelectionFit, columns: list[str], options: TrainOptions
+) -> _FoldScores | str:
+    """Fit `configuration` on one selection fit's rows and score its judged rows (or the error)."""
+    start = time.perf_counter()
+    frame, fit_rows, tune_rows, judge = fit
+    if "calibration" in configuration.build().get_params():
+        configuration = replace(
+            configuration, params={**configuration.params, "calibration": "platt"}
+        )
+    try:
+        model = fit_configuration(
+            configuration,
+            frame[columns],
+            frame["label"].to_numpy(),
+            fit_rows,
+            tune_rows,
+            tree_trainer=options.tree_trainer,
+            sample_weight=recency_weights(frame["month"], half_life=options.recency_half_life),
+        )
+    except ValueError as error:  # e.g. the tune rows hold one class only
+        return str(error)
+    return _FoldScores(
+        labels=judge["label"].to_numpy(),
+        scores=model.predict_proba(judge[columns])[:, 1],
+        trees=describe_model(model)["trees"],
+        n_fit=len(fit_rows),
+        seconds=time.perf_counter() - start,
+    )
 
 
 def _judge_candidate(
@@ -549,42 +701,14 @@ def _judge_candidate(
     """One candidate's metrics on the selection rows (or the reason it could not be fitted).
 
     Each of `fits` is fitted and scores its judged rows; the judged rows of every fit are judged
-    together (one fit out of time, or one per household fold).
+    together.
     """
-    start = time.perf_counter()
-    labels, scores, trees, n_fit = [], [], [], 0
-    for frame, fit_rows, tune_rows, judge in fits:
-        try:
-            model = fit_configuration(
-                configuration,
-                frame[columns],
-                frame["label"].to_numpy(),
-                fit_rows,
-                tune_rows,
-                tree_trainer=options.tree_trainer,
-                sample_weight=recency_weights(frame["month"], half_life=options.recency_half_life),
-            )
-        except ValueError as error:  # e.g. the tune rows hold one class only
-            return {"error": str(error)}
-        labels.append(judge["label"].to_numpy())
-        scores.append(model.predict_proba(judge[columns])[:, 1])
-        trees.append(describe_model(model)["trees"])
-        n_fit += len(fit_rows)
-    y = np.concatenate(labels)
-    shares = sorted({*SHARES, options.operating_share})
-    metrics = score_metrics(
-        y, np.concatenate(scores), calibrated=True, shares=shares, seed=options.random_state
-    )
-    return {
-        "auc": metrics["auc"],
-        "recall_at": metrics["recall_at"],
-        "precision_at": metrics["precision_at"],
-        "ece": metrics["ece"],
-        "trees": trees[0] if len(trees) == 1 else trees,
-        "n_fit": int(n_fit // len(fits)),
-        "n_valid": int(len(y)),
-        "seconds": round(time.perf_counter() - start, 2),
-    }
+    judged = _Judged(configuration)
+    for fit in fits:
+        judged.add(_fit_and_score(configuration, fit, columns, options))
+        if not judged.running:
+            break
+    return judged.report(options)
 
 
 def refit_on_labelled_months(
@@ -886,17 +1010,9 @@ def champion_metrics(
         )
         return metrics
     configuration = Configuration.from_dict(stored)
-    if configuration.key() == result.configuration.key():
-        metrics = {
-            k: result.evaluation[k]
-            for k in ("auc", "pr_auc", "brier", "ece", "precision_at", "recall_at")
-        }
-        metrics["method"] = (
-            f"same configuration as the challenger ({configuration.name!r}): fitted on {train_span} "
-            "it is the challenger's evaluation fit"
-        )
-        metrics["configuration"] = configuration.name
-        return metrics
+    same = same_configuration_metrics(configuration, result)
+    if same is not None:
+        return same
     prepared = result.prepared
     columns = prepared.feature_columns
     model = fit_configuration(
@@ -916,6 +1032,30 @@ def champion_metrics(
     metrics["method"] = (
         f"the champion's configuration ({configuration.name!r}) refitted on {train_span}, the "
         "challenger's training rows, and scored on the same validation rows"
+    )
+    metrics["configuration"] = configuration.name
+    return metrics
+
+
+def same_configuration_metrics(
+    configuration: Configuration, result: TrainingResult
+) -> dict[str, Any] | None:
+    """The challenger's metrics as the champion's, when the champion has the same configuration.
+
+    Fitted on the same training rows, the champion's configuration would be the challenger's
+    evaluation fit, so its figures are those already measured. None when the configurations differ
+    (or the challenger has none): the champion must then be refitted and scored.
+    """
+    if result.configuration is None or configuration.key() != result.configuration.key():
+        return None
+    metrics: dict[str, Any] = {
+        k: result.evaluation[k]
+        for k in ("auc", "pr_auc", "brier", "ece", "precision_at", "recall_at")
+    }
+    train_span = result.evaluation.get("split", {}).get("train")
+    metrics["method"] = (
+        f"same configuration as the challenger ({configuration.name!r}): fitted on {train_span} "
+        "it is the challenger's evaluation fit"
     )
     metrics["configuration"] = configuration.name
     return metrics
@@ -1381,7 +1521,8 @@ def _check_rows(train: pd.DataFrame, valid: pd.DataFrame) -> None:
 
 
 @contextmanager
-def _timed(timings: dict[str, float], name: str) -> Iterator[None]:
+def timed(timings: dict[str, float], name: str) -> Iterator[None]:
+    """Record the wall time of the block in `timings[name]` (seconds)."""
     start = time.perf_counter()
     try:
         yield

@@ -164,19 +164,15 @@ def _train_directory(
     tree_trainer: Any = None,
 ) -> None:
     from features.contract.io import load_directory  # noqa: PLC0415
-    from risk.atomic import atomic_output_dir  # noqa: PLC0415
     from risk.config import load_config  # noqa: PLC0415
-    from training.registry import Registry, file_fingerprints  # noqa: PLC0415
-    from training.train import TrainOptions, train_and_register, train_from_tables  # noqa: PLC0415
+    from training.registry import Registry  # noqa: PLC0415
+    from training.train import train_from_tables  # noqa: PLC0415
 
     settings = load_config(config)
-    if horizon is not None and not 1 <= horizon <= 24:
-        raise ConfigError(f"train: --horizon must be 1–24 months, got {horizon}")
-    options = TrainOptions(
-        horizon=horizon or settings.model.horizon,
-        valid_months=settings.model.valid_months,
-        until=_month(until) if until else None,
-        operating_share=_operating_share(settings),
+    options = _train_options(
+        settings,
+        horizon=horizon,
+        until=until,
         compare_monotone=compare_monotone,
         tree_trainer=tree_trainer,
     )
@@ -201,19 +197,13 @@ def _train_directory(
         progress=_stage,
     )
     files = {table: data / file for table, file in tables.files.items()}
-    if oracle is not None:
-        files["_oracle"] = oracle
-    fingerprints = file_fingerprints(files)
-    result.evaluation["data_fingerprints"] = fingerprints
-    with _stage("登记模型 MLflow + champion gate"), atomic_output_dir(out) as folder:
-        evaluation = train_and_register(
-            result,
-            registry=Registry(uri, name),
-            options=options,
-            out_dir=folder,
-            fingerprints=fingerprints,
-            write_files=_writer(result),
-        )
+    evaluation = _register(
+        result,
+        registry=Registry(uri, name),
+        options=options,
+        out=out,
+        fingerprints=_fingerprints(files, oracle=oracle),
+    )
     _summary(evaluation, out=out, tracking_uri=uri)
 
 
@@ -237,22 +227,13 @@ def _train_province(
     Local engine: the county panels concatenated, then the county path (`train_from_tables`). Dask
     engine: the panels are built and kept on the workers, the trees grown with DaskLGBMClassifier.
     """
-    from risk.atomic import atomic_output_dir  # noqa: PLC0415
     from risk.config import load_config  # noqa: PLC0415
-    from training.registry import Registry, file_fingerprints  # noqa: PLC0415
-    from training.train import TrainOptions, train_and_register  # noqa: PLC0415
+    from training.registry import Registry  # noqa: PLC0415
 
     dask = wants_dask(engine, scheduler)
     province_toml = data / "risk.toml"
     settings = load_config(config or (province_toml if province_toml.is_file() else None))
-    if horizon is not None and not 1 <= horizon <= 24:
-        raise ConfigError(f"train: --horizon must be 1–24 months, got {horizon}")
-    options = TrainOptions(
-        horizon=horizon or settings.model.horizon,
-        valid_months=settings.model.valid_months,
-        until=_month(until) if until else None,
-        operating_share=_operating_share(settings),
-    )
+    options = _train_options(settings, horizon=horizon, until=until)
     uri = tracking_uri or settings.model.resolved_tracking_uri()
     registry = Registry(uri, model_name or settings.model.name)
     extra = _review_confirmations(review_store, horizon=options.horizon)
@@ -295,20 +276,13 @@ def _train_province(
     result.evaluation["province"] = province_summary(
         province.counties, engine="local", split=prepared.split
     )
-    files = dict(province.files)
-    if oracle is not None:
-        files["_oracle"] = oracle
-    fingerprints = file_fingerprints(files)
-    result.evaluation["data_fingerprints"] = fingerprints
-    with _stage("登记模型 MLflow + champion gate"), atomic_output_dir(out) as folder:
-        evaluation = train_and_register(
-            result,
-            registry=registry,
-            options=options,
-            out_dir=folder,
-            fingerprints=fingerprints,
-            write_files=_writer(result),
-        )
+    evaluation = _register(
+        result,
+        registry=registry,
+        options=options,
+        out=out,
+        fingerprints=_fingerprints(dict(province.files), oracle=oracle),
+    )
     _summary(evaluation, out=out, tracking_uri=uri)
 
 
@@ -322,35 +296,80 @@ def _train_province_dask(
     out: Path,
     scheduler: str | None,
 ) -> None:
-    from risk.atomic import atomic_output_dir  # noqa: PLC0415
     from risk.engine_dask import dask_client  # noqa: PLC0415
-    from risk.train_province import train_province_dask  # noqa: PLC0415
-    from training.train import train_and_register  # noqa: PLC0415
+    from risk.train_province import PanelInputs, train_province_dask  # noqa: PLC0415
 
     logging.getLogger("distributed").setLevel(logging.WARNING)  # the in-process scheduler's chatter
     with dask_client(scheduler=scheduler) as client:
-        result, champion, fingerprints = train_province_dask(
-            client,
-            counties,
+        inputs = PanelInputs(
             pseudonym_key=settings.privacy.pseudonym_key(),
             lines=settings.lines,
             rule_params=settings.rules,
             options=options,
             extra_labels=extra_labels,
             check_policy=partial(_check_county_policy, settings=settings, options=options),
-            progress=_stage,
         )
-        result.evaluation["data_fingerprints"] = fingerprints
-        with _stage("登记模型 MLflow + champion gate"), atomic_output_dir(out) as folder:
-            train_and_register(
-                result,
-                registry=registry,
-                options=options,
-                out_dir=folder,
-                fingerprints=fingerprints,
-                write_files=_writer(result),
-                champion_scorer=champion,
-            )
+        result, champion, fingerprints = train_province_dask(
+            client, counties, inputs, progress=_stage
+        )
+        _register(
+            result,
+            registry=registry,
+            options=options,
+            out=out,
+            fingerprints=fingerprints,
+            champion_scorer=champion,
+        )
+
+
+def _train_options(settings: Any, *, horizon: int | None, until: str | None, **extra: Any) -> Any:
+    """`TrainOptions` from the settings and the command line (`extra`: engine, comparisons)."""
+    from training.train import TrainOptions  # noqa: PLC0415
+
+    if horizon is not None and not 1 <= horizon <= 24:
+        raise ConfigError(f"train: --horizon must be 1–24 months, got {horizon}")
+    return TrainOptions(
+        horizon=horizon or settings.model.horizon,
+        valid_months=settings.model.valid_months,
+        until=_month(until) if until else None,
+        operating_share=_operating_share(settings),
+        **extra,
+    )
+
+
+def _fingerprints(files: dict[str, Path], *, oracle: Path | None) -> dict[str, str]:
+    """sha256 of the data files the model learned from (and of the --oracle table, if given)."""
+    from training.registry import file_fingerprints  # noqa: PLC0415
+
+    if oracle is not None:
+        files = {**files, "_oracle": oracle}
+    return file_fingerprints(files)
+
+
+def _register(
+    result: Any,
+    *,
+    registry: Any,
+    options: Any,
+    out: Path,
+    fingerprints: dict[str, str],
+    champion_scorer: Any = None,
+) -> dict[str, Any]:
+    """The champion gate, MLflow registration and evaluation files in `out` (written atomically)."""
+    from risk.atomic import atomic_output_dir  # noqa: PLC0415
+    from training.train import train_and_register  # noqa: PLC0415
+
+    result.evaluation["data_fingerprints"] = fingerprints
+    with _stage("登记模型 MLflow + champion gate"), atomic_output_dir(out) as folder:
+        return train_and_register(
+            result,
+            registry=registry,
+            options=options,
+            out_dir=folder,
+            fingerprints=fingerprints,
+            write_files=_writer(result),
+            champion_scorer=champion_scorer,
+        )
 
 
 def _summary_after(out: Path, tracking_uri: str) -> None:

@@ -14,11 +14,13 @@ from risk.score import predict_households
 from training.baselines import PLAIN_REFERENCE_FEATURES
 from training.candidates import (
     CANDIDATES,
+    DOMINATED_MARGIN,
     RECALL_TOLERANCE,
     Configuration,
     candidates_named,
     choose,
     configure,
+    dominated,
 )
 from training.linear import LogisticRiskModel
 from training.model import ModelMismatchError, RiskModel
@@ -40,6 +42,19 @@ def test_choose_recall_first_then_auc_then_table_order() -> None:
     assert choose({"x": metrics(0.3, 0.7), "y": metrics(0.3, 0.7)}, share=0.05) == "x"
     with pytest.raises(ValueError, match="no candidate metrics"):
         choose({}, share=0.05)
+
+
+def test_only_candidates_far_behind_the_best_are_dominated() -> None:
+    recall = {"a": 0.470, "b": 0.466, "c": 0.470 - DOMINATED_MARGIN - 0.001, "d": 0.35}
+    # many positives: the fixed margin decides; ties and near-ties are kept
+    assert dominated(recall, positives=100_000) == {
+        "c": DOMINATED_MARGIN,
+        "d": DOMINATED_MARGIN,
+    }
+    # few positives: two standard errors of the best recall widen the margin
+    assert list(dominated(recall, positives=300)) == ["d"]
+    assert dominated({"only": 0.4}, positives=10) == {}
+    assert dominated({}, positives=10) == {}
 
 
 def test_the_table_declares_the_five_shapes() -> None:
