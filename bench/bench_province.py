@@ -417,6 +417,7 @@ def _dask_province(
         return dask
     try:
         with local_cluster(workers) as (address, pids, startup, client):
+            client.get_task_stream()  # starts the scheduler's task stream (empty until asked once)
             since = time.time()
             dask = score_in_subprocess(
                 province,

@@ -413,6 +413,7 @@ def run_month(
                 over_pieces, predicted, do=scores_of_part, month=period, config=config
             ))  # fmt: skip
             whole = gather_scores([piece.value for piece in _flat(gathered)])
+            gathered = [_ids_only(part) for part in gathered]  # `whole` has the rows
             run_id, scores, audit = _select(run, whole, inputs=fed.inputs)
             whole = _counts_only(whole)  # `scores` has its rows now
             bins, drift = _profile(executor, predicted, run, n_scored=len(scores))
@@ -488,6 +489,16 @@ def _counts_only(scores: PartScores) -> PartScores:
         predictions=scores.predictions.iloc[:0],
         regions=scores.regions.iloc[:0],
         triggers=scores.triggers.iloc[:0],
+    )
+
+
+def _ids_only(part: Part) -> Part:
+    """A partition's `PartScores` reduced to their households' ids (what the explain stage needs)."""
+    return tuple(
+        replace(
+            piece, value=replace(_counts_only(piece.value), predictions=piece.value.predictions[[]])
+        )
+        for piece in part
     )
 
 

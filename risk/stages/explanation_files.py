@@ -30,11 +30,11 @@ from risk.explain import EXPLANATION_COLUMNS
 #: Folder of the part files inside the run's temporary output folder (removed before the swap).
 PARTS_FOLDER = ".explanation-parts"
 #: Rows per row group of a part file (the merge holds one row group per part at a time).
-PART_ROW_GROUP_ROWS = 4_096
+PART_ROW_GROUP_ROWS = 1_024
 #: Rows per row group of ``explanations.parquet`` (fixed: the file's bytes depend only on its rows).
-ROW_GROUP_ROWS = 65_536
+ROW_GROUP_ROWS = 32_768
 #: Explanation rows the merge gathers before sorting and writing them (a window of ranks).
-MERGE_WINDOW_ROWS = 131_072
+MERGE_WINDOW_ROWS = 32_768
 
 _INT_COLUMNS = {"rank": "int64", "reason_order": "Int64"}
 _FLOAT_COLUMNS = ("value", "contribution", "base_value", "cause_contribution")
@@ -205,6 +205,7 @@ def merge_parts(
             chunk = pa.concat_tables(pending)
             writer.write_table(chunk, row_group_size=row_group_rows)
             written += chunk.num_rows
+    pa.default_memory_pool().release_unused()  # the windows' buffers back to the system
     return written
 
 
