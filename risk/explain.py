@@ -1064,6 +1064,9 @@ _NET_INCOME = (
     ),
 )
 _GRADES = {1: "一", 2: "二", 3: "三", 4: "四"}
+#: Features of the employment feed that describe the as-of month: their evidence is a spell covering
+#: it where there is one ("当月务工月收入1,220元": the spell paying it, not one that ended last year).
+EMPLOYMENT_NOW: frozenset[str] = frozenset({"monthly_wage_now", "members_working_now"})
 #: Tables whose records are described one by one (the others are named by file and rows only).
 _DESCRIBED = ("medical", "events", "assistance", "employment", "disability", "income")
 
@@ -1194,6 +1197,12 @@ def _named_records(
     if table not in _DESCRIBED:
         texts.loc[listed.index, "evidence"] = texts.loc[listed.index, "source_records"]
         return texts
+    if table == "employment":  # a feature of this month is shown by the spells covering it
+        now = joined["reason"].map(features).isin(EMPLOYMENT_NOW).to_numpy()
+        covering = (
+            (joined["start"] <= as_of.ordinal) & (joined["end"] >= as_of.ordinal)
+        ).to_numpy()
+        joined = joined.assign(_now=~(now & covering))
     best = _most_telling(joined, table).groupby("reason", sort=False).head(1)
     counts = listed.map(len)
     texts.loc[best["reason"].to_numpy(), "evidence"] = [
@@ -1215,6 +1224,9 @@ def _most_telling(joined: pd.DataFrame, table: str) -> pd.DataFrame:
         return joined.assign(_grade=grade).sort_values(
             keys, ascending=[True, True, False, True], kind="mergesort"
         )
+    if table == "employment" and "_now" in joined:  # this month's spells first, where asked for
+        keys = ["reason", "_now", "shown", "source_row"]
+        return joined.sort_values(keys, ascending=[True, True, False, True], kind="mergesort")
     keys, ascending = ["reason", "shown", "source_row"], [True, False, True]
     return joined.sort_values(keys, ascending=ascending, kind="mergesort")
 

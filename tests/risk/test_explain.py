@@ -651,3 +651,44 @@ def test_a_severe_disability_cites_the_most_severe_certificate():
     first = main_reasons(table).iloc[0]
     assert first["cause"] == "disability"
     assert first["evidence"].startswith("2014年11月办理残疾人证（肢体二级）（残疾人证.csv 第41行")
+
+
+def test_a_wage_this_month_cites_the_spell_that_pays_it():
+    households = pd.DataFrame({"household_id": ["H0"], "source_row": [2]})
+    members = pd.DataFrame(
+        {"person_id": ["p1", "p2"], "household_id": ["H0", "H0"], "source_row": [2, 3]}
+    )
+    employment = pd.DataFrame(
+        {
+            "person_id": ["p1", "p2"],
+            "start_month": pd.PeriodIndex(["2023-08", "2025-01"], freq="M"),
+            "end_month": pd.PeriodIndex([None, "2026-03"], freq="M"),
+            "work_location": ["省内县外", "县内"],
+            "monthly_income": [400.0, 280.0],
+            "source_row": [7, 8],
+        }
+    )
+    tables = Tables(
+        households=households,
+        members=members,
+        export_month=pd.Period("2026-10", "M"),
+        employment=employment,
+        files={"employment": "务工.csv"},
+    )
+    table = _explain_values(
+        {"monthly_wage_now": [0.8]},
+        {
+            "monthly_wage_now": [400.0],
+            "income_per_capita_12m": [3000.0],
+            "income_to_line_ratio_12m": [0.4],
+            "household_size": [2.0],
+        },
+        tables=tables,
+        as_of=pd.Period("2026-10", "M"),
+    )
+    first = main_reasons(table).iloc[0]
+    assert first["reason_zh"] == "当月务工月收入400元"
+    # the spell covering 2026-10, not the one that ended in March
+    assert first["evidence"].startswith(
+        "2023年8月开始务工（省内县外，月收入400元）（务工.csv 第7行"
+    )
