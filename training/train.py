@@ -111,9 +111,10 @@ class TrainOptions:
         Fewest training months the out-of-time selection split must leave to fit on; with fewer,
         candidates are judged by household folds within the training months (`selection_folds`).
     selection_folds
-        Household folds for that short-history selection (2: each candidate is fitted twice, on
-        half the households; candidates far behind after the first fold stop there —
-        `training.candidates.dominated`).
+        Household folds for that short-history selection; candidates far behind after the first
+        fold stop there (`training.candidates.dominated`). With 2 folds each fit sees half the
+        households, which favoured the smaller shapes (on ten simulated counties 2 folds chose
+        differently from 3 on 8 and lost 0.0008 AUC on average; docs/model.md).
     selection_rows
         At most about this many training rows are used for that selection: whole households drawn
         at random (`selection_sample`) when there are more. The candidates' shapes differ by
@@ -142,7 +143,7 @@ class TrainOptions:
     model_params: Mapping[str, Any] = field(default_factory=dict)
     candidates: tuple[str, ...] | None = None
     selection_min_months: int = 3
-    selection_folds: int = 2
+    selection_folds: int = 3
     selection_rows: int | None = 60_000
     recency_half_life: float | None = None
     tree_trainer: Callable[..., Any] | None = None

@@ -184,7 +184,7 @@ def test_a_short_history_chooses_by_household_folds(county) -> None:
     result, settings = train(county, FAST, candidates=names)
     candidates = result.evaluation["candidates"]
     selected = candidates["selected_on"]
-    assert selected["method"] == "household folds" and selected["folds"] == 2
+    assert selected["method"] == "household folds" and selected["folds"] == 3
     assert selected["train"] == result.evaluation["split"]["train"] == "2024-06..2025-03"
     assert "not out of time" in selected["note"]
     train_rows = result.prepared.train
@@ -192,10 +192,10 @@ def test_a_short_history_chooses_by_household_folds(county) -> None:
     assert candidates["chosen"] in finished
     # every finishing candidate judged every row once, one fit per fold
     assert all(m["n_valid"] == len(train_rows) for m in finished.values())
-    assert all(len(m["trees"]) == 2 for m in finished.values() if m["trees"] is not None)
+    assert all(len(m["trees"]) == 3 for m in finished.values() if m["trees"] is not None)
     for name in set(names) - set(finished):  # stopped after the first fold, and says why
         assert candidates[name]["n_valid"] < len(train_rows)
-        assert "not fitted on the other 1 fold(s)" in candidates[name]["dropped"]
+        assert "not fitted on the other 2 fold(s)" in candidates[name]["dropped"]
     assert candidates["chosen"] == choose(finished, share=settings.operating_share)
     assert result.configuration.name == candidates["chosen"]
     html = render_html(
