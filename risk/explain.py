@@ -20,7 +20,8 @@ causes with a risk-raising sum are then ordered as a reviewer would, in four tie
    reaches `MATERIAL_SHARE` of the household's year, or whose event is a shock whatever its money
    (`SHOCK_EVENTS`: a member's death), largest first;
 2. the household's standing (`STANDING_ORDER`): a severely disabled member, low income, a member
-   at a school stage that costs money;
+   at a school stage that costs money (before low income where the household got aid for it,
+   `SCHOOLING_AID`);
 3. other causes whose money (last year's gap included) is material, largest first;
 4. the rest, by their summed contribution.
 
@@ -75,6 +76,9 @@ MATERIAL_SHARE = 0.25
 #: (因学: the contract carries no schooling cost, so the stage is the evidence). All come before
 #: shocks too small to matter.
 STANDING_ORDER: tuple[str, ...] = ("disability", "low_income", "schooling")
+#: Aid paid for a member's schooling in the last 12 months (教育资助, 雨露计划): the records show the
+#: school stage costing the household money, so schooling is named before its low income.
+SCHOOLING_AID = "education_assistance_12m"
 #: Causes that describe the household's standing, not a shock. A shock with a material money effect
 #: is named before them however large the standing gap: a sudden expense or income drop is what a
 #: reviewer records as the 致贫返贫风险 (DOMAIN.md, 突发严重困难户); chronic low income is what is
@@ -791,6 +795,12 @@ def _standing_rank(frame: pd.DataFrame, names: tuple[str, ...]) -> np.ndarray:
         if cause in names:
             applies = gates.get(cause, np.ones(len(frame), dtype=bool))
             ranks[applies, names.index(cause)] = place
+    if {"schooling", "low_income"} <= set(names):
+        # school costs the records show (aid paid for them) come before the household's low income
+        aided = np.nan_to_num(_column(frame, SCHOOLING_AID)) > 0
+        school, low = names.index("schooling"), names.index("low_income")
+        swap = aided & (ranks[:, school] >= 0) & (ranks[:, low] >= 0)
+        ranks[swap, school], ranks[swap, low] = ranks[swap, low], ranks[swap, school]
     return ranks
 
 

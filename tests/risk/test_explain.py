@@ -692,3 +692,19 @@ def test_a_wage_this_month_cites_the_spell_that_pays_it():
     assert first["evidence"].startswith(
         "2023年8月开始务工（省内县外，月收入400元）（务工.csv 第7行"
     )
+
+
+def test_school_costs_the_records_show_come_before_low_income():
+    values = {
+        "college_age_members": [0.2, 0.2],
+        "income_per_capita_12m": [0.3, 0.3],
+        "education_assistance_12m": [0.1, 0.0],
+    }
+    features = {
+        "college_age_members": [1.0, 1.0],
+        "income_per_capita_12m": [6000.0, 6000.0],
+        "education_assistance_12m": [2000.0, 0.0],  # H0 got 教育资助 this year
+    }
+    reasons = main_reasons(_explain_values(values, features)).set_index(["household_id"])
+    assert list(reasons.loc["H0", "cause"]) == ["schooling", "low_income"]
+    assert list(reasons.loc["H1", "cause"]) == ["low_income", "schooling"]
