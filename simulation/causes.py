@@ -55,8 +55,25 @@ or a disaster by the events feed, …). When a scenario sends none of a cause's 
   is whatever else is visible — a visible shock, its disability or low income near the line, or
   ``other`` (nothing visible).
 
-The rule is the same for every scenario and cause; with every feed sent (every scenario but
+This mapping is the same for every scenario and cause; with every feed sent (every scenario but
 ``sparse``) it changes nothing.
+
+Dated by the record that shows it
+---------------------------------
+A shock is visible only from the month the county *holds* a record that shows it, not from the
+hidden shock's month: claims settled quarterly, income checks twice a year and late, a certificate
+issued after the disability stopped the work leave months in which no reason can name the shock.
+So the effects are booked month by month (`new_bookings`), and every booking belongs to an episode of
+its cause in its household (bookings at most `EPISODE_GAP` months apart). An episode is visible from
+the month the county holds the first record that shows its cause (`SHOWN_BY`) dated no earlier than
+`RECORD_LEAD` month before the episode began — a claim, an income check or an ended spell speak of
+the months they are dated — or, for a `STANDING` cause, any record of it whenever dated (a
+certificate; the members table's school stages, always held). Until then its bookings, decayed as
+the step decays them, are taken out of E before the rule (`hidden_effect`), and the household-month
+falls to the next visible cause, its disability or low income near the line, or ``other``. Records
+the county never received (before the written months, or in a feed it is not sent) show nothing.
+The same rule holds for every scenario and cause (`dated_bookings`); the simulation applies it
+once the feeds are built (`simulation.engine`).
 """
 
 from __future__ import annotations
@@ -64,6 +81,7 @@ from __future__ import annotations
 from collections.abc import Collection, Mapping
 
 import numpy as np
+import pandas as pd
 
 from simulation import layout as L
 from simulation.dynamics import State
@@ -146,6 +164,9 @@ def true_cause(
 ) -> np.ndarray:
     """Cause code (index into `CAUSES`) of each of `households` at the end of the state's month.
 
+    Every booked effect counts, whether or not a record shows it yet (`dated_cause` applies the
+    records' dates).
+
     Parameters
     ----------
     state
@@ -162,6 +183,21 @@ def true_cause(
     numpy.ndarray
         int8 codes, one per household row given.
     """
+    return decide(*cause_inputs(state, households, line=line, shown=shown))
+
+
+def cause_inputs(
+    state: State, households: np.ndarray, *, line: float, shown: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """What the rule reads for `households` at the end of the state's month.
+
+    Returns
+    -------
+    tuple of numpy.ndarray
+        The booked effects as the feeds show them (rows × effect columns), the size a shock must
+        reach (`SHOCK_MONTHS` months of income, yuan) and the cause without a shock
+        (``disability``, ``low_income`` or ``other`` by rules 2–4).
+    """
     effect = visible_effect(state.effect[households], shown)
     size = np.maximum(state.hi[households, L.SIZE], 1)
     need = line * size
@@ -170,15 +206,17 @@ def true_cause(
     coping = state.hf[households, L.BUFFER] + 12.0 * state.hf[households, L.HELP]
     eff12 = inc12 - np.maximum(0.0, rig12 - coping)
     monthly = np.maximum(inc12, need) / 12.0
-    top = effect.argmax(axis=1)
-    shock = effect[np.arange(len(households)), top] >= SHOCK_MONTHS * monthly
     near = np.minimum(inc12, eff12) < NEAR_LINE * need
     disabled = _severely_disabled(state)[households]
-    return np.select(
-        [shock, near & disabled, near],
-        [top, L.E_DISABILITY, LOW_INCOME],
-        OTHER,
-    ).astype(np.int8)
+    fallback = np.select([near & disabled, near], [L.E_DISABILITY, LOW_INCOME], OTHER)
+    return effect, SHOCK_MONTHS * monthly, fallback
+
+
+def decide(effect: np.ndarray, threshold: np.ndarray, fallback: np.ndarray) -> np.ndarray:
+    """Rule 1 on the effects (the largest, if it reaches `threshold`), else `fallback` (int8)."""
+    top = effect.argmax(axis=1)
+    shock = effect[np.arange(len(effect)), top] >= threshold
+    return np.where(shock, top, fallback).astype(np.int8)
 
 
 def _severely_disabled(state: State) -> np.ndarray:
@@ -191,3 +229,177 @@ def _severely_disabled(state: State) -> np.ndarray:
 def cause_names(codes: np.ndarray) -> np.ndarray:
     """Cause names of cause codes."""
     return np.array(CAUSES, dtype=object)[np.asarray(codes, dtype=np.int64)]
+
+
+# --- dating each shock by the first record that shows it ------------------------------------
+
+#: Bookings of one cause in one household at most this many months apart are one episode.
+EPISODE_GAP = 2
+#: A record dated this many months before an episode's first booking still belongs to it (a spell
+#: ends in the month before the lost wage is first booked).
+RECORD_LEAD = 1
+#: Never (a cause no record shows) and always (a cause the snapshot shows), as month indices.
+NEVER = 10**9
+ALWAYS = -(10**9)
+#: The records that show each cause, as (feed, event type or None for every row of the feed).
+#: A claim shows illness; an ended spell, an income check or a 失业 event a job or wage loss; an
+#: income check or a 产业项目失败 event a business (or farm) income fall; the events feed a
+#: disaster or a death. Certificates show a disability from their date on and the members table
+#: shows the school stages (`STANDING`).
+SHOWN_BY: Mapping[str, tuple[tuple[str, str | None], ...]] = {
+    "illness": (("medical", None), ("events", "意外事故")),
+    "disability": (("disability", None),),
+    "schooling": (("members", None),),
+    "work": (("employment", None), ("income", None), ("events", "失业")),
+    "disaster": (("events", "自然灾害"), ("events", "房屋损毁")),
+    "business": (("income", None), ("events", "产业项目失败")),
+    "death": (("events", "家庭成员死亡"),),
+}
+#: Causes whose record shows them for as long as it stands, whenever it was dated.
+STANDING = frozenset({"disability", "schooling"})
+
+
+def new_bookings(
+    before: np.ndarray, after: np.ndarray, *, decay: float, shown: np.ndarray | None
+) -> np.ndarray:
+    """This month's newly booked money (households × effect columns), as the feeds show it.
+
+    `before` and `after` are `State.effect` before and after the month's step, which multiplies
+    the old effects by `decay` and adds the month's; columns follow `visible_as` (`shown`).
+    """
+    booked = np.maximum(after - decay * before, 0.0)
+    return visible_effect(booked, shown)
+
+
+def record_dates(
+    ledgers: Mapping[str, pd.DataFrame],
+    *,
+    household_row: pd.Index,
+    person_household: pd.Series,
+    start_ordinal: int,
+) -> dict[int, pd.DataFrame]:
+    """For each cause code, the records that show it: `household, dated, known` (month indices).
+
+    `dated` is the month the record speaks of (a claim's settlement, an income check's month, a
+    spell's end, an event's date) and `known` the month from which the county holds it (the
+    ledgers' `_known_t`: a half-yearly check of an earlier month arrives late). Feeds the county
+    is not sent are absent from `ledgers` and show nothing.
+    """
+    out: dict[int, pd.DataFrame] = {}
+    for cause, sources in SHOWN_BY.items():
+        parts = [
+            _feed_records(ledgers, feed, kind, household_row, person_household, start_ordinal)
+            for feed, kind in sources
+            if feed in ledgers
+        ]
+        parts = [p for p in parts if len(p)]
+        if parts:
+            out[CAUSES.index(cause)] = pd.concat(parts, ignore_index=True)
+    return out
+
+
+def _feed_records(
+    ledgers: Mapping[str, pd.DataFrame],
+    feed: str,
+    kind: str | None,
+    household_row: pd.Index,
+    person_household: pd.Series,
+    start_ordinal: int,
+) -> pd.DataFrame:
+    frame = ledgers[feed]
+    if kind is not None:
+        frame = frame[frame["event_type"] == kind]
+    known = frame["_known_t"].to_numpy(dtype=np.int64)
+    if feed == "employment":  # a spell shows a job loss from its end on
+        ended = frame["_end_t"].to_numpy(dtype=np.int64) < 10**5
+        frame, known = frame[ended], frame["_end_t"].to_numpy(dtype=np.int64)[ended]
+    if "household_id" in frame:
+        household = household_row.get_indexer(frame["household_id"].astype(str))
+    else:
+        household = person_household.reindex(frame["person_id"].astype(str)).to_numpy()
+    if feed == "income":
+        dated = pd.PeriodIndex(frame["month"], freq="M").asi8 - start_ordinal
+    else:
+        dated = known
+    found = ~pd.isna(household) & (np.asarray(household, dtype=float) >= 0)
+    return pd.DataFrame(
+        {
+            "household": np.asarray(household, dtype=float)[found].astype(np.int64),
+            "dated": np.asarray(dated, dtype=np.int64)[found],
+            "known": known[found],
+        }
+    )
+
+
+def dated_bookings(booked: pd.DataFrame, records: Mapping[int, pd.DataFrame]) -> pd.DataFrame:
+    """`booked` (`t, household, cause, amount`) with `shown`: the month it becomes visible.
+
+    A booking belongs to its household's episode of that cause (bookings at most `EPISODE_GAP`
+    months apart). It is visible from the month the county holds the first record of that cause
+    dated at most `RECORD_LEAD` months before the episode began (`STANDING` causes: any record of
+    the household, whenever dated; schooling: always); `NEVER` if no record shows it.
+    """
+    b = booked.sort_values(["household", "cause", "t"], kind="stable").reset_index(drop=True)
+    t = b["t"].to_numpy()
+    key = b["household"].to_numpy() * L.N_EFFECT + b["cause"].to_numpy()
+    new = np.ones(len(b), dtype=bool)
+    new[1:] = (key[1:] != key[:-1]) | (t[1:] - t[:-1] > EPISODE_GAP)
+    episode = np.cumsum(new) - 1
+    first = np.flatnonzero(new)
+    episodes = pd.DataFrame(
+        {
+            "household": b["household"].to_numpy()[first],
+            "cause": b["cause"].to_numpy()[first],
+            "since": t[first] - RECORD_LEAD,
+        }
+    )
+    shown = np.full(len(episodes), NEVER, dtype=np.int64)
+    for code in np.unique(episodes["cause"]):
+        rows = np.flatnonzero(episodes["cause"].to_numpy() == code)
+        shown[rows] = _first_shown(episodes.iloc[rows], records.get(int(code)), CAUSES[code])
+    b["shown"] = shown[episode]
+    return b
+
+
+def _first_shown(episodes: pd.DataFrame, records: pd.DataFrame | None, cause: str) -> np.ndarray:
+    if cause == "schooling":
+        return np.full(len(episodes), ALWAYS, dtype=np.int64)
+    if records is None or not len(records):
+        return np.full(len(episodes), NEVER, dtype=np.int64)
+    if cause in STANDING:
+        first = records.groupby("household")["known"].min()
+        return first.reindex(episodes["household"]).fillna(NEVER).to_numpy(dtype=np.int64)
+    r = records.sort_values(["household", "dated"], kind="stable")
+    # the earliest month any record dated at or after a given one is held, per household
+    held = r.iloc[::-1].groupby("household")["known"].cummin().iloc[::-1]
+    r = r.assign(held=held).sort_values("dated", kind="stable")
+    e = episodes.reset_index(drop=True).assign(_order=np.arange(len(episodes)))
+    e = e.sort_values("since", kind="stable")
+    m = pd.merge_asof(
+        e,
+        r[["household", "dated", "held"]],
+        left_on="since",
+        right_on="dated",
+        by="household",
+        direction="forward",
+    )
+    m = m.sort_values("_order")
+    return m["held"].fillna(NEVER).to_numpy(dtype=np.int64)
+
+
+def hidden_effect(
+    dated: pd.DataFrame, households: np.ndarray, *, t: int, decay: float, n_households: int
+) -> np.ndarray:
+    """The part of each household's booked effects (rows × columns) no record shows by month t."""
+    out = np.zeros((len(households), L.N_EFFECT))
+    sel = (dated["t"].to_numpy() <= t) & (dated["shown"].to_numpy() > t)
+    if not sel.any():
+        return out
+    position = np.full(n_households, -1, dtype=np.int64)
+    position[households] = np.arange(len(households))
+    d = dated[sel]
+    pos = position[d["household"].to_numpy()]
+    keep = pos >= 0
+    weight = d["amount"].to_numpy() * decay ** (t - d["t"].to_numpy())
+    np.add.at(out, (pos[keep], d["cause"].to_numpy()[keep]), weight[keep])
+    return out

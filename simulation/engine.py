@@ -12,8 +12,25 @@ import pandas as pd
 from features.contract.errors import ConfigError
 from simulation import layout as L
 from simulation.cases import case_register
-from simulation.causes import FEEDS, cause_names, true_cause, visible_as
-from simulation.dynamics import Rules, State, expected_person_income, expected_transfers, step
+from simulation.causes import (
+    FEEDS,
+    cause_inputs,
+    cause_names,
+    dated_bookings,
+    decide,
+    hidden_effect,
+    new_bookings,
+    record_dates,
+    visible_as,
+)
+from simulation.dynamics import (
+    EFFECT_DECAY,
+    Rules,
+    State,
+    expected_person_income,
+    expected_transfers,
+    step,
+)
 from simulation.feeds import (
     Context,
     FeedGaps,
@@ -158,11 +175,16 @@ def simulate(
     rng = np.random.default_rng(ss_dyn)
     truth_streams = dict(zip(truth_t, ss_truth.spawn(max(len(truth_t), 1)), strict=False))
     parts: list[pd.DataFrame] = []
+    cause_parts: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
     snapshots: dict[int, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
     clock["population"] = time.perf_counter()
+    booked: list[pd.DataFrame] = []
     for t in range(timeline.n_months):
         calendar = timeline.calendar(t)
+        before = state.effect.copy()
         record = step(state, t=t, calendar=calendar, rng=rng, rules=rules)
+        if truth:
+            booked.append(_bookings(before, state.effect, t=t, shown=shown))
         rec.record_month(state, record, t=t, scale=calendar.scale)
         if t in exports_t or t == timeline.n_months - 1:
             snapshots[t] = (state.hi.copy(), state.pi.copy(), state.pf.copy())
@@ -170,12 +192,24 @@ def simulate(
             rows, p_true = continuation_probability(
                 state, t=t, timeline=timeline, seed=truth_streams[t], rules=rules, draws=draws
             )
-            cause = true_cause(state, rows, line=calendar.line, shown=shown)
-            parts.append(pd.DataFrame({"row": rows, "t": t, "p_true": p_true, "cause": cause}))
+            inputs = cause_inputs(state, rows, line=calendar.line, shown=shown)
+            parts.append(pd.DataFrame({"row": rows, "t": t, "p_true": p_true}))
+            cause_parts.append(inputs)
         if progress:
             progress("simulate", t + 1, timeline.n_months)
     clock["dynamics"] = time.perf_counter()
-    sim = _assemble(pop, timeline, rec, state, snapshots, parts, ss_feed, exports_t, world)
+    sim = _assemble(
+        pop,
+        timeline,
+        rec,
+        state,
+        snapshots,
+        parts,
+        ss_feed,
+        exports_t,
+        world,
+        causes=(booked, cause_parts),
+    )
     if truth:  # the register's truth lives in `_truth/`, which `truth=False` does not write
         register = case_register(
             sim.tables["outcomes"],
@@ -289,6 +323,8 @@ def _assemble(
     ss_feed: np.random.SeedSequence,
     exports_t: set[int],
     scenario: Scenario,
+    *,
+    causes: tuple[list[pd.DataFrame], list[tuple[np.ndarray, np.ndarray, np.ndarray]]],
 ) -> Simulation:
     household_ids = pop.households["household_id"].to_numpy(dtype=object)
     ctx = Context(
@@ -303,6 +339,8 @@ def _assemble(
         scenario=scenario,
     )
     ledgers, gaps = build_ledgers(ctx)
+    if parts:
+        _date_causes(parts, *causes, ledgers=ledgers, pop=pop, timeline=timeline)
     last = timeline.n_months - 1
     views = {t: _directory(pop, ledgers, snapshots[t], t) for t in sorted(exports_t | {last})}
     tables = views[last]
@@ -332,6 +370,42 @@ def _directory(
 ) -> dict[str, pd.DataFrame]:
     households, members = snapshot_tables(pop, *snapshot)
     return {"households": households, "members": members, **export_view(ledgers, at=t)}
+
+
+def _bookings(before: np.ndarray, after: np.ndarray, *, t: int, shown: np.ndarray) -> pd.DataFrame:
+    """The month's new bookings as rows `t, household, cause, amount` (visible columns)."""
+    amount = new_bookings(before, after, decay=EFFECT_DECAY, shown=shown)
+    household, cause = np.nonzero(amount > 1e-6)
+    return pd.DataFrame(
+        {"t": t, "household": household, "cause": cause, "amount": amount[household, cause]}
+    )
+
+
+def _date_causes(
+    parts: list[pd.DataFrame],
+    booked: list[pd.DataFrame],
+    inputs: list[tuple[np.ndarray, np.ndarray, np.ndarray]],
+    *,
+    ledgers: dict[str, pd.DataFrame],
+    pop: Population,
+    timeline: Timeline,
+) -> None:
+    """Add each truth part's `cause`: the rule on the effects the county's records show by then."""
+    records = record_dates(
+        ledgers,
+        household_row=pd.Index(pop.households["household_id"].astype(str)),
+        person_household=pd.Series(
+            pop.pi[:, L.HH], index=pop.persons["person_id"].astype(str).to_numpy()
+        ),
+        start_ordinal=timeline.start.ordinal,
+    )
+    dated = dated_bookings(pd.concat(booked, ignore_index=True), records)
+    for part, (effect, threshold, fallback) in zip(parts, inputs, strict=True):
+        rows = part["row"].to_numpy()
+        hidden = hidden_effect(
+            dated, rows, t=int(part["t"].iloc[0]), decay=EFFECT_DECAY, n_households=len(pop.hi)
+        )
+        part["cause"] = decide(np.maximum(effect - hidden, 0.0), threshold, fallback)
 
 
 def _truth_frame(

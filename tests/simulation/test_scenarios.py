@@ -18,7 +18,16 @@ from features.contract.errors import ConfigError
 from features.contract.io import load_directory
 from simulation import Simulation, simulate, write_simulation
 from simulation import layout as L
-from simulation.causes import CAUSES, FEEDS, true_cause, visible_as
+from simulation.causes import (
+    CAUSES,
+    FEEDS,
+    NEVER,
+    dated_bookings,
+    hidden_effect,
+    record_dates,
+    true_cause,
+    visible_as,
+)
 from simulation.dynamics import State, village_disasters
 from simulation.scenarios import BASELINE, SCENARIOS, Scenario, get_scenario
 
@@ -305,3 +314,58 @@ def test_the_sparse_truth_names_no_death_and_no_disaster(counties):
     sim, _ = counties["sparse"]
     assert sim.truth is not None
     assert not set(sim.truth["cause"]) & {"death", "disaster"}
+
+
+def _records(**ledgers: pd.DataFrame) -> dict[int, pd.DataFrame]:
+    return record_dates(
+        ledgers,
+        household_row=pd.Index(["h0", "h1", "h2"]),
+        person_household=pd.Series([0, 1, 2], index=["p0", "p1", "p2"]),
+        start_ordinal=pd.Period("2025-01", freq="M").ordinal,
+    )
+
+
+def test_a_shock_counts_from_the_first_record_that_shows_it():
+    # month index 0 = 2025-01; a hospital stay of h0 in month 4 is settled in a quarterly batch
+    # (month 5); h1's crop is lost in month 3, the half-yearly check of month 5 arrives in month 7;
+    # h2 loses a job in month 2 and the spell's end is on record then.
+    medical = pd.DataFrame({"person_id": ["p0"], "_known_t": [5]})
+    income = pd.DataFrame(
+        {"household_id": ["h1", "h1"], "month": ["2025-01", "2025-06"], "_known_t": [0, 7]}
+    )
+    employment = pd.DataFrame({"person_id": ["p2"], "_known_t": [0], "_end_t": [2]})
+    records = _records(medical=medical, income=income, employment=employment)
+    booked = pd.DataFrame(
+        {
+            "t": [4, 3, 4, 3, 4],
+            "household": [0, 1, 1, 2, 2],
+            "cause": [L.E_ILLNESS, L.E_BUSINESS, L.E_BUSINESS, L.E_WORK, L.E_WORK],
+            "amount": [3000.0, 800.0, 800.0, 1000.0, 1000.0],
+        }
+    )
+    dated = dated_bookings(booked, records).sort_values(["household", "t"])
+    assert dated["shown"].tolist() == [5, 7, 7, 2, 2]
+    # at month 4 nothing shows h0's stay or h1's crop yet; h2's lost wages are on record
+    hidden = hidden_effect(dated, np.arange(3), t=4, decay=0.5, n_households=3)
+    assert hidden[0, L.E_ILLNESS] == 3000.0
+    assert hidden[1, L.E_BUSINESS] == 800.0 * 0.5 + 800.0
+    assert not hidden[2].any()
+    assert not hidden_effect(dated, np.arange(3), t=7, decay=0.5, n_households=3).any()
+
+
+def test_a_record_before_the_episode_does_not_show_it_a_certificate_does():
+    # h1's income check of month 0 speaks of a month before its crop loss (month 5): never shown;
+    # h0's certificate of month 0 shows a disability that stops its work in month 6
+    income = pd.DataFrame({"household_id": ["h1"], "month": ["2025-01"], "_known_t": [0]})
+    disability = pd.DataFrame({"person_id": ["p0"], "_known_t": [0]})
+    records = _records(income=income, disability=disability)
+    booked = pd.DataFrame(
+        {
+            "t": [5, 6, 6],
+            "household": [1, 0, 2],
+            "cause": [L.E_BUSINESS, L.E_DISABILITY, L.E_DEATH],
+            "amount": [900.0, 500.0, 400.0],
+        }
+    )
+    dated = dated_bookings(booked, records).sort_values("household")
+    assert dated["shown"].tolist() == [0, NEVER, NEVER]  # h2's death: no events feed sent
