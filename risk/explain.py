@@ -21,7 +21,8 @@ causes with a risk-raising sum are then ordered as a reviewer would, in four tie
    (`SHOCK_EVENTS`: a member's death), largest first;
 2. the household's standing (`STANDING_ORDER`): a severely disabled member, low income, a member
    at a school stage that costs money (before low income where the household got aid for it,
-   `SCHOOLING_AID`);
+   `SCHOOLING_AID`); a standing whose lead is a year-on-year change (`NOT_A_LEVEL`: transfers fell)
+   is not told as the standing and falls to 3 or 4;
 3. other causes whose money (last year's gap included) is material, largest first;
 4. the rest, by their summed contribution.
 
@@ -761,6 +762,16 @@ def _reads_as_reason(feature: str, frame: pd.DataFrame, line: np.ndarray) -> np.
     return np.ones(len(frame), dtype=bool)
 
 
+#: Year-on-year changes that may lead a standing cause's reasons but do not tell the household's
+#: standing: "转移性收入同比减少1,992元" says a payment stopped, not that the household lives on little
+#: (its standing is told by a level: income against the line, nobody working, an elderly head).
+NOT_A_LEVEL: tuple[str, ...] = (
+    "income_change_ratio_12m",
+    "property_income_change_12m",
+    "transfer_income_change_12m",
+)
+
+
 #: Events that are a material shock whatever the money the records put on them, by cause: the
 #: death of a member (DOMAIN.md: 公安 deaths are pushed as warnings; the household has lost a
 #: member, often an earner or the carer, and the funeral falls on it).
@@ -953,12 +964,19 @@ def _choose_reasons(long: pd.DataFrame, split: _CauseSplit, *, n_reasons: int) -
             "money": np.where(material, split.money[rows[chosen], cause[chosen]], 0.0),
         }
     )
-    rank = split.standing_rank[rows[chosen], cause[chosen]]
+    leads["rank"] = split.standing_rank[rows[chosen], cause[chosen]]
+    leads["is_shock"] = is_shock
+    leads["shock_money"] = shock_money
+    leads = leads.sort_values(["row", "cause", "score"], ascending=[True, True, False])
+    leads = leads.drop_duplicates(["row", "cause"])
+    # a standing told by a change (transfers fell this year) is not the household's standing
+    changed = np.isin(long["feature"].to_numpy(dtype=object)[leads["at"].to_numpy()], NOT_A_LEVEL)
+    rank = np.where(changed, -1, leads["rank"].to_numpy())
+    is_shock, material = leads["is_shock"].to_numpy(), leads["material"].to_numpy()
     leads["tier"] = np.where(is_shock, 0, np.where(rank >= 0, 1, np.where(material, 2, 3)))
     key = np.where(rank >= 0, -rank, leads["money"].to_numpy())
-    leads["key"] = np.where(is_shock, shock_money, key)
-    leads = leads.sort_values(["row", "cause", "score"], ascending=[True, True, False])
-    leads = leads.drop_duplicates(["row", "cause"]).sort_values(
+    leads["key"] = np.where(is_shock, leads["shock_money"].to_numpy(), key)
+    leads = leads.sort_values(
         ["row", "tier", "key", "total", "cause"],
         ascending=[True, True, False, False, True],
         kind="mergesort",

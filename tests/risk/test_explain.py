@@ -602,6 +602,27 @@ def test_a_transfer_fall_is_low_income_not_a_shock():
     assert list(main_reasons(table)["cause"]) == ["low_income"]
 
 
+def test_a_standing_told_by_a_change_is_not_the_households_standing():
+    # H0's low income is told by "转移性收入同比减少…": a payment stopped, not a level; the small
+    # wage fall with the larger contribution comes first. H1's is a level (an elderly head): its
+    # standing comes first.
+    values = {
+        "transfer_income_change_12m": [0.5, 0.0],
+        "head_age": [0.0, 0.5],
+        "wage_income_change_12m": [0.6, 0.6],
+    }
+    features = {
+        "transfer_income_change_12m": [-1000.0, 0.0],
+        "head_age": [40.0, 71.0],
+        "income_per_capita_12m": [6000.0, 6000.0],
+        "wage_income_change_12m": [-1000.0, -1000.0],  # under a quarter of 6,000: not material
+        "member_deaths_12m": [0.0, 0.0],
+    }
+    reasons = main_reasons(_explain_values(values, features)).set_index(["household_id"])
+    assert list(reasons.loc["H0", "cause"]) == ["work", "low_income"]
+    assert list(reasons.loc["H1", "cause"]) == ["low_income", "work"]
+
+
 def test_a_member_at_a_costly_school_stage_is_named_before_a_small_shock():
     values = {
         "oop_medical_12m": [0.9, 0.9],
