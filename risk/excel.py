@@ -422,21 +422,31 @@ def lifecycle_sheet_rows(
     """
     return pd.DataFrame(
         {
-            "户编号": lifecycle["household_id"].astype(str).to_numpy(),
-            "县": lifecycle["county"].to_numpy(),
-            "乡镇": lifecycle["township"].to_numpy(),
-            "村": lifecycle["village"].to_numpy(),
-            "户主": lifecycle["head"].to_numpy(),
-            "阶段": lifecycle["stage"].map(stage_labels).to_numpy(),
+            "户编号": _values(lifecycle["household_id"].astype(str)),
+            "县": _values(lifecycle["county"]),
+            "乡镇": _values(lifecycle["township"]),
+            "村": _values(lifecycle["village"]),
+            "户主": _values(lifecycle["head"]),
+            "阶段": _values(lifecycle["stage"].map(stage_labels)),
             "在该阶段月数": lifecycle["months_in_stage"].astype(int).to_numpy(),
-            "状态": lifecycle["status"].map(status_labels).to_numpy(),
+            "状态": _values(lifecycle["status"].map(status_labels)),
             "风险概率": lifecycle["probability"].astype(float).round(3).to_numpy(),
-            "说明": lifecycle["reason_zh"].to_numpy(),
-            "依据": lifecycle["evidence"].to_numpy(),
-            "尚缺条件": lifecycle["missing_zh"].to_numpy(),
+            "说明": _values(lifecycle["reason_zh"]),
+            "依据": _values(lifecycle["evidence"]),
+            "尚缺条件": _values(lifecycle["missing_zh"]),
         },
         columns=list(LIFECYCLE_SHEET_COLUMNS),
+        copy=False,
     )
+
+
+def _values(column: pd.Series) -> Any:
+    """A column's values for a new frame: text stays in its arrow array, the rest as numpy.
+
+    ``to_numpy()`` of a text column makes one Python string per row (a province follows ≈ 300,000
+    households: hundreds of MB on the client), which the new frame turns back into an arrow array.
+    """
+    return column.array if isinstance(column.dtype, pd.StringDtype) else column.to_numpy()
 
 
 def _lifecycle_sheet(workbook: Workbook, rows: pd.DataFrame) -> None:
