@@ -138,9 +138,9 @@ def assemble_lifecycle(
     month: pd.Period,
 ) -> pd.DataFrame:
     """The ``lifecycle.parquet`` frame plus `DISPLAY_COLUMNS`: monitored first, then exited, by id."""
-    monitored = pd.concat([p.monitored for p in parts], ignore_index=True)
+    monitored = _concat([p.monitored for p in parts])
     monitored = monitored.assign(stage="monitored", probability=np.nan)
-    exited = pd.concat([p.exited for p in parts], ignore_index=True).assign(stage="exited")
+    exited = _concat([p.exited for p in parts]).assign(stage="exited")
     exited["status"] = relapse.reindex(exited["household_id"].astype(str)).to_numpy()
     # plain dicts: a province has ~10⁵ exited households, a frame lookup per row took seconds
     said = dict(zip(reasons["household_id"], reasons["reason_zh"], strict=True))
@@ -161,6 +161,17 @@ def assemble_lifecycle(
     frame = frame.sort_values(["stage", "household_id"], ascending=[False, True], kind="mergesort")
     frame["months_in_stage"] = frame["months_in_stage"].astype("int64")
     return frame.loc[:, [*LIFECYCLE_COLUMNS, *DISPLAY_COLUMNS]].reset_index(drop=True)
+
+
+def _concat(frames: Sequence[pd.DataFrame]) -> pd.DataFrame:
+    """The partitions' rows as one frame, text kept as arrow strings.
+
+    A partition without rows has ``object`` text columns, and one such frame in a concatenation
+    turns every text column into Python strings, one per row (≈ 300,000 followed households and
+    their texts at 10⁶ households: the client's largest frame); empty frames add no rows anyway.
+    """
+    filled = [frame for frame in frames if len(frame)]
+    return pd.concat(filled or list(frames[:1]), ignore_index=True)
 
 
 def lifecycle_file_frame(frame: pd.DataFrame) -> pd.DataFrame:
