@@ -83,6 +83,7 @@ from collections.abc import Collection, Mapping
 import numpy as np
 import pandas as pd
 
+from features.contract.tables import TABLE_NAMES
 from simulation import layout as L
 from simulation.dynamics import State
 
@@ -111,17 +112,8 @@ NAMED_BY: Mapping[str, tuple[str, ...]] = {
 #: Where a cause's money still shows when none of its naming feeds is sent: (feed, cause it reads
 #: as). A disaster's lost crop is a fall of the farm income the income checks record.
 SHOWN_AS: Mapping[str, tuple[str, str]] = {"disaster": ("income", "business")}
-#: Every feed of the contract a county can be sent.
-FEEDS: tuple[str, ...] = (
-    "households",
-    "members",
-    "income",
-    "medical",
-    "disability",
-    "employment",
-    "assistance",
-    "events",
-)
+#: Every feed of the contract a county can be sent (its tables but the outcomes, which are not a feed).
+FEEDS: tuple[str, ...] = tuple(name for name in TABLE_NAMES if name != "outcomes")
 
 
 def visible_as(feeds: Collection[str]) -> np.ndarray:
