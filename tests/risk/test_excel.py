@@ -160,3 +160,14 @@ def test_lifecycle_sheet_lists_every_household_of_the_parquet_file(workbook, sco
     assert statuses <= {"可考虑消除风险", "继续帮扶", "风险加重", "消除后返贫风险", "稳定"}
     heads = [r[4] for r in rows[1:] if r[4]]
     assert heads and all("*" in h for h in heads)
+
+
+def test_reason_slots_assembled_in_blocks_are_the_same(scored_run):
+    """The list's reason columns do not depend on how many households are assembled at once."""
+    from risk.excel import _reason_slots, _reason_slots_by_block  # noqa: PLC0415
+
+    reasons = main_reasons(scored_run.explanations)
+    assert reasons["household_id"].nunique() > 7
+    whole = _reason_slots(reasons).fillna("")
+    blocks = _reason_slots_by_block(reasons, block=7).fillna("")
+    pd.testing.assert_frame_equal(blocks.reindex(whole.index), whole)
