@@ -525,11 +525,22 @@ def encode_labels(classes: np.ndarray, y: Any) -> np.ndarray:
     return codes.astype(int)
 
 
-def check_feature_names(expected: Sequence[str], columns: Sequence[str]) -> None:
-    """ModelMismatchError naming the missing and the unexpected features, if any."""
+def feature_difference(
+    expected: Sequence[str], columns: Sequence[str]
+) -> tuple[list[str], list[str]]:
+    """The features `expected` but absent from `columns`, and those present but not expected.
+
+    Both lists keep their own sequence's order, so a message naming them is stable.
+    """
     present, known = set(columns), set(expected)
     missing = [n for n in expected if n not in present]
     unexpected = [n for n in columns if n not in known]
+    return missing, unexpected
+
+
+def check_feature_names(expected: Sequence[str], columns: Sequence[str]) -> None:
+    """ModelMismatchError naming the missing and the unexpected features, if any."""
+    missing, unexpected = feature_difference(expected, columns)
     if missing or unexpected:
         raise ModelMismatchError(
             "the features do not match the model: "

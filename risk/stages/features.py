@@ -17,7 +17,7 @@ from features.contract.lines import MonitoringLines
 from features.contract.tables import Tables
 from features.sources.monitoring import monitored_at
 from risk.ids import isin_ids
-from training.model import ModelMismatchError
+from training.model import ModelMismatchError, feature_difference
 
 
 @dataclass(frozen=True)
@@ -63,9 +63,7 @@ def check_model_features(expected: Sequence[str], available: Sequence[str]) -> N
         "missing" are features the model needs but the data do not give; "unexpected" are features
         built from the data that the model does not know.
     """
-    expected_set, available_set = set(expected), set(available)
-    missing = [n for n in expected if n not in available_set]
-    unexpected = [n for n in available if n not in expected_set]
+    missing, unexpected = feature_difference(expected, available)
     if missing or unexpected:
         raise ModelMismatchError(
             "模型与特征不匹配 the model does not match the features built from the data: "
