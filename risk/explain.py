@@ -795,12 +795,14 @@ def _standing_rank(frame: pd.DataFrame, names: tuple[str, ...]) -> np.ndarray:
 
     Disability is the household's standing only with a severely disabled member
     (``SEVERE_DISABILITY`` above zero), schooling only with a member at a stage that costs money
-    (``SCHOOLING_COSTS``).
+    (``SCHOOLING_COSTS``), low income only where the household was near the line a year before too
+    (`_near_line_last_year`).
     """
     ranks = np.full((len(frame), len(names)), -1, dtype=np.int64)
     gates = {
         "disability": np.nan_to_num(_column(frame, SEVERE_DISABILITY)) > 0,
         "schooling": sum(np.nan_to_num(_column(frame, f)) for f in SCHOOLING_COSTS) > 0,
+        "low_income": _near_line_last_year(frame),
     }
     for place, cause in enumerate(STANDING_ORDER):
         if cause in names:
@@ -813,6 +815,36 @@ def _standing_rank(frame: pd.DataFrame, names: tuple[str, ...]) -> np.ndarray:
         swap = aided & (ranks[:, school] >= 0) & (ranks[:, low] >= 0)
         ranks[swap, school], ranks[swap, low] = ranks[swap, low], ranks[swap, school]
     return ranks
+
+
+#: Last year's gap to the line (yuan a year: the line for the household's members less its net
+#: income of the 12 months before the last 12; negative when it was above the line).
+LAST_YEAR_GAP = "income_gap_before_12m"
+
+
+def _near_line_last_year(frame: pd.DataFrame) -> np.ndarray:
+    """Households whose income of the year before was below `NEAR_LINE` times the line (or is
+    unknown): their low income is their standing.
+
+    A household that lived on at least 1.5 times the line a year ago and is near it now did not
+    live on little: its low income is new, what this year's shocks did, so a shock the records show
+    (a claim, an ended job, a fall of farm income) is named by its money and contribution before
+    it, and the low income is told after as a cause like the others.
+
+    Examples
+    --------
+    >>> frame = pd.DataFrame({"income_per_capita_12m": [6000.0, 6000.0, 6000.0],
+    ...     "income_to_line_ratio_12m": [0.75, 0.75, 0.75], "household_size": [2.0, 2.0, 2.0],
+    ...     "income_gap_before_12m": [-8000.0, -7999.0, float("nan")]})
+    >>> _near_line_last_year(frame).tolist()  # line 8,000 a head: 24,000 a year ago is 1.5×
+    [False, True, True]
+    """
+    gap = _column(frame, LAST_YEAR_GAP)
+    size = np.maximum(np.nan_to_num(_column(frame, "household_size"), nan=1.0), 1.0)
+    line = _line_per_person(frame)
+    with np.errstate(invalid="ignore"):
+        above = line * size - gap >= NEAR_LINE * line * size
+    return ~above
 
 
 def _shortfall_by_cause(

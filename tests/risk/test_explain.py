@@ -729,3 +729,30 @@ def test_school_costs_the_records_show_come_before_low_income():
     reasons = main_reasons(_explain_values(values, features)).set_index(["household_id"])
     assert list(reasons.loc["H0", "cause"]) == ["schooling", "low_income"]
     assert list(reasons.loc["H1", "cause"]) == ["low_income", "schooling"]
+
+
+def test_a_low_income_new_this_year_is_not_the_households_standing():
+    # Each lives on 6,000 a head against a line of 8,000 (two members) with a small medical bill.
+    # H0 lived on 24,000 a year ago (1.5 times the line: not near it), H4 on far more: their low
+    # income is new, so the illness the records show is named by its contribution before it. H1
+    # (just under 1.5 times), H2 (last year unknown) and H3 (below the line last year too) live on
+    # little: the standing comes first.
+    n = 5
+    values = {"oop_medical_12m": [0.5] * n, "income_per_capita_12m": [0.3] * n}
+    features = {
+        "oop_medical_12m": [900.0] * n,  # under a quarter of the year: not a material shock
+        "income_per_capita_12m": [6000.0] * n,
+        "income_to_line_ratio_12m": [0.75] * n,
+        "household_size": [2.0] * n,
+        "income_gap_before_12m": [-8000.0, -7999.0, np.nan, 5000.0, -1e9],
+    }
+    reasons = main_reasons(_explain_values(values, features)).set_index(["household_id"])
+    assert list(reasons.loc["H0", "cause"]) == ["illness", "low_income"]
+    assert list(reasons.loc["H4", "cause"]) == ["illness", "low_income"]
+    for standing in ("H1", "H2", "H3"):
+        assert list(reasons.loc[standing, "cause"]) == ["low_income", "illness"]
+    # the sentences are the features' own: no new wording, no negative amounts
+    assert reasons.loc["H0", "reason_zh"].tolist() == [
+        "近12个月医疗自付900元",
+        "近12个月人均纯收入6,000元",
+    ]
