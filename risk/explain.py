@@ -21,8 +21,10 @@ causes with a risk-raising sum are then ordered as a reviewer would, in four tie
    (`SHOCK_EVENTS`: a member's death), largest first;
 2. the household's standing (`STANDING_ORDER`): a severely disabled member, low income, a member
    at a school stage that costs money (before low income where the household got aid for it,
-   `SCHOOLING_AID`); a standing whose lead is a year-on-year change (`NOT_A_LEVEL`: transfers fell)
-   is not told as the standing and falls to 3 or 4;
+   `SCHOOLING_AID`); low income only where the household was near the line a year before too
+   (`_near_line_last_year`: a low income new this year is what this year's shocks did); a standing
+   whose lead is a year-on-year change (`NOT_A_LEVEL`: transfers fell) is not told as the standing
+   and falls to 3 or 4;
 3. other causes whose money (last year's gap included) is material, largest first;
 4. the rest, by their summed contribution.
 
