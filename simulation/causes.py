@@ -64,16 +64,28 @@ A shock is visible only from the month the county *holds* a record that shows it
 hidden shock's month: claims settled quarterly, income checks twice a year and late, a certificate
 issued after the disability stopped the work leave months in which no reason can name the shock.
 So the effects are booked month by month (`new_bookings`), and every booking belongs to an episode of
-its cause in its household (bookings at most `EPISODE_GAP` months apart). An episode is visible from
-the month the county holds the first record that shows its cause (`SHOWN_BY`) dated no earlier than
-`RECORD_LEAD` month before the episode began — a claim, an income check or an ended spell speak of
-the months they are dated — or, for a `STANDING` cause, any record of it whenever dated (a
-certificate; the members table's school stages, always held). Until then its bookings, decayed as
-the step decays them, are taken out of E before the rule (`hidden_effect`), and the household-month
-falls to the next visible cause, its disability or low income near the line, or ``other``. Records
-the county never received (before the written months, or in a feed it is not sent) show nothing.
-The same rule holds for every scenario and cause (`dated_bookings`); the simulation applies it
-once the feeds are built (`simulation.engine`).
+its cause in its household (bookings at most `EPISODE_GAP` months apart), which spans the months from
+its first booking to its last. An episode is visible from the month the county holds the first record
+that shows its cause (`SHOWN_BY`):
+
+- a record that is itself the event — a claim, an ended spell, a 失业/意外事故/disaster/death/business
+  event — dated no earlier than `RECORD_LEAD` month before the episode began (whenever after);
+- a record that speaks of the one month it is dated (`OF_THEIR_MONTH`: an income check records that
+  month's income) only when dated within the episode's span, from its first booking to its last: a
+  check of a month in which the episode moved no money records nothing of it (a crop lost in August
+  is not in the ordinary December a half-yearly check records, if the loss ended before). Neither
+  end takes a lead: the money booked in a month is that month's income lost (a wage, a harvest, a
+  business's takings) or spent, so the check of the first or last booked month records it and the
+  check of the month before or after does not (the check of the month a spell ended still records
+  its wage; `RECORD_LEAD` is for the spell's end itself, an event record);
+- for a `STANDING` cause, any record of it whenever dated (a certificate; the members table's school
+  stages, always held).
+
+Until then its bookings, decayed as the step decays them, are taken out of E before the rule
+(`hidden_effect`), and the household-month falls to the next visible cause, its disability or low
+income near the line, or ``other``. Records the county never received (before the written months,
+or in a feed it is not sent) show nothing. The same rule holds for every scenario and cause
+(`dated_bookings`); the simulation applies it once the feeds are built (`simulation.engine`).
 """
 
 from __future__ import annotations
@@ -249,6 +261,9 @@ SHOWN_BY: Mapping[str, tuple[tuple[str, str | None], ...]] = {
 }
 #: Causes whose record shows them for as long as it stands, whenever it was dated.
 STANDING = frozenset({"disability", "schooling"})
+#: Feeds whose records speak of the one month they are dated (an income check records that month's
+#: income): such a record shows an episode only when dated within the episode's booked span.
+OF_THEIR_MONTH = frozenset({"income"})
 
 
 def new_bookings(
@@ -270,11 +285,12 @@ def record_dates(
     person_household: pd.Series,
     start_ordinal: int,
 ) -> dict[int, pd.DataFrame]:
-    """For each cause code, the records that show it: `household, dated, known` (month indices).
+    """For each cause code, the records that show it: `household, dated, known, of_month`.
 
     `dated` is the month the record speaks of (a claim's settlement, an income check's month, a
     spell's end, an event's date) and `known` the month from which the county holds it (the
-    ledgers' `_known_t`: a half-yearly check of an earlier month arrives late). Feeds the county
+    ledgers' `_known_t`: a half-yearly check of an earlier month arrives late), both month indices;
+    `of_month` marks records that speak of that one month only (`OF_THEIR_MONTH`). Feeds the county
     is not sent are absent from `ledgers` and show nothing.
     """
     out: dict[int, pd.DataFrame] = {}
@@ -319,6 +335,7 @@ def _feed_records(
             "household": np.asarray(household, dtype=float)[found].astype(np.int64),
             "dated": np.asarray(dated, dtype=np.int64)[found],
             "known": known[found],
+            "of_month": np.full(int(found.sum()), feed in OF_THEIR_MONTH),
         }
     )
 
@@ -327,9 +344,11 @@ def dated_bookings(booked: pd.DataFrame, records: Mapping[int, pd.DataFrame]) ->
     """`booked` (`t, household, cause, amount`) with `shown`: the month it becomes visible.
 
     A booking belongs to its household's episode of that cause (bookings at most `EPISODE_GAP`
-    months apart). It is visible from the month the county holds the first record of that cause
-    dated at most `RECORD_LEAD` months before the episode began (`STANDING` causes: any record of
-    the household, whenever dated; schooling: always); `NEVER` if no record shows it.
+    months apart), which spans its first to its last booking. It is visible from the month the
+    county holds the first record of that cause dated at most `RECORD_LEAD` months before the
+    episode began — or, for a record of its month only (`of_month`: an income check), dated within
+    the episode's first to last booking (`STANDING` causes: any record of the household, whenever
+    dated; schooling: always); `NEVER` if no record shows it.
     """
     b = booked.sort_values(["household", "cause", "t"], kind="stable").reset_index(drop=True)
     t = b["t"].to_numpy()
@@ -338,11 +357,14 @@ def dated_bookings(booked: pd.DataFrame, records: Mapping[int, pd.DataFrame]) ->
     new[1:] = (key[1:] != key[:-1]) | (t[1:] - t[:-1] > EPISODE_GAP)
     episode = np.cumsum(new) - 1
     first = np.flatnonzero(new)
+    last = np.append(first[1:] - 1, len(b) - 1)
     episodes = pd.DataFrame(
         {
             "household": b["household"].to_numpy()[first],
             "cause": b["cause"].to_numpy()[first],
+            "began": t[first],
             "since": t[first] - RECORD_LEAD,
+            "until": t[last],
         }
     )
     shown = np.full(len(episodes), NEVER, dtype=np.int64)
@@ -354,6 +376,7 @@ def dated_bookings(booked: pd.DataFrame, records: Mapping[int, pd.DataFrame]) ->
 
 
 def _first_shown(episodes: pd.DataFrame, records: pd.DataFrame | None, cause: str) -> np.ndarray:
+    """The month each episode (`household, began, since, until`) is first shown by `records`."""
     if cause == "schooling":
         return np.full(len(episodes), ALWAYS, dtype=np.int64)
     if records is None or not len(records):
@@ -361,6 +384,17 @@ def _first_shown(episodes: pd.DataFrame, records: pd.DataFrame | None, cause: st
     if cause in STANDING:
         first = records.groupby("household")["known"].min()
         return first.reindex(episodes["household"]).fillna(NEVER).to_numpy(dtype=np.int64)
+    of_month = records["of_month"].to_numpy(dtype=bool)
+    return np.minimum(
+        _first_held_since(episodes, records[~of_month]),
+        _first_held_within(episodes, records[of_month]),
+    )
+
+
+def _first_held_since(episodes: pd.DataFrame, records: pd.DataFrame) -> np.ndarray:
+    """The first month the county holds a record dated at or after each episode's `since`."""
+    if not len(records):
+        return np.full(len(episodes), NEVER, dtype=np.int64)
     r = records.sort_values(["household", "dated"], kind="stable")
     # the earliest month any record dated at or after a given one is held, per household
     held = r.iloc[::-1].groupby("household")["known"].cummin().iloc[::-1]
@@ -377,6 +411,19 @@ def _first_shown(episodes: pd.DataFrame, records: pd.DataFrame | None, cause: st
     )
     m = m.sort_values("_order")
     return m["held"].fillna(NEVER).to_numpy(dtype=np.int64)
+
+
+def _first_held_within(episodes: pd.DataFrame, records: pd.DataFrame) -> np.ndarray:
+    """The first month the county holds a record dated within each episode's `began..until`."""
+    if not len(records):
+        return np.full(len(episodes), NEVER, dtype=np.int64)
+    e = episodes.reset_index(drop=True).assign(_order=np.arange(len(episodes)))
+    m = e[["household", "began", "until", "_order"]].merge(
+        records[["household", "dated", "known"]], on="household"
+    )
+    m = m[(m["dated"] >= m["began"]) & (m["dated"] <= m["until"])]
+    held = m.groupby("_order")["known"].min()
+    return held.reindex(np.arange(len(e))).fillna(NEVER).to_numpy(dtype=np.int64)
 
 
 def hidden_effect(

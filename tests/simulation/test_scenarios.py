@@ -327,8 +327,9 @@ def _records(**ledgers: pd.DataFrame) -> dict[int, pd.DataFrame]:
 
 def test_a_shock_counts_from_the_first_record_that_shows_it():
     # month index 0 = 2025-01; a hospital stay of h0 in month 4 is settled in a quarterly batch
-    # (month 5); h1's crop is lost in month 3, the half-yearly check of month 5 arrives in month 7;
-    # h2 loses a job in month 2 and the spell's end is on record then.
+    # (month 5); h1's crop is lost in months 4 and 5, the half-yearly check of month 5 (recording
+    # the second lost month) arrives in month 7; h2 loses a job in month 2 and the spell's end is
+    # on record then.
     medical = pd.DataFrame({"person_id": ["p0"], "_known_t": [5]})
     income = pd.DataFrame(
         {"household_id": ["h1", "h1"], "month": ["2025-01", "2025-06"], "_known_t": [0, 7]}
@@ -337,7 +338,7 @@ def test_a_shock_counts_from_the_first_record_that_shows_it():
     records = _records(medical=medical, income=income, employment=employment)
     booked = pd.DataFrame(
         {
-            "t": [4, 3, 4, 3, 4],
+            "t": [4, 4, 5, 3, 4],
             "household": [0, 1, 1, 2, 2],
             "cause": [L.E_ILLNESS, L.E_BUSINESS, L.E_BUSINESS, L.E_WORK, L.E_WORK],
             "amount": [3000.0, 800.0, 800.0, 1000.0, 1000.0],
@@ -348,7 +349,7 @@ def test_a_shock_counts_from_the_first_record_that_shows_it():
     # at month 4 nothing shows h0's stay or h1's crop yet; h2's lost wages are on record
     hidden = hidden_effect(dated, np.arange(3), t=4, decay=0.5, n_households=3)
     assert hidden[0, L.E_ILLNESS] == 3000.0
-    assert hidden[1, L.E_BUSINESS] == 800.0 * 0.5 + 800.0
+    assert hidden[1, L.E_BUSINESS] == 800.0
     assert not hidden[2].any()
     assert not hidden_effect(dated, np.arange(3), t=7, decay=0.5, n_households=3).any()
 
@@ -369,3 +370,43 @@ def test_a_record_before_the_episode_does_not_show_it_a_certificate_does():
     )
     dated = dated_bookings(booked, records).sort_values("household")
     assert dated["shown"].tolist() == [0, NEVER, NEVER]  # h2's death: no events feed sent
+
+
+def test_an_income_check_shows_only_the_months_the_episode_moved_money():
+    # each household loses money in months 4..6 (one episode each); an income check speaks of the
+    # one month it is dated, so it shows a loss only when dated within months 4..6, while a record
+    # that is itself the event shows it whenever it comes
+    income = pd.DataFrame(
+        {"household_id": ["h0", "h1", "h2"], "month": ["2025-07", "2025-08", "2025-04"]}
+    ).assign(_known_t=[8, 7, 3])
+    employment = pd.DataFrame({"person_id": ["p2"], "_known_t": [0], "_end_t": [3]})
+    medical = pd.DataFrame({"person_id": ["p1"], "_known_t": [10]})
+    records = _records(income=income, employment=employment, medical=medical)
+    booked = pd.DataFrame(
+        {
+            "t": np.tile([4, 5, 6], 3),
+            "household": np.repeat([0, 1, 2], 3),
+            "cause": [L.E_WORK] * 3 + [L.E_BUSINESS, L.E_ILLNESS, L.E_ILLNESS] + [L.E_WORK] * 3,
+            "amount": 500.0,
+        }
+    )
+    dated = dated_bookings(booked, records).sort_values(["household", "t"])
+    # h0: the check of month 6, its last lost month, held from month 8
+    # h1: the check of month 7 records nothing of the farm loss of month 4 (never shown); the
+    #     claim settled in month 10, after the span, shows the illness of months 5 and 6
+    # h2: the check of month 3 records the last paid month; the spell that ended then shows it
+    assert dated["shown"].tolist() == [8, 8, 8, NEVER, 10, 10, 3, 3, 3]
+
+
+@pytest.mark.parametrize(
+    ("month", "expected"),
+    [("2025-04", NEVER), ("2025-05", 6), ("2025-06", 6), ("2025-07", 6), ("2025-08", NEVER)],
+)
+def test_an_income_check_shows_an_episode_within_its_span_only(month, expected):
+    # a farm income lost in months 4 and 6 (one episode): the checks of months 4..6 record it, the
+    # check of the month before (no lead, unlike an ended spell) or after it records nothing of it
+    income = pd.DataFrame({"household_id": ["h0"], "month": [month], "_known_t": [6]})
+    booked = pd.DataFrame(
+        {"t": [4, 6], "household": [0, 0], "cause": L.E_BUSINESS, "amount": [900.0, 100.0]}
+    )
+    assert dated_bookings(booked, _records(income=income))["shown"].tolist() == [expected] * 2

@@ -21,11 +21,11 @@ KEY = b"test-province-key"
 #: sha256 of every file `risk simulate --out D --households 600 --months 14 --seed 3 --counties 2
 #: --export-at 2026-08 --format csv` wrote before the province layout existed: the county layout
 #: must stay byte-identical (`_truth/truth.parquet`: since its `cause` is dated by the first record
-#: that shows it, `simulation.causes`).
+#: that shows it, and an income check shows only the months it records, `simulation.causes`).
 COUNTY_LAYOUT_DIGESTS = {
     "_cases/办理步骤.xlsx": "d3aa1fcb06184813258e505d1c0cca164c0b87454617c229d7667ef7cf371a9f",
     "_truth/cases.parquet": "7dd01c6d73ad2b0bc3a6ef0ff6f7c351d5888d9dc1386fa980534f7edf55dc0b",
-    "_truth/truth.parquet": "1c7ba5f5464dfdbff86e628bd9b9cede567587c9d1ac565e81d4a78e3f39a888",
+    "_truth/truth.parquet": "dd49131845665859719e6aba7aaae4b6d10feb04623593e8efa65937d93d086d",
     "assistance.csv": "be27082cddb7385bfc1bf75334ba570319379cc5996d5ef93f3c50cb29af1408",
     "disability.csv": "136db96013813d1fb710c7bae87edd22d5ddc936ea8f8a36ece78aa39741fff1",
     "employment.csv": "e1a5e9dd7670bc98860d74c6e9ce3d9dea330b57170ddbbd31b60dbd80fb7502",
